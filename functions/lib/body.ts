@@ -1,0 +1,51 @@
+import type { HttpRequest } from '@azure/functions';
+import {
+  BadRequestException,
+  PayloadTooLargeException,
+  UnsupportedMediaTypeException,
+} from '../../shared/errors/index.js';
+
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+/** Reads the body as bytes, refusing more than `limit` without buffering the excess. */
+export async function readRawBody(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<Buffer> {
+  const declared = Number(request.headers.get('content-length') ?? '0');
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  if (!request.body) return Buffer.alloc(0);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request.body as AsyncIterable<Uint8Array>) {
+    size += chunk.byteLength;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks);
+}
+
+function tooLarge(limit: number): PayloadTooLargeException {
+  return new PayloadTooLargeException(`The request body exceeds ${limit} bytes.`);
+}
+
+const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i;
+
+/** Parses a JSON body: wrong content type → 415, invalid UTF-8 or JSON → 400, too large → 413. */
+export async function readJsonBody(request: HttpRequest, limit = MAX_BODY_BYTES): Promise<unknown> {
+  const raw = await readRawBody(request, limit);
+  const contentType = request.headers.get('content-type');
+  if (raw.length === 0 && !contentType) return undefined;
+  if (!contentType || !JSON_TYPE.test(contentType)) {
+    throw new UnsupportedMediaTypeException('Send the body as application/json.');
+  }
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(raw);
+  } catch {
+    throw new BadRequestException('The request body is not valid UTF-8.');
+  }
+  if (text.trim() === '') return undefined;
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    throw new BadRequestException('The request body is not valid JSON.');
+  }
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+
+/**
+ * Every app setting the code reads, in one schema. The Bicep app settings and
+ * local.settings.example.json are checked against `SETTING_NAMES` by tests, so adding a setting here
+ * without providing it in Azure fails the build.
+ */
+const intFromString = (def: number, min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max).default(def);
+
+export const settingsSchema = z.object({
+  /** `azure` when running in a Function App; `local` under the local host; `test` in vitest. */
+  APP_ENV: z.enum(['azure', 'local', 'test']).default('azure'),
+  DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  AUDIT_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
+  DATABASE_POOL_MAX: intFromString(10, 1, 200),
+  /** `redis://…`/`rediss://…`, or `memory://` for the local host's single-process stand-in. */
+  REDIS_URL: z.string().regex(/^(rediss?|memory):\/\//, 'must be a redis://, rediss:// or memory:// URL'),
+  /** Prefix for every Redis key (tests use one per run). */
+  REDIS_KEY_PREFIX: z.string().default(''),
+  KEY_VAULT_URL: z.url().optional(),
+  /** Seconds a secret read from Key Vault is reused before it is read again (rotation pick-up). */
+  SECRET_CACHE_TTL_SECONDS: intFromString(300, 0, 86_400),
+  APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional(),
+  AzureWebJobsStorage: z.string().min(1).optional(),
+  ServiceBusConnection: z.string().min(1).optional(),
+  ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
+  /** Proxies in front of the app whose X-Forwarded-For entries we trust (like Express `trust proxy`). */
+  TRUSTED_PROXY_HOPS: intFromString(0, 0, 10),
+  JWT_ISSUER: z.string().min(1).default('ecommerce-api'),
+  JWT_AUDIENCE: z.string().min(1).default('ecommerce-api-clients'),
+  /** Base URL of a Stripe-compatible API (the local fake Stripe); absent = api.stripe.com. */
+  STRIPE_API_BASE: z.url().optional(),
+  CHECKOUT_PAYMENT_TIMEOUT_SECONDS: intFromString(900, 1, 86_400),
+  RESERVATION_TTL_SECONDS: intFromString(1200, 5, 86_400),
+  EXPORT_QUEUE_NAME: z.string().min(1).default('order-exports'),
+  ORDER_EVENTS_QUEUE_NAME: z.string().min(1).default('order-events'),
+  EXPORT_CONTAINER: z.string().min(3).default('exports'),
+  EXPORT_LINK_TTL_SECONDS: intFromString(900, 60, 86_400),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+});
+
+export type Settings = z.infer<typeof settingsSchema>;
+
+/**
+ * Secrets: read through the secret provider (Key Vault when KEY_VAULT_URL is set, else the app setting of
+ * the same name). The value is the Key Vault secret name.
+ */
+export const SECRET_NAMES = {
+  ADMIN_TOKEN: 'admin-token',
+  STRIPE_SECRET_KEY: 'stripe-secret-key',
+  STRIPE_WEBHOOK_SECRET: 'stripe-webhook-secret',
+  /** Comma-separated `kid:base64url-secret` pairs; the first signs, all verify. */
+  JWT_SIGNING_KEYS: 'jwt-signing-keys',
+  /** Comma-separated Fernet keys; the first encrypts, all decrypt. */
+  FERNET_KEYS: 'fernet-keys',
+  /** base64url HMAC key of the email blind index. */
+  BLIND_INDEX_KEY: 'blind-index-key',
+} as const;
+
+export type SecretName = keyof typeof SECRET_NAMES;
+
+export const SETTING_NAMES = Object.keys(settingsSchema.shape) as (keyof Settings)[];

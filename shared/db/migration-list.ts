@@ -1,0 +1,8 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration0001Initial } from './migrations/0001-initial.js';
+import { AuditMigration0001Log } from './audit-migrations/0001-audit-log.js';
+
+// Listed explicitly (not globbed) so migrations run the same from compiled JS, from TS under vitest,
+// and from a zip-deployed package.
+export const appMigrations: MigrationObject[] = [{ name: '0001-initial', class: Migration0001Initial }];
+export const auditMigrations: MigrationObject[] = [{ name: '0001-audit-log', class: AuditMigration0001Log }];

@@ -1,0 +1,85 @@
+import { MikroORM, type Options } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { entities } from '../models/index.js';
+import { appMigrations, auditMigrations } from './migration-list.js';
+import { getSettings } from '../config/index.js';
+import { countQuery } from './query-counter.js';
+
+export type AppOrm = MikroORM;
+
+function baseOptions(clientUrl: string, poolMax: number): Options {
+  return {
+    clientUrl,
+    pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
+    // Schema comes from hand-written migrations only; never synchronise it from metadata.
+    ensureDatabase: false,
+    allowGlobalContext: false,
+    forceUtcTimezone: true,
+    debug: ['query'],
+    logger: (message: string) => countQuery(message),
+    extensions: [Migrator],
+  };
+}
+
+/** The application database: all domain entities, migrations in `migrations/`. */
+export function appOrmOptions(clientUrl: string, poolMax = 10): Options {
+  return {
+    ...baseOptions(clientUrl, poolMax),
+    entities,
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      migrationsList: appMigrations,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+  };
+}
+
+/** The audit database: no entities (rows are written with plain SQL), its own migrations. */
+export function auditOrmOptions(clientUrl: string): Options {
+  return {
+    ...baseOptions(clientUrl, 4),
+    entities: [],
+    discovery: { warnWhenNoEntities: false },
+    migrations: {
+      tableName: 'mikro_orm_migrations',
+      migrationsList: auditMigrations,
+      transactional: true,
+      allOrNothing: true,
+      snapshot: false,
+    },
+  };
+}
+
+let appOrm: Promise<MikroORM> | undefined;
+let auditOrm: Promise<MikroORM> | undefined;
+
+/** One pool per process (per Functions worker), shared by all invocations. */
+export function getOrm(): Promise<MikroORM> {
+  if (!appOrm) {
+    const settings = getSettings();
+    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, settings.DATABASE_POOL_MAX));
+    appOrm.catch(() => (appOrm = undefined));
+  }
+  return appOrm;
+}
+
+export function getAuditOrm(): Promise<MikroORM> {
+  if (!auditOrm) {
+    auditOrm = MikroORM.init(auditOrmOptions(getSettings().AUDIT_DATABASE_URL));
+    auditOrm.catch(() => (auditOrm = undefined));
+  }
+  return auditOrm;
+}
+
+export async function closeOrms(): Promise<void> {
+  const pending = [appOrm, auditOrm];
+  appOrm = undefined;
+  auditOrm = undefined;
+  await Promise.all(
+    pending.map(async (orm) => {
+      if (orm) await (await orm).close(true);
+    }),
+  );
+}
