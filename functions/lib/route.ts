@@ -52,6 +52,11 @@ export interface RouteResult {
   headers?: Record<string, string>;
   /** Pass-through for non-JSON responses (docs assets, streams). */
   raw?: HttpResponseInit;
+  /**
+   * Runs after the unit of work committed (e.g. send a queue message about a row the consumer must be
+   * able to read). If it throws, the error is mapped like any other; the committed data stays.
+   */
+  afterCommit?: () => Promise<void>;
 }
 
 export interface RouteSpec<
@@ -229,6 +234,7 @@ export function defineRoute<
       // `none` routes are public and never read `em` or `domain`.
       const result =
         mode === 'none' ? await run(undefined as unknown as EntityManager) : await runUnitOfWork(mode, run);
+      if (result.afterCommit) await result.afterCommit();
       return toResponse(result, correlationId);
     } catch (error) {
       return problemResponse(error, correlationId, log, instance);

@@ -22,7 +22,10 @@ export const settingsSchema = z.object({
   /** Seconds a secret read from Key Vault is reused before it is read again (rotation pick-up). */
   SECRET_CACHE_TTL_SECONDS: intFromString(300, 0, 86_400),
   APPLICATIONINSIGHTS_CONNECTION_STRING: z.string().min(1).optional(),
+  /** Storage connection string (Azurite locally); in Azure the identity-based form below is used. */
   AzureWebJobsStorage: z.string().min(1).optional(),
+  AzureWebJobsStorage__accountName: z.string().min(3).optional(),
+  AzureWebJobsStorage__blobServiceUri: z.url().optional(),
   ServiceBusConnection: z.string().min(1).optional(),
   ServiceBusConnection__fullyQualifiedNamespace: z.string().min(1).optional(),
   /** Proxies in front of the app whose X-Forwarded-For entries we trust (like Express `trust proxy`). */
