@@ -1,0 +1,19 @@
+import pg from 'pg';
+import { getSettings } from '../config/index.js';
+
+let pool: pg.Pool | undefined;
+
+/**
+ * A small pool for long streaming reads (exports) and their progress updates. They run for minutes
+ * and must not hold one of the request pool's connections, nor sit inside a request's transaction.
+ */
+export function getStreamPool(): pg.Pool {
+  pool ??= new pg.Pool({ connectionString: getSettings().DATABASE_URL, max: 4, idleTimeoutMillis: 10_000 });
+  return pool;
+}
+
+export async function closeStreamPool(): Promise<void> {
+  const current = pool;
+  pool = undefined;
+  await current?.end();
+}
