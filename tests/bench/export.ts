@@ -1,0 +1,144 @@
+import { execFile } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import pg from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { generateOrders } from '../../infra/datagen/orders.js';
+import { exportQuery } from '../../shared/services/export/export-query.js';
+import { Progress } from './progress.js';
+import { createScratchDatabase } from './scratch-db.js';
+import { startAzurite } from '../support/azurite.js';
+
+const run$ = promisify(execFile);
+
+function arg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? Number(args[i + 1]) : fallback;
+}
+
+function literal(value: string): string {
+  return `'${value.replace(/'/g, "''")}'`;
+}
+
+/** Raw COPY of the same statement into a null sink: the database-side ceiling. */
+async function rawCopy(
+  url: string,
+  tenantId: string,
+  from: Date,
+  to: Date,
+): Promise<{ ms: number; bytes: number }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const sql = exportQuery(false)
+    .replace('$1', `${literal(tenantId)}::uuid`)
+    .replace('$2', `${literal(from.toISOString())}::timestamptz`)
+    .replace('$3', `${literal(to.toISOString())}::timestamptz`);
+  let bytes = 0;
+  const started = performance.now();
+  await pipeline(
+    client.query(copyTo(`copy (${sql}) to stdout with csv`)),
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        bytes += chunk.length;
+        cb();
+      },
+    }),
+  );
+  const ms = performance.now() - started;
+  await client.end();
+  return { ms, bytes };
+}
+
+/**
+ * `npm run bench export [--orders 1000000] [--small 100000]`: generates orders (3 lines each) with
+ * COPY, then exports the first `small` and all `orders` through the project's streaming export into
+ * Azurite, each in its own process (peak RSS), beside raw COPY of the same query in the same run.
+ */
+export async function run(args: string[]): Promise<void> {
+  const total = arg(args, 'orders', 1_000_000);
+  const small = Math.min(arg(args, 'small', 100_000), total);
+  const db = await createScratchDatabase('export');
+  const azurite = await startAzurite();
+  try {
+    const tenantId = randomUUID();
+    const admin = new pg.Client({ connectionString: db.url });
+    await admin.connect();
+    await admin.query(`insert into tenants (id, slug, name) values ($1, 'bench-export', 'Bench')`, [
+      tenantId,
+    ]);
+    const fernetKeys = randomBytes(32).toString('base64url') + '=';
+    const progress = new Progress('generating orders', total);
+    const started = Date.now();
+    const start = new Date('2025-01-01T00:00:00Z');
+    await generateOrders({
+      databaseUrl: db.url,
+      tenantId,
+      fernetKeys,
+      customers: 10_000,
+      orders: total,
+      linesPerOrder: 3,
+      start,
+      spacingSeconds: 10,
+      onProgress: (done) => progress.tick(done),
+    });
+    console.log(
+      `generated ${total} orders, ${total * 3} lines in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
+    const requester = (await admin.query<{ id: string }>('select id from users limit 1')).rows[0]!.id;
+
+    const results: string[] = [];
+    for (const n of [small, total]) {
+      const to = new Date(start.getTime() + n * 10_000);
+      const exportId = randomUUID();
+      await admin.query(
+        `insert into export_jobs (id, tenant_id, requested_by, status, range_from, range_to) values ($1, $2, $3, 'queued', $4, $5)`,
+        [exportId, tenantId, requester, start, to],
+      );
+      const raw = await rawCopy(db.url, tenantId, start, to);
+      const child = await run$(
+        process.execPath,
+        [path.join(__dirname, 'export-child.js'), exportId, tenantId],
+        {
+          env: {
+            ...process.env,
+            APP_ENV: 'test',
+            DATABASE_URL: db.url,
+            AUDIT_DATABASE_URL: db.auditUrl,
+            REDIS_URL: 'memory://',
+            AzureWebJobsStorage: azurite.connectionString,
+            FERNET_KEYS: fernetKeys,
+          },
+          maxBuffer: 1 << 20,
+        },
+      );
+      const report = JSON.parse(child.stdout.trim().split('\n').pop()!) as {
+        ms: number;
+        maxRssMb: number;
+        outcome: string;
+      };
+      const rows = Number(
+        (await admin.query('select rows_exported from export_jobs where id = $1', [exportId])).rows[0]
+          .rows_exported,
+      );
+      if (rows !== n) throw new Error(`export wrote ${rows} rows, expected ${n}`);
+      const rawRate = n / (raw.ms / 1000);
+      const rate = n / (report.ms / 1000);
+      results.push(
+        `${String(n).padStart(8)} orders | export ${(report.ms / 1000).toFixed(2)} s, ${rate.toFixed(0)} rows/s, peak RSS ${report.maxRssMb.toFixed(0)} MB | ` +
+          `raw COPY ${(raw.ms / 1000).toFixed(2)} s, ${rawRate.toFixed(0)} rows/s | ratio ${(rate / rawRate).toFixed(2)}× (target ≥ 0.5)`,
+      );
+      console.log(results[results.length - 1]);
+    }
+    await admin.end();
+    console.log(
+      '\nexport benchmark (peak RSS target < 150 MB and flat across sizes; throughput ≥ 0.5× raw COPY)',
+    );
+    for (const line of results) console.log(line);
+  } finally {
+    await azurite.stop();
+    await db.drop();
+  }
+}
