@@ -1,5 +1,4 @@
 import { app, type InvocationContext } from '@azure/functions';
-import { getSettings } from '../shared/config/index.js';
 import { z } from '../shared/schemas/zod.js';
 import { runExport } from '../shared/services/export/export-runner.js';
 
@@ -31,8 +30,10 @@ function safeJson(text: string): unknown {
   }
 }
 
+// `%…%` is resolved from app settings by the Functions host (and by the local host), so loading this
+// module needs no settings.
 app.serviceBusQueue('orderExport', {
   connection: 'ServiceBusConnection',
-  queueName: getSettings().EXPORT_QUEUE_NAME,
+  queueName: '%EXPORT_QUEUE_NAME%',
   handler: orderExport,
 });
