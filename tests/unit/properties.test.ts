@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { z } from 'zod';
+import { multiplyMinor, sumMinor } from '../../shared/utils/money.js';
+import { decodeCursor, encodeCursor } from '../../shared/utils/cursor.js';
+import { ValidationException, BadRequestException } from '../../shared/errors/index.js';
+
+describe('money arithmetic (property-based)', () => {
+  it('multiplies exactly or refuses, never rounds', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2 ** 40 }), fc.integer({ min: 0, max: 99 }), (unit, qty) => {
+        const exact = BigInt(unit) * BigInt(qty);
+        if (exact <= BigInt(Number.MAX_SAFE_INTEGER)) expect(BigInt(multiplyMinor(unit, qty))).toBe(exact);
+        else expect(() => multiplyMinor(unit, qty)).toThrow(BadRequestException);
+      }),
+    );
+  });
+
+  it('sums exactly or refuses', () => {
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { maxLength: 20 }), (amounts) => {
+        const exact = amounts.reduce((a, b) => a + BigInt(b), 0n);
+        if (exact <= BigInt(Number.MAX_SAFE_INTEGER)) expect(BigInt(sumMinor(amounts))).toBe(exact);
+        else expect(() => sumMinor(amounts)).toThrow(BadRequestException);
+      }),
+    );
+  });
+});
+
+describe('cursors (property-based)', () => {
+  const Key = z.tuple([z.iso.datetime(), z.uuid()]);
+
+  it('round-trip any valid key', () => {
+    fc.assert(
+      fc.property(fc.date({ min: new Date(0), max: new Date('2999-01-01'), noInvalidDate: true }), fc.uuid(), (date, id) => {
+        const key = [date.toISOString(), id];
+        expect(decodeCursor(encodeCursor(key), Key)).toEqual(key);
+      }),
+    );
+  });
+
+  it('turn any other string into a 400, never a crash', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 200 }), (junk) => {
+        try {
+          decodeCursor(junk, Key);
+        } catch (error) {
+          expect(error).toBeInstanceOf(ValidationException);
+        }
+      }),
+      { numRuns: 500 },
+    );
+  });
+});
