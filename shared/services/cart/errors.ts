@@ -1,0 +1,15 @@
+import { ConflictException } from '../../errors/index.js';
+
+/** A cart holds one currency: its total is a single amount and a checkout charges it in one payment. */
+export class CartCurrencyMismatchException extends ConflictException {
+  override readonly type = 'currency-mismatch';
+  override readonly title = 'Currency mismatch';
+  constructor(
+    readonly cartCurrency: string,
+    readonly productCurrency: string,
+  ) {
+    super(`The cart is in ${cartCurrency}; this product is priced in ${productCurrency}.`);
+    this.extensions.cartCurrency = cartCurrency;
+    this.extensions.productCurrency = productCurrency;
+  }
+}
