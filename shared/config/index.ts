@@ -11,7 +11,9 @@ export class ConfigurationError extends Error {
 
 /** Parses settings; a missing or invalid one throws naming it (the message never contains values). */
 export function parseSettings(env: NodeJS.ProcessEnv): Settings {
-  const result = settingsSchema.safeParse(env);
+  // An empty app setting means "not set" (local.settings.json templates, cleared portal values).
+  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
+  const result = settingsSchema.safeParse(present);
   if (!result.success) {
     throw new ConfigurationError(
       result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),

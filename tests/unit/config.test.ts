@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { ConfigurationError, parseSettings } from '../../shared/config/index.js';
 
 describe('settings', () => {
@@ -12,6 +14,17 @@ describe('settings', () => {
     const s = parseSettings(valid);
     expect(s.TRUSTED_PROXY_HOPS).toBe(0);
     expect(s.CHECKOUT_PAYMENT_TIMEOUT_SECONDS).toBe(900);
+  });
+
+  it('treat empty values as unset, so the example settings file parses', () => {
+    const example = JSON.parse(
+      readFileSync(path.resolve(__dirname, '../../local.settings.example.json'), 'utf8'),
+    ) as {
+      Values: Record<string, string>;
+    };
+    const s = parseSettings(example.Values);
+    expect(s.KEY_VAULT_URL).toBeUndefined();
+    expect(s.APP_ENV).toBe('local');
   });
 
   it('stop start-up naming every missing or invalid setting, without echoing values', () => {

@@ -1,0 +1,141 @@
+// The reference's alerts (project-reference.md, Monitoring) plus dead-lettered messages:
+//   /checkout latency > 500 ms      → PagerDuty
+//   error rate > 1 %                → Slack
+//   failed payments                 → finance team e-mail (custom event PaymentFailed)
+//   dead-lettered Service Bus msgs  → Slack (exports or order events need a look; docs/runbook.md)
+
+param namePrefix string
+param location string
+param tags object
+param appInsightsId string
+param serviceBusNamespaceId string
+param pagerDutyActionGroupId string
+param slackActionGroupId string
+param financeActionGroupId string
+
+@description('p95 latency of POST /api/checkout that pages someone.')
+param checkoutLatencyThresholdMs int = 500
+
+@description('Server-error percentage (5xx) of all requests that notifies Slack. 1 = 1 %.')
+param errorRateThresholdPercent int = 1
+
+// Requests to the checkout route only (not /api/checkout-anything); p95 over the window, and only
+// when there is enough traffic for a percentile to mean something.
+var checkoutLatencyQuery = '''
+requests
+| where url matches regex @"/api/checkout($|\?)"
+| summarize p95DurationMs = percentile(duration, 95), calls = count()
+| where calls >= 5
+'''
+
+// 5xx only: 4xx answers (validation, 404, 409, 429) are the API working as designed.
+var errorRateQuery = '''
+requests
+| summarize total = count(), failed = countif(toint(resultCode) >= 500)
+| where total >= 20
+| extend errorRatePercent = 100.0 * failed / total
+'''
+
+// Emitted by the checkout code when a PaymentIntent fails (trackEvent('PaymentFailed', …)).
+var failedPaymentsQuery = '''
+customEvents
+| where name == "PaymentFailed"
+'''
+
+module checkoutLatency 'log-alert.bicep' = {
+  name: 'alert-checkout-latency'
+  params: {
+    name: '${namePrefix}-checkout-latency'
+    displayName: 'Checkout latency above ${checkoutLatencyThresholdMs} ms (p95)'
+    description: 'POST /api/checkout p95 duration over 5 minutes exceeds the threshold. Runbook: docs/runbook.md.'
+    location: location
+    tags: tags
+    scope: appInsightsId
+    query: checkoutLatencyQuery
+    timeAggregation: 'Maximum'
+    metricMeasureColumn: 'p95DurationMs'
+    threshold: checkoutLatencyThresholdMs
+    severity: 1
+    actionGroupId: pagerDutyActionGroupId
+  }
+}
+
+module errorRate 'log-alert.bicep' = {
+  name: 'alert-error-rate'
+  params: {
+    name: '${namePrefix}-error-rate'
+    displayName: 'Server error rate above ${errorRateThresholdPercent} %'
+    description: 'Share of requests answered 5xx over 5 minutes. Runbook: docs/runbook.md.'
+    location: location
+    tags: tags
+    scope: appInsightsId
+    query: errorRateQuery
+    timeAggregation: 'Maximum'
+    metricMeasureColumn: 'errorRatePercent'
+    threshold: errorRateThresholdPercent
+    severity: 2
+    actionGroupId: slackActionGroupId
+  }
+}
+
+module failedPayments 'log-alert.bicep' = {
+  name: 'alert-failed-payments'
+  params: {
+    name: '${namePrefix}-failed-payments'
+    displayName: 'Failed payments'
+    description: 'One or more PaymentFailed events in the last 5 minutes. Runbook: docs/runbook.md.'
+    location: location
+    tags: tags
+    scope: appInsightsId
+    query: failedPaymentsQuery
+    timeAggregation: 'Count'
+    threshold: 0
+    severity: 3
+    actionGroupId: financeActionGroupId
+  }
+}
+
+resource deadLetters 'Microsoft.Insights/metricAlerts@2018-03-01' = {
+  name: '${namePrefix}-dead-letters'
+  location: 'global'
+  tags: tags
+  properties: {
+    description: 'Messages were dead-lettered (exports or order events). Runbook: docs/runbook.md.'
+    severity: 2
+    enabled: true
+    scopes: [
+      serviceBusNamespaceId
+    ]
+    evaluationFrequency: 'PT5M'
+    windowSize: 'PT15M'
+    criteria: {
+      'odata.type': 'Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria'
+      allOf: [
+        {
+          name: 'DeadletteredMessages'
+          criterionType: 'StaticThresholdCriterion'
+          metricNamespace: 'Microsoft.ServiceBus/namespaces'
+          metricName: 'DeadletteredMessages'
+          dimensions: [
+            {
+              name: 'EntityName'
+              operator: 'Include'
+              values: [
+                '*'
+              ]
+            }
+          ]
+          operator: 'GreaterThan'
+          threshold: 0
+          timeAggregation: 'Maximum'
+        }
+      ]
+    }
+    autoMitigate: true
+    actions: [
+      {
+        actionGroupId: slackActionGroupId
+      }
+    ]
+  }
+}

@@ -1,0 +1,205 @@
+// The Function App on the Flex Consumption plan (FC1, Linux, Node 20), running from the deployment
+// package container with its user-assigned identity. The resource shape (functionAppConfig with
+// deployment storage, runtime and scaleAndConcurrency) follows the official samples in
+// Azure-Samples/azure-functions-flex-consumption-samples. Settings Flex Consumption deprecates
+// (FUNCTIONS_WORKER_RUNTIME, WEBSITE_RUN_FROM_PACKAGE, WEBSITE_CONTENTSHARE …) are never set: the
+// runtime comes from functionAppConfig.runtime and the app always runs from its package.
+
+param planName string
+param name string
+param location string
+param tags object
+
+param identityId string
+param identityClientId string
+
+param storageAccountName string
+param storageBlobEndpoint string
+param deploymentContainerName string
+param exportContainerName string
+
+param appInsightsConnectionString string
+param keyVaultUri string
+
+param serviceBusFullyQualifiedNamespace string
+param exportQueueName string
+param orderEventsQueueName string
+
+@description('Upper bound of instances (Flex Consumption: 40–1000).')
+@minValue(40)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+@description('Instances kept warm for the HTTP group (0 = scale to zero; cold starts).')
+@minValue(0)
+param alwaysReadyHttpInstances int = 0
+
+@description('Non-secret tunables: see shared/config/settings.ts for meaning and bounds.')
+param tuning tuningSettings
+
+@description('Front Door profile id (x-azure-fdid). Empty = the app is reachable directly.')
+param frontDoorId string = ''
+
+type tuningSettings = {
+  databasePoolMax: int
+  redisKeyPrefix: string
+  secretCacheTtlSeconds: int
+  trustedProxyHops: int
+  jwtIssuer: string
+  jwtAudience: string
+  checkoutPaymentTimeoutSeconds: int
+  reservationTtlSeconds: int
+  exportLinkTtlSeconds: int
+  // main.bicep restricts the value with @allowed.
+  logLevel: string
+}
+
+// Versionless Key Vault reference: the platform resolves it with the user-assigned identity
+// (keyVaultReferenceIdentity) and follows new secret versions.
+var kvRef = '@Microsoft.KeyVault(SecretUri=${keyVaultUri}secrets/'
+
+// Every setting the code reads (shared/config/settings.ts) plus the platform's identity-based
+// connections. tests/infra/settings-consistency.test.ts keeps this list and the code in step.
+var appSettings = {
+  // Runtime and identity plumbing
+  AZURE_CLIENT_ID: identityClientId
+  AzureWebJobsStorage__accountName: storageAccountName
+  AzureWebJobsStorage__blobServiceUri: storageBlobEndpoint
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__clientId: identityClientId
+  ServiceBusConnection__fullyQualifiedNamespace: serviceBusFullyQualifiedNamespace
+  ServiceBusConnection__credential: 'managedidentity'
+  ServiceBusConnection__clientId: identityClientId
+  APPLICATIONINSIGHTS_CONNECTION_STRING: appInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'
+  // MikroORM drops URL query parameters, so TLS for node-postgres is requested through libpq's variable.
+  PGSSLMODE: 'verify-full'
+
+  // Application settings
+  APP_ENV: 'azure'
+  DATABASE_URL: '${kvRef}database-url/)'
+  AUDIT_DATABASE_URL: '${kvRef}audit-database-url/)'
+  DATABASE_POOL_MAX: string(tuning.databasePoolMax)
+  REDIS_URL: '${kvRef}redis-url/)'
+  REDIS_KEY_PREFIX: tuning.redisKeyPrefix
+  KEY_VAULT_URL: keyVaultUri
+  SECRET_CACHE_TTL_SECONDS: string(tuning.secretCacheTtlSeconds)
+  TRUSTED_PROXY_HOPS: string(tuning.trustedProxyHops)
+  JWT_ISSUER: tuning.jwtIssuer
+  JWT_AUDIENCE: tuning.jwtAudience
+  CHECKOUT_PAYMENT_TIMEOUT_SECONDS: string(tuning.checkoutPaymentTimeoutSeconds)
+  RESERVATION_TTL_SECONDS: string(tuning.reservationTtlSeconds)
+  EXPORT_QUEUE_NAME: exportQueueName
+  ORDER_EVENTS_QUEUE_NAME: orderEventsQueueName
+  EXPORT_CONTAINER: exportContainerName
+  EXPORT_LINK_TTL_SECONDS: string(tuning.exportLinkTtlSeconds)
+  LOG_LEVEL: tuning.logLevel
+
+  // Secrets (SECRET_NAMES): the app reads them from Key Vault through KEY_VAULT_URL with a short
+  // cache (rotation without restart); these references resolve the same secrets for anything that
+  // reads the environment instead.
+  ADMIN_TOKEN: '${kvRef}admin-token/)'
+  STRIPE_SECRET_KEY: '${kvRef}stripe-secret-key/)'
+  STRIPE_WEBHOOK_SECRET: '${kvRef}stripe-webhook-secret/)'
+  JWT_SIGNING_KEYS: '${kvRef}jwt-signing-keys/)'
+  FERNET_KEYS: '${kvRef}fernet-keys/)'
+  BLIND_INDEX_KEY: '${kvRef}blind-index-key/)'
+}
+
+// With Front Door, only requests that carry this profile's id and come from Front Door's back-end
+// ranges reach the app (X-Forwarded-For can then be trusted for TRUSTED_PROXY_HOPS).
+var frontDoorOnly = [
+  {
+    name: 'Allow Front Door'
+    action: 'Allow'
+    priority: 100
+    tag: 'ServiceTag'
+    ipAddress: 'AzureFrontDoor.Backend'
+    headers: {
+      'x-azure-fdid': [
+        frontDoorId
+      ]
+    }
+  }
+]
+
+// All HTTP functions scale together as the `http` group on Flex Consumption.
+var alwaysReadyHttp = [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttpInstances
+  }
+]
+
+resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    tier: 'FlexConsumption'
+    name: 'FC1'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-04-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${identityId}': {}
+    }
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    keyVaultReferenceIdentity: identityId
+    siteConfig: {
+      minTlsVersion: '1.2'
+      ipSecurityRestrictions: empty(frontDoorId) ? [] : frontDoorOnly
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${storageBlobEndpoint}${deploymentContainerName}'
+          authentication: {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: identityId
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+        alwaysReady: alwaysReadyHttpInstances > 0 ? alwaysReadyHttp : []
+      }
+      runtime: {
+        name: 'node'
+        version: '20'
+      }
+    }
+  }
+
+  resource settings 'config' = {
+    name: 'appsettings'
+    properties: appSettings
+  }
+}
+
+output id string = site.id
+output name string = site.name
+output defaultHostName string = site.properties.defaultHostName
