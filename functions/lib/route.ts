@@ -1,4 +1,10 @@
-import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import {
+  app,
+  type FunctionInput,
+  type HttpRequest,
+  type HttpResponseInit,
+  type InvocationContext,
+} from '@azure/functions';
 import type { RouteConfig, ResponseConfig } from '@asteasolutions/zod-to-openapi';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
@@ -81,6 +87,8 @@ export interface RouteSpec<
   tx?: UnitOfWorkMode | 'none';
   /** Extra request headers to document (e.g. Idempotency-Key, If-Match). */
   headers?: z.ZodObject;
+  /** Extra input bindings (e.g. `df.input.durableClient()`), read in the handler via `invocation`. */
+  extraInputs?: FunctionInput[];
   responses: Record<number, ResponseConfig>;
   /** Document only: hide from OpenAPI (asset routes). */
   hidden?: boolean;
@@ -241,6 +249,12 @@ export function defineRoute<
     }
   };
 
-  app.http(spec.name, { methods: [spec.method], route: spec.route, authLevel: 'anonymous', handler });
+  app.http(spec.name, {
+    methods: [spec.method],
+    route: spec.route,
+    authLevel: 'anonymous',
+    ...(spec.extraInputs ? { extraInputs: spec.extraInputs } : {}),
+    handler,
+  });
   return handler;
 }
