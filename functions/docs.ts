@@ -116,7 +116,11 @@ export const docsAsset = defineRoute({
     return {
       raw: {
         status: 200,
-        headers: { 'content-type': type, 'cache-control': 'public, max-age=86400' },
+        headers: {
+          'content-type': type,
+          'cache-control': 'public, max-age=86400',
+          'x-content-type-options': 'nosniff',
+        },
         body: new Uint8Array(content),
       },
     };

@@ -78,9 +78,10 @@ export async function requireAdmin(
   if (!principal) throw new UnauthorizedException('Admin endpoints need a bearer token.');
   const given = request.headers.get('x-admin-token');
   if (!given) throw new UnauthorizedException('Admin endpoints need the X-Admin-Token header.');
+  // Role first: a non-admin must learn nothing about whether a guessed admin token was right.
+  if (!principal.roles.includes('admin')) throw new ForbiddenException('This endpoint needs the admin role.');
   if (!constantTimeEquals(given, await getSecret('ADMIN_TOKEN'))) {
     throw new ForbiddenException('The admin token is not valid.');
   }
-  if (!principal.roles.includes('admin')) throw new ForbiddenException('This endpoint needs the admin role.');
   return principal;
 }

@@ -31,7 +31,7 @@ export function problemResponse(
     );
   }
   if (error instanceof ConfigurationError) log.error(`configuration error: ${error.message}`);
-  else log.error('unhandled error', error instanceof Error ? (error.stack ?? error.message) : String(error));
+  else log.error('unhandled error', describeForLog(error));
   return problem(
     500,
     'internal',
@@ -70,4 +70,23 @@ export function problem(
       correlationId,
     }),
   };
+}
+
+/**
+ * What an unexpected error may put in the log. Database errors carry statement text and values (names,
+ * emails, hashes), so for them only the class, SQLSTATE and constraint are logged.
+ */
+export function describeForLog(error: unknown): string {
+  if (!(error instanceof Error)) return typeof error;
+  const { code, constraint, table } = error as Error & {
+    code?: unknown;
+    constraint?: unknown;
+    table?: unknown;
+  };
+  if (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return `${error.name} sqlstate=${code}${typeof constraint === 'string' ? ` constraint=${constraint}` : ''}${
+      typeof table === 'string' ? ` table=${table}` : ''
+    }`;
+  }
+  return error.stack ?? `${error.name}: ${error.message}`;
 }

@@ -1,4 +1,4 @@
-import { settingsSchema, type Settings } from './settings.js';
+import { settingsRules, type Settings } from './settings.js';
 
 export * from './settings.js';
 
@@ -13,7 +13,7 @@ export class ConfigurationError extends Error {
 export function parseSettings(env: NodeJS.ProcessEnv): Settings {
   // An empty app setting means "not set" (local.settings.json templates, cleared portal values).
   const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== ''));
-  const result = settingsSchema.safeParse(present);
+  const result = settingsRules.safeParse(present);
   if (!result.success) {
     throw new ConfigurationError(
       result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),

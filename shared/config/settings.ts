@@ -45,6 +45,15 @@ export const settingsSchema = z.object({
 
 export type Settings = z.infer<typeof settingsSchema>;
 
+/** Cross-field rules: the single-process Redis stand-in would give each Azure instance its own limits. */
+export const settingsRules = settingsSchema.refine(
+  (s) => s.APP_ENV !== 'azure' || !s.REDIS_URL.startsWith('memory://'),
+  {
+    message: 'memory:// is only for the local host and tests',
+    path: ['REDIS_URL'],
+  },
+);
+
 /**
  * Secrets: read through the secret provider (Key Vault when KEY_VAULT_URL is set, else the app setting of
  * the same name). The value is the Key Vault secret name.

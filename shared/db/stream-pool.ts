@@ -8,7 +8,17 @@ let pool: pg.Pool | undefined;
  * and must not hold one of the request pool's connections, nor sit inside a request's transaction.
  */
 export function getStreamPool(): pg.Pool {
-  pool ??= new pg.Pool({ connectionString: getSettings().DATABASE_URL, max: 4, idleTimeoutMillis: 10_000 });
+  if (!pool) {
+    pool = new pg.Pool({
+      connectionString: getSettings().DATABASE_URL,
+      max: 4,
+      idleTimeoutMillis: 10_000,
+      connectionTimeoutMillis: 10_000,
+    });
+    // An idle client dropped by the server (failover, maintenance) emits 'error' on the pool; unhandled,
+    // it would take the whole worker down. The next checkout simply opens a new connection.
+    pool.on('error', () => undefined);
+  }
   return pool;
 }
 

@@ -23,6 +23,7 @@ export class SecretProvider {
     private readonly ttlMs: number,
     private readonly now: () => number = Date.now,
     private readonly maxStaleMs = 24 * 3600_000,
+    private readonly fetchTimeoutMs = 5_000,
   ) {}
 
   async get(name: SecretName): Promise<string> {
@@ -32,6 +33,12 @@ export class SecretProvider {
     if (!pending) {
       pending = this.refresh(name, cached).finally(() => this.inflight.delete(name));
       this.inflight.set(name, pending);
+    }
+    // Stale-while-revalidate: once a value is known, no request waits on (or pays for) Key Vault; the
+    // refreshed value is served as soon as it arrives.
+    if (cached && this.now() - cached.fetchedAt < this.maxStaleMs) {
+      pending.catch(() => undefined);
+      return cached.value;
     }
     return pending;
   }
@@ -45,9 +52,13 @@ export class SecretProvider {
   private async refresh(name: SecretName, stale: Entry | undefined): Promise<string> {
     let value: string | undefined;
     try {
-      value = await this.source.get(name);
+      value = await withTimeout(this.source.get(name), this.fetchTimeoutMs);
     } catch (error) {
-      if (stale && this.now() - stale.fetchedAt < this.maxStaleMs) return stale.value;
+      if (stale && this.now() - stale.fetchedAt < this.maxStaleMs) {
+        // Back off: keep the stale value for another TTL before asking the vault again.
+        this.cache.set(name, { value: stale.value, fetchedAt: this.now() });
+        return stale.value;
+      }
       throw error;
     }
     if (value === undefined) throw new ConfigurationError([`secret ${name} is not set`]);
@@ -75,4 +86,18 @@ export function getSecret(name: SecretName): Promise<string> {
 
 export function resetSecretProviderForTests(): void {
   provider = undefined;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('secret read timed out')), ms);
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -1,5 +1,6 @@
 import { getRedis, whenReady } from '../cache/redis.js';
-import { getAuditOrm, getOrm } from '../db/orm.js';
+import pg from 'pg';
+import { getSettings } from '../config/index.js';
 
 export type CheckStatus = 'ok' | 'down';
 export interface CheckResult {
@@ -28,14 +29,9 @@ async function timed(
     ]);
     return { status: 'ok', latencyMs: Math.round(performance.now() - started) };
   } catch (error) {
-    // Only the error class/first line: connection strings must never reach a public endpoint.
-    const message =
-      error instanceof Error ? error.message.split('\n')[0]!.replace(/\/\/[^@\s]*@/g, '//***@') : 'failed';
-    return {
-      status: 'down',
-      latencyMs: Math.round(performance.now() - started),
-      error: message.slice(0, 120),
-    };
+    // A public endpoint: say timeout or unreachable, never the driver's message (hosts, user names).
+    const reason = error instanceof Error && error.message === 'timed out' ? 'timeout' : 'unreachable';
+    return { status: 'down', latencyMs: Math.round(performance.now() - started), error: reason };
   } finally {
     clearTimeout(timer);
   }
@@ -47,9 +43,24 @@ export interface HealthProbes {
   redis: () => Promise<unknown>;
 }
 
+/**
+ * Probes use a connection of their own: on the request pool a busy instance would wait for a free
+ * connection, report the database down, and be taken out of rotation exactly when it is loaded.
+ */
+async function probe(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CHECK_TIMEOUT_MS });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('select 1');
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
 export const defaultProbes: HealthProbes = {
-  database: async () => (await getOrm()).em.execute('select 1'),
-  auditDatabase: async () => (await getAuditOrm()).em.execute('select 1'),
+  database: () => probe(getSettings().DATABASE_URL),
+  auditDatabase: () => probe(getSettings().AUDIT_DATABASE_URL),
   redis: async () => {
     const redis = getRedis();
     await whenReady(redis, CHECK_TIMEOUT_MS);

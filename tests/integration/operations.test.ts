@@ -29,6 +29,8 @@ describe('operational endpoints', () => {
     const down = await checkHealth({ ...defaultProbes, database: fail });
     expect(down.status).toBe('down');
     expect(JSON.stringify(down)).not.toContain('pw@');
+    expect(JSON.stringify(down)).not.toContain('ECONNREFUSED');
+    expect(down.checks.database.error).toBe('unreachable');
   });
 
   it('health times a hung dependency out quickly', async () => {

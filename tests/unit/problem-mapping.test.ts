@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { problemResponse } from '../../functions/lib/problem.js';
+import { describeForLog, problemResponse } from '../../functions/lib/problem.js';
 import * as errors from '../../shared/errors/index.js';
 import { silentLogger } from '../../shared/logging/logger.js';
 
@@ -48,6 +48,17 @@ describe('problem+json mapping', () => {
       productId: 'p1',
       available: 3,
     });
+  });
+
+  it('logs database errors without their statement or values', () => {
+    const dbError = Object.assign(new Error("insert into users (name) values ('Alice Secret') - duplicate key"), {
+      code: '23505',
+      constraint: 'users_tenant_id_email_bidx_key',
+    });
+    const line = describeForLog(dbError);
+    expect(line).toContain('23505');
+    expect(line).toContain('users_tenant_id_email_bidx_key');
+    expect(line).not.toContain('Alice');
   });
 
   it('hides the internals of unknown errors behind a 500 with a correlation id', () => {

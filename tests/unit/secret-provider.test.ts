@@ -38,7 +38,11 @@ describe('SecretProvider over Key Vault', () => {
     await provider.get('STRIPE_SECRET_KEY');
     client.values.set('stripe-secret-key', 'sk_test_v2');
     now = 1001;
+    // The first read after the TTL is served the known value at once and triggers the refresh.
+    expect(await provider.get('STRIPE_SECRET_KEY')).toBe('sk_test_v1');
+    await new Promise((r) => setTimeout(r, 20));
     expect(await provider.get('STRIPE_SECRET_KEY')).toBe('sk_test_v2');
+    expect(client.reads).toBe(2);
   });
 
   it('shares one fetch among concurrent readers', async () => {
@@ -56,8 +60,19 @@ describe('SecretProvider over Key Vault', () => {
     await provider.get('STRIPE_SECRET_KEY');
     client.failing = true;
     now = 5000;
+    const reads = client.reads;
+    for (let i = 0; i < 5; i++) expect(await provider.get('STRIPE_SECRET_KEY')).toBe('sk_test_v1');
+    await new Promise((r) => setTimeout(r, 20));
+    // One failed refresh, then back-off for a TTL: the vault is not hammered during an outage.
     expect(await provider.get('STRIPE_SECRET_KEY')).toBe('sk_test_v1');
+    expect(client.reads - reads).toBe(1);
     await expect(provider.get('ADMIN_TOKEN')).rejects.toThrow('vault unreachable');
+  });
+
+  it('gives up on a hung vault after the fetch timeout', async () => {
+    const hung: SecretClientLike = { getSecret: () => new Promise(() => undefined) };
+    const provider = new SecretProvider(new KeyVaultSecretSource(hung), 1000, Date.now, 60_000, 50);
+    await expect(provider.get('ADMIN_TOKEN')).rejects.toThrow('timed out');
   });
 
   it('names a missing secret', async () => {

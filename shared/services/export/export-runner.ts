@@ -24,6 +24,7 @@ export type ExportOutcome = 'completed' | 'already-completed' | 'unknown-job';
 export const exportBlobName = (tenantId: string, exportId: string): string => `${tenantId}/${exportId}.csv`;
 
 interface ClaimedJob {
+  attempts: number;
   range_from: Date;
   range_to: Date;
   status_filter: string | null;
@@ -45,7 +46,7 @@ export async function runExport(
     `update export_jobs set status = 'running', attempts = attempts + 1, error = null,
        started_at = coalesce(started_at, now()), updated_at = now()
      where id = $1 and tenant_id = $2 and status <> 'completed'
-     returning range_from, range_to, status_filter`,
+     returning range_from, range_to, status_filter, attempts`,
     [message.exportId, message.tenantId],
   );
   const job = claimed.rows[0];
@@ -85,8 +86,9 @@ export async function runExport(
     await progress.settle();
     await pool.query(
       `update export_jobs set status = 'completed', rows_exported = $2, bytes = $3, blob_name = $4, error = null,
-         completed_at = now(), updated_at = now() where id = $1`,
-      [message.exportId, encoder.rows, encoder.bytes, blobName],
+         completed_at = now(), updated_at = now()
+       where id = $1 and tenant_id = $5 and status = 'running' and attempts = $6`,
+      [message.exportId, encoder.rows, encoder.bytes, blobName, message.tenantId, job.attempts],
     );
     trackMetric('ExportRowsPerSecond', encoder.rows / ((performance.now() - started) / 1000));
     log.info(`export ${message.exportId}: ${encoder.rows} rows, ${encoder.bytes} bytes`);
@@ -95,11 +97,14 @@ export async function runExport(
     await progress.settle();
     const final = delivery.deliveryCount >= delivery.maxDeliveries;
     const reason = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 300) : 'export failed';
-    await pool.query(`update export_jobs set status = $2, error = $3, updated_at = now() where id = $1`, [
-      message.exportId,
-      final ? 'failed' : 'queued',
-      reason,
-    ]);
+    // Guarded by the attempt we claimed: a concurrent duplicate delivery cannot overwrite another's result.
+    await pool
+      .query(
+        `update export_jobs set status = $2, error = $3, updated_at = now()
+         where id = $1 and tenant_id = $4 and status = 'running' and attempts = $5`,
+        [message.exportId, final ? 'failed' : 'queued', reason, message.tenantId, job.attempts],
+      )
+      .catch(() => undefined);
     log.error(
       `export ${message.exportId} failed (delivery ${delivery.deliveryCount}/${delivery.maxDeliveries}): ${reason}`,
     );

@@ -35,10 +35,12 @@ export class ExportService {
         await getMessageSender().send(getSettings().EXPORT_QUEUE_NAME, { body: message, messageId: job.id });
       } catch (error) {
         // The job row committed but no worker will ever see it: say so on the job, then fail the request.
-        await getStreamPool().query(
-          `update export_jobs set status = 'failed', error = 'could not be queued', updated_at = now() where id = $1`,
-          [job.id],
-        );
+        await getStreamPool()
+          .query(
+            `update export_jobs set status = 'failed', error = 'could not be queued', updated_at = now() where id = $1`,
+            [job.id],
+          )
+          .catch(() => undefined);
         this.ctx.log.error(
           `export ${job.id}: queueing failed`,
           error instanceof Error ? error.message : String(error),

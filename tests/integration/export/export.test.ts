@@ -6,7 +6,8 @@ import { exportStatus, requestExport } from '../../../functions/admin-exports.js
 import { orderExport, EXPORT_MAX_DELIVERIES } from '../../../functions/order-export.js';
 import { resetSettingsForTests } from '../../../shared/config/index.js';
 import { closeOrms } from '../../../shared/db/orm.js';
-import { closeStreamPool } from '../../../shared/db/stream-pool.js';
+import { closeStreamPool, getStreamPool } from '../../../shared/db/stream-pool.js';
+import { createServer } from 'node:http';
 import { exportBlob, readOnlyLink, resetBlobClientForTests } from '../../../shared/storage/blob.js';
 import { getFieldCipher } from '../../../shared/services/pii-cipher.js';
 import { exportBlobName } from '../../../shared/services/export/export-runner.js';
@@ -230,6 +231,40 @@ describe('order export', () => {
     });
     expect(status.json).toMatchObject({ status: 'failed' });
     expect(status.json.downloadUrl).toBeUndefined();
+  });
+
+  it('an upload failing mid-stream releases its database connection and re-queues the job', async () => {
+    // A storage endpoint that creates containers but fails every block upload.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const creating = req.method === 'PUT' && (req.url ?? '').includes('restype=container');
+        res.writeHead(creating ? 201 : 500, { 'x-ms-error-code': creating ? '' : 'InternalError' });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    const res = await invoke(requestExport, { method: 'POST', headers: await authHeaders(admin), body: { from, to } });
+    const exportId = res.json.exportId as string;
+    process.env.AzureWebJobsStorage = azurite.connectionString.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`);
+    resetSettingsForTests();
+    resetBlobClientForTests();
+    try {
+      for (let delivery = 1; delivery <= 5; delivery++) {
+        await expect(orderExport({ exportId, tenantId }, context(1))).rejects.toThrow();
+      }
+      // More failures than the stream pool has connections: every one was released or discarded.
+      const started = Date.now();
+      const { rows } = await getStreamPool().query('select status, error from export_jobs where id = $1', [exportId]);
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(rows[0]).toMatchObject({ status: 'queued' });
+    } finally {
+      server.close();
+      process.env.AzureWebJobsStorage = azurite.connectionString;
+      resetSettingsForTests();
+      resetBlobClientForTests();
+    }
   });
 
   it('hides an export from another tenant’s admin', async () => {
