@@ -4,7 +4,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { getSettings } from '../../shared/config/index.js';
 import { ForbiddenException, UnauthorizedException } from '../../shared/errors/index.js';
 import { getSecret } from '../../shared/secrets/provider.js';
-import { AccessTokenService } from '../../shared/services/auth/access-token.js';
+import { AccessTokenService, type AccessClaims } from '../../shared/services/auth/access-token.js';
 import type { Principal } from '../../shared/services/context.js';
 import type { Role } from '../../shared/models/user.js';
 
@@ -41,14 +41,18 @@ interface UserAuthRow {
   password_changed_at: Date;
 }
 
-/**
- * Resolves the caller from the bearer token. The token alone is not enough: the user must still exist
- * in the token's tenant, and tokens issued before a password change are refused.
- */
-export async function authenticate(request: HttpRequest, em: EntityManager): Promise<Principal | undefined> {
+/** Verifies the bearer token's signature and claims (no database); undefined when there is none. */
+export async function verifyBearer(request: HttpRequest): Promise<AccessClaims | undefined> {
   const token = bearerToken(request);
   if (token === undefined) return undefined;
-  const claims = await (await accessTokens()).verify(token);
+  return (await accessTokens()).verify(token);
+}
+
+/**
+ * The caller behind verified claims. The token alone is not enough: the user must still exist in the
+ * token's tenant, and tokens issued before a password change are refused.
+ */
+export async function loadPrincipal(claims: AccessClaims, em: EntityManager): Promise<Principal> {
   const rows = await em.execute<UserAuthRow[]>(
     'select roles, deleted_at, password_changed_at from users where id = ? and tenant_id = ?',
     [claims.userId, claims.tenantId],
@@ -59,6 +63,12 @@ export async function authenticate(request: HttpRequest, em: EntityManager): Pro
     throw new UnauthorizedException('The access token was issued before a password change.');
   }
   return { userId: claims.userId, tenantId: claims.tenantId, roles: user.roles };
+}
+
+/** Both steps at once, for callers that already hold a unit of work. */
+export async function authenticate(request: HttpRequest, em: EntityManager): Promise<Principal | undefined> {
+  const claims = await verifyBearer(request);
+  return claims ? loadPrincipal(claims, em) : undefined;
 }
 
 function digest(value: string): Buffer {
