@@ -1,0 +1,128 @@
+#!/usr/bin/env node
+// `npm start`: the local Functions host with embedded defaults for every absent setting.
+//
+//   node dist/infra/host/cli.js [--port N] [--host ADDR] [--no-embedded] [--[no-]migrate] [--[no-]seed]
+//                               [--no-local-settings] [--ready-json]
+//
+// Without --no-embedded, every absent setting gets its local default (embedded PostgreSQL, Azurite, fake
+// Stripe, generated secrets, in-memory Redis); migrations and the sample data are applied. With it, the
+// environment must provide the settings; migrations still run unless --no-migrate.
+// --ready-json prints one machine-readable line `{"event":"host-ready",…}` when serving (the e2e helper
+// waits for it). Ctrl-C / SIGTERM stop gracefully; a second signal forces the exit (children still get
+// signalled by the exit hook).
+import { startHost, type LocalHost } from './host.js';
+import { errorText } from './log.js';
+
+interface CliArgs {
+  port?: number;
+  hostname?: string;
+  embedded: boolean;
+  migrate?: boolean;
+  seed?: boolean;
+  localSettings: boolean;
+  readyJson: boolean;
+}
+
+function parseArgs(argv: string[]): CliArgs {
+  const args: CliArgs = { embedded: true, localSettings: true, readyJson: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    if (arg === '--port' || arg === '-p') args.port = Number(value());
+    else if (arg.startsWith('--port=')) args.port = Number(arg.slice(7));
+    else if (arg === '--host') args.hostname = value();
+    else if (arg === '--no-embedded') args.embedded = false;
+    else if (arg === '--no-migrate') args.migrate = false;
+    else if (arg === '--migrate') args.migrate = true;
+    else if (arg === '--no-local-settings') args.localSettings = false;
+    else if (arg === '--no-seed') args.seed = false;
+    else if (arg === '--seed') args.seed = true;
+    else if (arg === '--ready-json') args.readyJson = true;
+    else if (arg === '--help' || arg === '-h') {
+      console.log(
+        'Usage: node dist/infra/host/cli.js [--port N] [--host ADDR] [--no-embedded] [--[no-]migrate] [--[no-]seed] [--no-local-settings] [--ready-json]',
+      );
+      process.exit(0);
+    } else throw new Error(`Unknown argument ${arg}`);
+  }
+  if (args.port !== undefined && (!Number.isInteger(args.port) || args.port < 0 || args.port > 65535))
+    throw new Error('--port must be an integer between 0 and 65535');
+  return args;
+}
+
+function banner(host: LocalHost): string {
+  const lines = [
+    '',
+    '  ecommerce-api local host is running',
+    '',
+    `  API        ${host.baseUrl}`,
+    `  Docs       ${host.baseUrl}/docs`,
+    `  Health     ${host.baseUrl}/health`,
+  ];
+  const sample = host.sampleData;
+  if (sample) {
+    lines.push(
+      '',
+      '  Sample data (local only):',
+      `  Tenant     ${sample.tenantId} (slug ${sample.tenantSlug}) — send it as X-Tenant-ID`,
+      `  Customer   ${sample.customer.email} / ${sample.customer.password}`,
+      `  Admin      ${sample.admin.email} / ${sample.admin.password}`,
+    );
+    if (sample.adminToken) lines.push(`  X-Admin-Token  ${sample.adminToken}`);
+  }
+  if (host.embedded && host.embedded.notes.length > 0)
+    lines.push('', ...host.embedded.notes.map((n) => `  · ${n}`));
+  lines.push('', '  Ctrl-C to stop.', '');
+  return lines.join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const t0 = Date.now();
+  const running: { host?: LocalHost } = {};
+  let signals = 0;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    signals++;
+    const host = running.host;
+    if (signals > 1 || !host) {
+      console.error(`\n${signal} again: exiting now`);
+      process.exit(130);
+    }
+    console.log(`\n${signal} received: stopping (press Ctrl-C again to force)`);
+    host.stop().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(errorText(error));
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const host = await startHost({
+    embedded: args.embedded,
+    localSettings: args.localSettings,
+    ...(args.port !== undefined ? { port: args.port } : {}),
+    ...(args.hostname ? { hostname: args.hostname } : {}),
+    ...(args.migrate !== undefined ? { migrate: args.migrate } : {}),
+    ...(args.seed !== undefined ? { seed: args.seed } : {}),
+    ...(args.embedded ? {} : { migrate: args.migrate ?? true, seed: args.seed ?? false }),
+  });
+  running.host = host;
+  console.log(banner(host));
+  console.log(`  Started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  if (args.readyJson)
+    console.log(
+      JSON.stringify({ event: 'host-ready', url: host.url, baseUrl: host.baseUrl, port: host.port }),
+    );
+}
+
+main().catch((error: unknown) => {
+  console.error(`The local host could not start:\n${errorText(error)}`);
+  process.exit(1);
+});

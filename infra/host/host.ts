@@ -1,0 +1,353 @@
+import pg from 'pg';
+import { resetSettingsForTests } from '../../shared/config/index.js';
+import { getMessageSender } from '../../shared/messaging/index.js';
+import { setLocalMessageBus } from '../../shared/messaging/local-bus.js';
+import { ADMIN_PREFIX, createAdminApi } from './admin-api.js';
+import { appSettingLookup, resolveFunction, UnresolvedSettingError } from './binding-expressions.js';
+import { installFunctionsCore, registeredFunctions, runAppHooks } from './core-api.js';
+import { createDurableApi, durableClientInput, WEBHOOK_PREFIX } from './durable/client-api.js';
+import { DurableEngine } from './durable/engine.js';
+import { DurableStore } from './durable/store.js';
+import { runMigrations, runSeed, type SampleData } from './embedded/bootstrap.js';
+import { applyEmbeddedDefaults, type EmbeddedServices } from './embedded/defaults.js';
+import { applyLocalSettings } from './embedded/local-settings.js';
+import { describeFunction, formatFunctionTable, type FunctionDescription } from './function-table.js';
+import { readHostJson } from './host-config.js';
+import { DEFAULT_BODY_LIMIT, HttpHost } from './http-server.js';
+import { isDurableClientBinding, type InputProvider } from './invocation.js';
+import { findAppRoot, loadFunctionModules, mainEntries, type ModuleSource } from './loader.js';
+import { consoleLogger, errorText } from './log.js';
+import { createOutputDispatcher } from './outputs.js';
+import { entityName, usesRealServiceBus } from './service-bus/connection.js';
+import { LocalServiceBus } from './service-bus/local-bus.js';
+import { LocalMessageSender } from './service-bus/sender.js';
+import { serviceBusListener } from './service-bus/trigger.js';
+import { TimerScheduler } from './timers.js';
+import type { HostLogger, RegisteredFunction } from './types.js';
+
+export interface HostOptions {
+  /** App root (where package.json and host.json are); default: found upwards from the working directory. */
+  root?: string;
+  /** Default: $PORT, else 7071. 0 picks a free port (see `LocalHost.port`). */
+  port?: number;
+  /** Interface to bind; default 127.0.0.1 (the durable management API has no keys locally). */
+  hostname?: string;
+  /** What to load; default: package.json "main" (the compiled functions). */
+  modules?: ModuleSource[];
+  /** Restrict which registered functions this host serves (registrations are process-wide). */
+  functions?: (fn: RegisteredFunction) => boolean;
+  /** Variables applied to process.env first (they win over local.settings.json and defaults). */
+  env?: Record<string, string | undefined>;
+  /** Read local.settings.json "Values" like `func start` (default true). */
+  localSettings?: boolean;
+  /** Start embedded PostgreSQL/Azurite/fake Stripe and generate secrets for absent settings (default false). */
+  embedded?: boolean;
+  /** Run shared/db/migrate `migrateAll()` before loading functions (default: same as `embedded`). */
+  migrate?: boolean;
+  /** Run infra/seed/sample-data `seedSampleData()` (default: same as `embedded`). */
+  seed?: boolean;
+  logger?: HostLogger;
+  /** Request body limit in bytes (default 1 MiB → 413). */
+  bodyLimit?: number;
+  /** How long stop() lets in-flight requests finish (default 25 s). */
+  drainTimeoutMs?: number;
+  /** Print the function table at start (default true). */
+  printFunctions?: boolean;
+  serviceBus?: {
+    maxDeliveryCount?: number;
+    maxConcurrentCalls?: number;
+    redeliveryDelayMs?: number;
+    duplicateDetectionWindowMs?: number;
+  };
+  durable?: {
+    hubName?: string;
+    /** PostgreSQL schema for instance state (default durable_host). */
+    schema?: string;
+    /** Default: DATABASE_URL. */
+    databaseUrl?: string;
+    pollIntervalMs?: number;
+    leaseMs?: number;
+  };
+}
+
+export interface LocalHost {
+  /** Origin, e.g. http://127.0.0.1:7071. */
+  url: string;
+  /** Origin plus the route prefix, e.g. http://127.0.0.1:7071/api. */
+  baseUrl: string;
+  port: number;
+  functions: RegisteredFunction[];
+  describe(): FunctionDescription[];
+  /** The in-process Service Bus: `deadLetters()`, `peek()`, `idle()`, `send()`. */
+  queues: LocalServiceBus;
+  /** The durable engine (undefined when no durable function is registered). */
+  durable: DurableEngine | undefined;
+  timers: TimerScheduler;
+  sampleData: SampleData | undefined;
+  embedded: EmbeddedServices | undefined;
+  /** Graceful: drain HTTP, stop timers, queues and durable workers, run appTerminate, stop child processes. */
+  stop(): Promise<void>;
+}
+
+const triggerType = (fn: RegisteredFunction): string => fn.trigger.type.toLowerCase();
+
+/**
+ * Boots the local Functions host: settings, embedded services, the functions' own modules, then HTTP,
+ * queues, timers and durable workers. Resolves once it serves requests.
+ */
+export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
+  // Before anything can load @azure/functions and call app.*: a failed lookup would be cached for good.
+  installFunctionsCore();
+  const logger = options.logger ?? consoleLogger({ debug: process.env.HOST_DEBUG === '1' });
+  const root = options.root ?? findAppRoot(process.cwd());
+  const hostJson = readHostJson(root);
+  const env = process.env;
+  for (const [key, value] of Object.entries(options.env ?? {})) {
+    if (value === undefined) delete env[key];
+    else env[key] = value;
+  }
+  if (options.localSettings !== false) {
+    const { file, applied, skipped } = applyLocalSettings(root, env);
+    if (file) logger.info(`Loaded ${applied.length} setting(s) from local.settings.json`);
+    if (skipped.length > 0) logger.warn(`local.settings.json placeholders ignored: ${skipped.join(', ')}`);
+  }
+
+  // What has been started so far; shutdown() stops it in dependency order and skips what is absent,
+  // so the same code cleans up after a failed start.
+  const started: {
+    http?: HttpHost;
+    ownsHostname?: boolean;
+    embedded?: EmbeddedServices;
+    bus?: LocalServiceBus;
+    ownsLocalBus?: boolean;
+    unsubscribe: (() => void)[];
+    pool?: pg.Pool;
+    durable?: DurableEngine;
+    timers?: TimerScheduler;
+    appStarted?: boolean;
+  } = { unsubscribe: [] };
+  const step = async (what: string, work: (() => Promise<unknown>) | undefined): Promise<void> => {
+    if (!work) return;
+    try {
+      await work();
+    } catch (error) {
+      logger.error(`Stopping ${what} failed: ${errorText(error)}`);
+    }
+  };
+  const shutdown = async (): Promise<void> => {
+    // Producers first (timers, queue deliveries), then the durable workers they may call, then the
+    // app's own appTerminate hooks, then the infrastructure under all of them.
+    await step('timers', started.timers && (() => started.timers!.stop()));
+    started.unsubscribe.forEach((u) => u());
+    await step('queues', started.bus && (() => started.bus!.stop()));
+    await step('durable workers', started.durable && (() => started.durable!.stop()));
+    await step('appTerminate hooks', started.appStarted ? () => runAppHooks('appTerminate') : undefined);
+    await step('durable store', started.pool && (() => started.pool!.end()));
+    if (started.ownsLocalBus) setLocalMessageBus(undefined);
+    await step('local services', started.embedded && (() => started.embedded!.stop()));
+    if (started.ownsHostname) delete env.WEBSITE_HOSTNAME;
+    await step('HTTP server', started.http && (() => started.http!.close()));
+  };
+
+  const port = options.port ?? (env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : 7071);
+  const http = new HttpHost({
+    hostname: options.hostname ?? '127.0.0.1',
+    port,
+    routePrefix: hostJson.routePrefix,
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    logger,
+  });
+  await http.listen();
+  started.http = http;
+  const bind = options.hostname ?? '127.0.0.1';
+  if (!['127.0.0.1', 'localhost', '::1'].includes(bind))
+    logger.warn(
+      `Listening on ${bind}: the durable management API (/runtime/webhooks/durabletask) and /admin have no keys locally — anyone who can reach this port can use them`,
+    );
+  const origin = http.origin;
+  const baseUrl = hostJson.routePrefix ? `${origin}/${hostJson.routePrefix}` : origin;
+
+  try {
+    // durable-functions' getClient rewrites client URLs to localhost:7071 unless WEBSITE_HOSTNAME is set.
+    if (!env.WEBSITE_HOSTNAME || env.WEBSITE_HOSTNAME.startsWith('localhost:')) {
+      env.WEBSITE_HOSTNAME = `localhost:${http.port}`;
+      started.ownsHostname = true;
+    }
+
+    const embeddedEnabled = options.embedded === true;
+    const embedded = embeddedEnabled
+      ? await applyEmbeddedDefaults({
+          root,
+          env,
+          logger,
+          hostOrigin: origin,
+          routePrefix: hostJson.routePrefix,
+        })
+      : undefined;
+    started.embedded = embedded;
+    env.APP_ENV ||= 'local';
+    resetSettingsForTests(); // the settings cache must see the final environment
+
+    const bus = new LocalServiceBus({
+      maxDeliveryCount: options.serviceBus?.maxDeliveryCount ?? hostJson.serviceBus.maxDeliveryCount,
+      maxConcurrentCalls: options.serviceBus?.maxConcurrentCalls ?? hostJson.serviceBus.maxConcurrentCalls,
+      ...(options.serviceBus?.redeliveryDelayMs !== undefined
+        ? { redeliveryDelayMs: options.serviceBus.redeliveryDelayMs }
+        : {}),
+      ...(options.serviceBus?.duplicateDetectionWindowMs !== undefined
+        ? { duplicateDetectionWindowMs: options.serviceBus.duplicateDetectionWindowMs }
+        : {}),
+      logger,
+    });
+    started.bus = bus;
+    if (!usesRealServiceBus('ServiceBusConnection', env)) {
+      setLocalMessageBus(new LocalMessageSender(bus));
+      started.ownsLocalBus = true;
+    }
+
+    if (options.migrate ?? embeddedEnabled) await runMigrations(logger);
+    const sampleData = (options.seed ?? embeddedEnabled) ? await runSeed(logger) : undefined;
+
+    await loadFunctionModules(root, options.modules ?? mainEntries(root));
+    const lookup = appSettingLookup(env);
+    const functions: RegisteredFunction[] = [];
+    for (const fn of registeredFunctions().filter(options.functions ?? (() => true))) {
+      try {
+        functions.push(resolveFunction(fn, lookup));
+      } catch (error) {
+        // Like the Functions host: the function is disabled, the others run.
+        if (!(error instanceof UnresolvedSettingError)) throw error;
+        logger.error(`Function ${fn.name} is disabled: ${error.message}`);
+      }
+    }
+    const byType = (type: string): RegisteredFunction[] => functions.filter((f) => triggerType(f) === type);
+    const orchestrators = new Map(byType('orchestrationtrigger').map((f) => [f.name, f]));
+    const activities = new Map(byType('activitytrigger').map((f) => [f.name, f]));
+    const needsDurable =
+      orchestrators.size > 0 ||
+      activities.size > 0 ||
+      functions.some((f) => Object.values(f.metadata.bindings).some((b) => isDurableClientBinding(b)));
+
+    const hub = options.durable?.hubName ?? hostJson.durableTask.hubName;
+    const inputs: InputProvider = {};
+    let durable: DurableEngine | undefined;
+    if (needsDurable) {
+      const connectionString = options.durable?.databaseUrl ?? env.DATABASE_URL;
+      if (!connectionString)
+        throw new Error(
+          'Durable functions are registered but DATABASE_URL is not set: the host keeps instance state in PostgreSQL',
+        );
+      const pool = new pg.Pool({ connectionString, max: 10 });
+      pool.on('error', (error) => logger.error(`Durable store connection error: ${error.message}`));
+      started.pool = pool;
+      const engine = new DurableEngine({
+        store: new DurableStore(pool, options.durable?.schema ?? 'durable_host', hub),
+        logger,
+        orchestrators,
+        activities,
+        inputs,
+        maxConcurrentActivities: hostJson.durableTask.maxConcurrentActivityFunctions,
+        maxConcurrentOrchestrations: hostJson.durableTask.maxConcurrentOrchestratorFunctions,
+        ...(options.durable?.pollIntervalMs !== undefined
+          ? { pollIntervalMs: options.durable.pollIntervalMs }
+          : {}),
+        ...(options.durable?.leaseMs !== undefined ? { leaseMs: options.durable.leaseMs } : {}),
+      });
+      inputs.durableClient = () => durableClientInput(origin, hub);
+      durable = engine;
+    }
+
+    const topicSubscriptions = new Map<string, string[]>();
+    for (const fn of byType('servicebustrigger')) {
+      const { topicName, subscriptionName } = fn.trigger;
+      if (typeof topicName === 'string' && typeof subscriptionName === 'string') {
+        const list = topicSubscriptions.get(topicName.toLowerCase()) ?? [];
+        topicSubscriptions.set(topicName.toLowerCase(), [...list, subscriptionName]);
+      }
+    }
+    const dispatchOutputs = createOutputDispatcher({
+      bus,
+      logger,
+      topicSubscriptions,
+      realSender: () => getMessageSender(),
+    });
+
+    const timers = new TimerScheduler({ logger, inputs, dispatchOutputs });
+    started.timers = timers;
+    for (const fn of byType('timertrigger')) timers.add(fn);
+
+    const describe = (): FunctionDescription[] =>
+      functions.map((f) => describeFunction(f, hostJson.routePrefix, origin));
+    let state = 'Initialized';
+    const systemRoutes = [
+      {
+        prefix: ADMIN_PREFIX,
+        ...createAdminApi({ functions: () => functions, describe, timers, bus, state: () => state }),
+      },
+    ];
+    if (durable) systemRoutes.push({ prefix: WEBHOOK_PREFIX, ...createDurableApi(durable, () => origin) });
+    http.activate({ functions: byType('httptrigger'), inputs, dispatchOutputs, systemRoutes });
+
+    for (const fn of functions) {
+      const type = triggerType(fn);
+      if (type === 'servicebustrigger') {
+        if (usesRealServiceBus(fn.trigger.connection, env)) {
+          logger.warn(
+            `${fn.name}: its Service Bus connection is configured, but the local host only serves in-process queues — it will not receive messages from Azure`,
+          );
+          continue;
+        }
+        const queue = entityName(fn.trigger);
+        if (!queue)
+          throw new Error(`${fn.name}: serviceBusTrigger without queueName or topicName/subscriptionName`);
+        started.unsubscribe.push(
+          bus.subscribe(queue, serviceBusListener(fn, { logger, inputs, dispatchOutputs })),
+        );
+      } else if (!['httptrigger', 'timertrigger', 'orchestrationtrigger', 'activitytrigger'].includes(type)) {
+        logger.warn(
+          `${fn.name}: ${fn.trigger.type} is not supported by the local host; the function will not run`,
+        );
+      }
+    }
+
+    if (durable) {
+      started.durable = durable;
+      await durable.start();
+    }
+    started.appStarted = true;
+    await runAppHooks('appStart');
+    timers.start();
+    state = 'Running';
+    if (options.printFunctions !== false) logger.info(`\n${formatFunctionTable(describe())}\n`);
+
+    let stopping: Promise<void> | undefined;
+    const drainTimeoutMs = options.drainTimeoutMs ?? 25_000;
+    return {
+      url: origin,
+      baseUrl,
+      port: http.port,
+      functions,
+      describe,
+      queues: bus,
+      durable,
+      timers,
+      sampleData,
+      embedded,
+      stop() {
+        stopping ??= (async () => {
+          state = 'Stopping';
+          logger.info('Stopping: draining in-flight requests…');
+          if (!(await http.drain(drainTimeoutMs)))
+            logger.warn(`Requests still running after ${drainTimeoutMs} ms are cut off`);
+          await shutdown();
+          state = 'Stopped';
+          logger.info('Host stopped');
+        })();
+        return stopping;
+      },
+    };
+  } catch (error) {
+    await shutdown();
+    throw error;
+  }
+}

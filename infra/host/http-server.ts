@@ -1,0 +1,289 @@
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  createHttpRequest,
+  discardRest,
+  flattenHeaders,
+  PayloadTooLargeError,
+  readBody,
+  writeHttpResponse,
+} from './http-io.js';
+import {
+  collectOutputs,
+  createInvocationContext,
+  httpOutputName,
+  invokeWithHooks,
+  type InputProvider,
+} from './invocation.js';
+import { errorText } from './log.js';
+import type { OutputDispatcher } from './outputs.js';
+import { sendProblem } from './problem.js';
+import { RouteTable } from './routing.js';
+import type { HostLogger, RegisteredFunction } from './types.js';
+
+export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+
+/** Routes the host serves itself (durable webhooks, admin), ahead of the function routes. */
+export interface SystemRoute {
+  prefix: string;
+  handle(method: string, url: URL, body: Buffer, res: ServerResponse): Promise<void>;
+}
+
+export interface HttpHostOptions {
+  hostname: string;
+  port: number;
+  routePrefix: string;
+  bodyLimit: number;
+  logger: HostLogger;
+}
+
+export interface FunctionRouting {
+  functions: RegisteredFunction[];
+  inputs: InputProvider;
+  dispatchOutputs: OutputDispatcher;
+  systemRoutes: SystemRoute[];
+}
+
+/** `::ffff:127.0.0.1` → `127.0.0.1`: the form the app compares against. */
+function peerAddress(req: IncomingMessage): string {
+  const address = req.socket.remoteAddress ?? 'unknown';
+  return address.startsWith('::ffff:') ? address.slice(7) : address;
+}
+
+/**
+ * The HTTP side of the host. It listens first (so port 0 resolves and embedded services can be given the
+ * real URL) and answers 503 until the functions are activated. Shutdown is two-phase: drain (new
+ * function requests get 503 + `Connection: close`, in-flight ones finish, the durable webhooks stay
+ * up because in-flight handlers may still call them), then close.
+ */
+export class HttpHost {
+  readonly server: http.Server;
+  #options: HttpHostOptions;
+  #routing: (FunctionRouting & { routes: RouteTable<RegisteredFunction> }) | undefined;
+  #inFlight = new Set<Promise<void>>();
+  #draining = false;
+  #port = 0;
+
+  constructor(options: HttpHostOptions) {
+    this.#options = options;
+    this.server = http.createServer((req, res) => {
+      const work = this.#handle(req, res).catch((error: unknown) => {
+        this.#options.logger.error(`HTTP request failed: ${errorText(error)}`);
+        if (!res.headersSent) sendProblem(res, { status: 500, title: 'Internal Server Error' });
+        else res.destroy();
+      });
+      this.#inFlight.add(work);
+      void work.finally(() => this.#inFlight.delete(work));
+    });
+    // Large request bodies are refused early; slow clients should not hold a connection forever.
+    this.server.requestTimeout = 5 * 60_000;
+  }
+
+  get port(): number {
+    return this.#port;
+  }
+
+  /** The origin clients use (loopback when bound to every interface). */
+  get origin(): string {
+    const host = ['0.0.0.0', '::'].includes(this.#options.hostname) ? '127.0.0.1' : this.#options.hostname;
+    return `http://${host.includes(':') ? `[${host}]` : host}:${this.#port}`;
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'EADDRINUSE'
+            ? new Error(
+                `Port ${this.#options.port} is already in use: set PORT, or --port 0 for a free one`,
+                {
+                  cause: error,
+                },
+              )
+            : error,
+        ),
+      );
+      this.server.listen(this.#options.port, this.#options.hostname, () => {
+        this.server.removeAllListeners('error');
+        this.server.on('error', (error) =>
+          this.#options.logger.error(`HTTP server error: ${errorText(error)}`),
+        );
+        resolve();
+      });
+    });
+    this.#port = (this.server.address() as AddressInfo).port;
+    return this.#port;
+  }
+
+  /** Builds the route table (a template or constraint error stops the start, like the real host). */
+  activate(routing: FunctionRouting): RouteTable<RegisteredFunction> {
+    const routes = new RouteTable<RegisteredFunction>();
+    for (const fn of routing.functions) {
+      const route =
+        typeof fn.trigger.route === 'string' && fn.trigger.route !== '' ? fn.trigger.route : fn.name;
+      const methods = Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : undefined;
+      try {
+        routes.add(route, methods, fn);
+      } catch (error) {
+        throw new Error(`Function ${fn.name}: invalid route "${route}": ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+    }
+    this.#routing = { ...routing, routes };
+    return routes;
+  }
+
+  /** Phase 1: refuse new function requests; resolves when in-flight requests are done (or the timeout). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    this.#draining = true;
+    this.server.closeIdleConnections();
+    const deadline = Date.now() + timeoutMs;
+    while (this.#inFlight.size > 0 && Date.now() < deadline)
+      await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, 50))]);
+    return this.#inFlight.size === 0;
+  }
+
+  /** Phase 2: stop listening and cut the remaining connections. */
+  async close(): Promise<void> {
+    this.#draining = true;
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const started = Date.now();
+    const method = (req.method ?? 'GET').toUpperCase();
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', `http://${req.headers.host ?? `127.0.0.1:${this.#port}`}`);
+    } catch {
+      url = new URL(req.url ?? '/', `http://127.0.0.1:${this.#port}`);
+    }
+    const system = this.#routing?.systemRoutes.find((r) => url.pathname.startsWith(r.prefix));
+    if (this.#draining && !system) {
+      res.setHeader('connection', 'close');
+      return sendProblem(res, {
+        status: 503,
+        title: 'Service Unavailable',
+        detail: 'The host is shutting down.',
+        headers: { 'retry-after': '5' },
+      });
+    }
+    if (!this.#routing)
+      return sendProblem(res, {
+        status: 503,
+        title: 'Service Unavailable',
+        detail: 'The host is starting.',
+        headers: { 'retry-after': '1' },
+      });
+    if (!this.#checkLength(req, res)) return;
+
+    if (system) {
+      const body = await this.#body(req, res);
+      if (body) await system.handle(method, url, body, res);
+      return;
+    }
+
+    const prefix = this.#options.routePrefix ? `/${this.#options.routePrefix}` : '';
+    const lower = url.pathname.toLowerCase();
+    if (prefix && lower !== prefix && !lower.startsWith(`${prefix}/`))
+      return sendProblem(res, { status: 404, title: 'Not Found', instance: url.pathname });
+    const match = this.#routing.routes.match(method, url.pathname.slice(prefix.length));
+    if (match.kind === 'not-found')
+      return sendProblem(res, { status: 404, title: 'Not Found', instance: url.pathname });
+    if (match.kind === 'method-not-allowed')
+      return sendProblem(res, {
+        status: 405,
+        title: 'Method Not Allowed',
+        detail: `${method} is not allowed here; use ${match.allowed.join(', ')}.`,
+        instance: url.pathname,
+        extensions: { allowed: match.allowed },
+        headers: { allow: match.allowed.join(', ') },
+      });
+
+    const body = await this.#body(req, res);
+    if (!body) return;
+    const fn = match.target;
+    const headers = flattenHeaders(req);
+    // Like App Service's front end, the host states the peer address itself and overwrites any
+    // client-supplied value; X-Forwarded-For passes through untouched for the app's own proxy logic.
+    headers['x-client-ip'] = peerAddress(req);
+    const request = createHttpRequest({ method, url: url.toString(), headers, params: match.params, body });
+    const context = createInvocationContext(fn, this.#options.logger, this.#routing.inputs);
+    this.#options.logger.info(
+      `Executing 'Functions.${fn.name}' (Reason='${method} ${url.pathname}', Id=${context.invocationId})`,
+    );
+    let result: unknown;
+    try {
+      result = await invokeWithHooks(fn, [request], context);
+      const outputName = httpOutputName(fn);
+      if (outputName && outputName !== '$return') result = context.extraOutputs.get(outputName);
+      await this.#routing.dispatchOutputs(fn.name, collectOutputs(fn, context, result));
+    } catch (error) {
+      this.#options.logger.error(
+        `Executed 'Functions.${fn.name}' (Failed, Id=${context.invocationId}, Duration=${Date.now() - started}ms): ${errorText(error)}`,
+      );
+      return sendProblem(res, {
+        status: 500,
+        title: 'Internal Server Error',
+        detail: `The function failed; invocation id ${context.invocationId}.`,
+        extensions: { invocationId: context.invocationId },
+      });
+    }
+    const closing: Record<string, string> = this.#draining ? { connection: 'close' } : {};
+    try {
+      await writeHttpResponse(res, result, method, closing);
+    } catch (error) {
+      // A client that hangs up mid-stream is routine; anything else is the function's response failing.
+      if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')
+        this.#options.logger.debug(`Functions.${fn.name}: the client left before the response was sent`);
+      else
+        this.#options.logger.error(`Functions.${fn.name}: could not send the response: ${errorText(error)}`);
+      if (!res.headersSent)
+        sendProblem(res, {
+          status: 500,
+          title: 'Internal Server Error',
+          extensions: { invocationId: context.invocationId },
+        });
+      else res.destroy();
+      return;
+    }
+    this.#options.logger.info(
+      `Executed 'Functions.${fn.name}' (Succeeded, Id=${context.invocationId}, Duration=${Date.now() - started}ms, Status=${res.statusCode})`,
+    );
+  }
+
+  /** Refuses a declared oversized body before reading it. */
+  #checkLength(req: IncomingMessage, res: ServerResponse): boolean {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (Number.isFinite(declared) && declared > this.#options.bodyLimit) {
+      this.#tooLarge(req, res);
+      return false;
+    }
+    return true;
+  }
+
+  async #body(req: IncomingMessage, res: ServerResponse): Promise<Buffer | undefined> {
+    try {
+      return await readBody(req, this.#options.bodyLimit);
+    } catch (error) {
+      if (error instanceof PayloadTooLargeError) {
+        this.#tooLarge(req, res);
+        return undefined;
+      }
+      throw error;
+    }
+  }
+
+  #tooLarge(req: IncomingMessage, res: ServerResponse): void {
+    sendProblem(res, {
+      status: 413,
+      title: 'Payload Too Large',
+      detail: `The request body is larger than ${this.#options.bodyLimit} bytes.`,
+      headers: { connection: 'close' },
+    });
+    discardRest(req, this.#options.bodyLimit * 8);
+  }
+}

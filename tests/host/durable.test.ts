@@ -1,0 +1,264 @@
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHost, type LocalHost } from '../../infra/host/host.js';
+import { registeredFunctions } from '../../infra/host/core-api.js';
+import { DurableEngine, type InstanceStatus } from '../../infra/host/durable/engine.js';
+import { DurableStore } from '../../infra/host/durable/store.js';
+import { testHostOptions, testLogger, uniqueHub, until } from './helpers.js';
+
+const hub = uniqueHub();
+let host: LocalHost;
+let fixtures: typeof import('./fixtures/orchestrations.js');
+
+beforeAll(async () => {
+  if (!process.env.DATABASE_URL)
+    throw new Error('DATABASE_URL must be set (tests/setup/global.ts provides it)');
+  host = await startHost(
+    testHostOptions({
+      durable: { hubName: hub, pollIntervalMs: 200 },
+      modules: [
+        async () => {
+          fixtures = await import('./fixtures/orchestrations.js');
+        },
+      ],
+    }),
+  );
+});
+
+afterAll(async () => {
+  await host?.stop();
+});
+
+const newId = (prefix: string): string => `${prefix}-${randomUUID()}`;
+
+async function startFlow(name: string, instanceId: string, input?: unknown): Promise<Response> {
+  return fetch(`${host.baseUrl}/flows/${name}/${instanceId}`, {
+    method: 'POST',
+    ...(input !== undefined ? { body: JSON.stringify(input) } : {}),
+  });
+}
+
+async function statusOf(instanceId: string): Promise<InstanceStatus> {
+  const res = await fetch(`${host.baseUrl}/flows/${instanceId}`);
+  expect(res.status).toBe(200);
+  return (await res.json()) as InstanceStatus;
+}
+
+const finished = (id: string): Promise<InstanceStatus> => host.durable!.waitForCompletion(id, 20_000);
+
+describe('durable functions through the real durable-functions library', () => {
+  it('gives durable-client functions management URLs that point at this host', async () => {
+    const id = newId('links');
+    const res = await startFlow('mainFlow', id, { key: id, failTimes: 0, timeoutMs: 50 });
+    expect(res.status).toBe(202);
+    const links = (await res.json()) as Record<string, string>;
+    expect(links.id).toBe(id);
+    expect(links.statusQueryGetUri).toBe(
+      `${host.url}/runtime/webhooks/durabletask/instances/${id}?taskHub=${hub}&connection=Storage`,
+    );
+    expect(res.headers.get('location')).toBe(links.statusQueryGetUri);
+    await finished(id);
+    const direct = await fetch(links.statusQueryGetUri!);
+    expect(direct.status).toBe(200);
+    expect(((await direct.json()) as InstanceStatus).runtimeStatus).toBe('Completed');
+  });
+
+  it('runs retry, Task.all, a string input and an external event that wins the race with a timer', async () => {
+    const id = newId('event-wins');
+    expect((await startFlow('mainFlow', id, { key: id, failTimes: 2, timeoutMs: 20_000 })).status).toBe(202);
+    await until(
+      async () =>
+        ((await statusOf(id)).customStatus as { stage?: string } | null)?.stage === 'waiting' || undefined,
+      { what: 'the orchestration to wait for its event' },
+    );
+    const raised = await fetch(`${host.baseUrl}/flows/${id}/events/Approval`, {
+      method: 'POST',
+      body: JSON.stringify({ by: 'alice' }),
+    });
+    expect(raised.status).toBe(202);
+    const status = await finished(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(status.output).toEqual({
+      retried: 'ok after 3',
+      doubled: [2, 4, 6],
+      greeting: 'Hello World',
+      outcome: { approved: { by: 'alice' } },
+    });
+    expect(status.customStatus).toEqual({ stage: 'done' });
+    expect(fixtures.attempts.get(id)).toBe(3);
+    // The losing timer was cancelled: no work is left behind for the instance.
+    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    try {
+      const { rows } = await pool.query(
+        'select count(*)::int as n from durable_host.messages where hub = $1 and instance_id = $2',
+        [hub, id],
+      );
+      expect(rows[0].n).toBe(0);
+    } finally {
+      await pool.end();
+    }
+  });
+
+  it('lets the timer win when no event comes, and answers 410 to a late event', async () => {
+    const id = newId('timer-wins');
+    await startFlow('mainFlow', id, { key: id, failTimes: 0, timeoutMs: 300 });
+    const status = await finished(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect((status.output as { outcome: unknown }).outcome).toBe('timed-out');
+    const late = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Approval`, {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(late.status).toBe(410);
+    // The SDK treats 410 as "already finished", not as an error.
+    expect(
+      (await fetch(`${host.baseUrl}/flows/${id}/events/Approval`, { method: 'POST', body: '{}' })).status,
+    ).toBe(202);
+  });
+
+  it('keeps sequence ids aligned when retries fail inside Task.all', async () => {
+    const id = newId('parallel');
+    await startFlow('parallelRetries', id);
+    const status = await finished(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect(status.output).toEqual({ results: ['ok after 2', 'ok after 4', 10], after: 14 });
+  });
+
+  it('fails the task after the last retry attempt and lets the orchestrator catch it', async () => {
+    const id = newId('exhausted');
+    await startFlow('retryExhausted', id);
+    const status = await finished(id);
+    expect(status.runtimeStatus).toBe('Completed');
+    expect((status.output as { failed: string }).failed).toContain(`attempt 2 of ${id} failed`);
+    expect(fixtures.attempts.get(id)).toBe(2);
+  });
+
+  it('fails a non-deterministic orchestrator', async () => {
+    const id = newId('nondeterministic');
+    await startFlow('nonDeterministic', id);
+    const status = await finished(id);
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(String(status.output)).toContain('Non-Deterministic workflow detected');
+    expect(status.failureDetails).toMatchObject({ errorType: 'NonDeterministicOrchestrationException' });
+  });
+
+  it('reports an orchestrator exception as a failure with details', async () => {
+    const id = newId('throwing');
+    await startFlow('throwing', id);
+    const status = await finished(id);
+    expect(status.runtimeStatus).toBe('Failed');
+    expect(status.output).toBe("Orchestrator function 'throwing' failed: kaboom in orchestrator");
+    expect(status.failureDetails?.errorMessage).toBe('kaboom in orchestrator');
+  });
+
+  it('refuses a second start of a running instance id, allows it once finished', async () => {
+    const id = newId('dup');
+    expect((await startFlow('waitThenTimer', id)).status).toBe(202);
+    const second = await startFlow('waitThenTimer', id);
+    expect(second.status).toBe(409);
+    expect(((await second.json()) as { error: string }).error).toContain('409');
+    await fetch(`${host.baseUrl}/flows/${id}/terminate`, { method: 'POST' });
+    expect((await finished(id)).runtimeStatus).toBe('Terminated');
+    expect((await startFlow('timerOnly', id, 10)).status).toBe(202);
+    expect((await finished(id)).output).toBe('fired');
+  });
+
+  it('terminates a running instance; events to it then get 410', async () => {
+    const id = newId('terminate');
+    await startFlow('waitThenTimer', id);
+    await until(async () => (await statusOf(id)).runtimeStatus === 'Running' || undefined);
+    expect((await fetch(`${host.baseUrl}/flows/${id}/terminate`, { method: 'POST' })).status).toBe(202);
+    const status = await statusOf(id);
+    expect(status.runtimeStatus).toBe('Terminated');
+    expect(status.output).toBe('stopped by test');
+    const late = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, {
+      method: 'POST',
+      body: '1',
+    });
+    expect(late.status).toBe(410);
+  });
+
+  it('purges a finished instance', async () => {
+    const id = newId('purge');
+    await startFlow('timerOnly', id, 10);
+    await finished(id);
+    const purge = await fetch(`${host.baseUrl}/flows/${id}`, { method: 'DELETE' });
+    expect(await purge.json()).toEqual({ instancesDeleted: 1 });
+    const gone = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}`);
+    expect(gone.status).toBe(404);
+  });
+
+  it('runs several instances concurrently', async () => {
+    const ids = Array.from({ length: 6 }, () => newId('many'));
+    const t0 = Date.now();
+    await Promise.all(ids.map((id) => startFlow('timerOnly', id, 500)));
+    const results = await Promise.all(ids.map(finished));
+    expect(results.every((s) => s.output === 'fired')).toBe(true);
+    // Six half-second timers in parallel, not one after the other.
+    expect(Date.now() - t0).toBeLessThan(2500);
+  });
+
+  it('restarts an instance with new input on continueAsNew', async () => {
+    const id = newId('counter');
+    await startFlow('counter', id, 0);
+    const status = await finished(id);
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', output: 3, input: 3 });
+  });
+
+  it('never lets two engines on one database advance the same instance at once', async () => {
+    // A second engine (as another host process would run) competes for the same task hub.
+    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 5 });
+    const byType = (type: string) =>
+      new Map(
+        registeredFunctions()
+          .filter((f) => f.trigger.type === type)
+          .map((f) => [f.name, f]),
+      );
+    const rival = new DurableEngine({
+      store: new DurableStore(pool, 'durable_host', hub),
+      logger: testLogger,
+      orchestrators: byType('orchestrationTrigger'),
+      activities: byType('activityTrigger'),
+      inputs: {},
+      maxConcurrentActivities: 4,
+      maxConcurrentOrchestrations: 4,
+      pollIntervalMs: 20,
+    });
+    await rival.start();
+    try {
+      const ids = Array.from({ length: 8 }, () => newId('contended'));
+      await Promise.all(ids.map((id) => startFlow('parallelRetries', id)));
+      for (const id of ids) {
+        const status = await finished(id);
+        expect(status.output).toEqual({ results: ['ok after 2', 'ok after 4', 10], after: 14 });
+        const history = (await host.durable!.status(id, { showHistory: true }))!.history!;
+        const scheduledIds = history
+          .filter((e) => e.EventType === 'TaskScheduled' || e.EventType === 'TimerCreated')
+          .map((e) => e.EventId);
+        expect(new Set(scheduledIds).size).toBe(scheduledIds.length);
+        expect(history.filter((e) => e.EventType === 'ExecutionCompleted')).toHaveLength(1);
+      }
+    } finally {
+      await rival.stop();
+      await pool.end();
+    }
+  });
+
+  it('exposes the history with showHistory', async () => {
+    const id = newId('history');
+    await startFlow('timerOnly', id, 10);
+    await finished(id);
+    const res = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}?showHistory=true`);
+    const status = (await res.json()) as { history: { EventType: string }[] };
+    expect(status.history.map((e) => e.EventType)).toEqual([
+      'OrchestratorStarted',
+      'ExecutionStarted',
+      'TimerCreated',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TimerFired',
+      'ExecutionCompleted',
+    ]);
+  });
+});

@@ -1,0 +1,173 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startHost, type LocalHost } from '../../infra/host/host.js';
+import { testHostOptions, until } from './helpers.js';
+
+const GUID = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
+let host: LocalHost;
+let fixtures: typeof import('./fixtures/http-functions.js');
+
+beforeAll(async () => {
+  host = await startHost(
+    testHostOptions({
+      modules: [
+        async () => {
+          fixtures = await import('./fixtures/http-functions.js');
+        },
+      ],
+    }),
+  );
+});
+
+afterAll(async () => {
+  await host?.stop();
+});
+
+describe('HTTP triggers through the local host', () => {
+  it('registers the functions with their bindings and listens on the port it reports', () => {
+    expect(host.port).toBeGreaterThan(0);
+    expect(host.baseUrl).toBe(`http://127.0.0.1:${host.port}/api`);
+    const echo = host.describe().find((f) => f.name === 'echo');
+    expect(echo).toEqual({
+      name: 'echo',
+      trigger: 'http',
+      detail: `[GET,POST] ${host.baseUrl}/echo/{n:int}/{label?}`,
+    });
+  });
+
+  it('passes route params, query, body and real request objects to the handler', async () => {
+    const res = await fetch(`${host.baseUrl}/echo/42/hello?x=1&y=2`, {
+      method: 'POST',
+      body: 'payload',
+      headers: { 'x-forwarded-for': '203.0.113.9, 10.0.0.1', 'x-client-ip': '6.6.6.6' },
+    });
+    expect(res.status).toBe(200);
+    const body = (await res.json()) as Record<string, unknown>;
+    expect(body).toMatchObject({
+      functionName: 'echo',
+      method: 'POST',
+      params: { n: '42', label: 'hello' },
+      query: { x: '1', y: '2' },
+      body: 'payload',
+      // The peer address overwrites a client-sent x-client-ip; X-Forwarded-For passes through untouched.
+      clientIp: '127.0.0.1',
+      forwardedFor: '203.0.113.9, 10.0.0.1',
+    });
+    expect(body.invocationId).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it('omits an absent optional parameter', async () => {
+    const body = (await (await fetch(`${host.baseUrl}/echo/7`)).json()) as { params: Record<string, string> };
+    expect(body.params).toEqual({ n: '7' });
+  });
+
+  it('prefers literal segments and constrained parameters', async () => {
+    const search = (await (await fetch(`${host.baseUrl}/items/search`)).json()) as { functionName: string };
+    expect(search.functionName).toBe('itemSearch');
+    const item = (await (await fetch(`${host.baseUrl}/items/${GUID}`)).json()) as { functionName: string };
+    expect(item.functionName).toBe('itemGet');
+    const del = (await (await fetch(`${host.baseUrl}/items/${GUID}`, { method: 'DELETE' })).json()) as {
+      functionName: string;
+    };
+    expect(del.functionName).toBe('itemDelete');
+    const files = (await (await fetch(`${host.baseUrl}/files/a/b/c.txt`)).json()) as { params: unknown };
+    expect(files.params).toEqual({ path: 'a/b/c.txt' });
+  });
+
+  it('answers 404 as problem+json for unknown paths and failed constraints', async () => {
+    for (const path of ['/api/nope', '/api/echo/not-a-number', '/elsewhere', `/api/items/${GUID}/x`]) {
+      const res = await fetch(`${host.url}${path}`);
+      expect(res.status, path).toBe(404);
+      expect(res.headers.get('content-type')).toBe('application/problem+json');
+      expect(await res.json()).toMatchObject({ status: 404, title: 'Not Found' });
+    }
+  });
+
+  it('answers 405 with Allow when the path exists for other methods', async () => {
+    const res = await fetch(`${host.baseUrl}/items/${GUID}`, { method: 'PUT', body: '{}' });
+    expect(res.status).toBe(405);
+    expect(res.headers.get('allow')).toBe('DELETE, GET');
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    expect(await res.json()).toMatchObject({ status: 405, allowed: ['DELETE', 'GET'] });
+  });
+
+  it('serves the methods the library defaults to when a function lists none (GET, POST)', async () => {
+    expect((await fetch(`${host.baseUrl}/any`, { method: 'POST', body: 'x' })).status).toBe(200);
+    expect((await fetch(`${host.baseUrl}/any`, { method: 'PATCH', body: 'x' })).status).toBe(405);
+  });
+
+  it('refuses bodies over 1 MiB with 413 before the handler runs', async () => {
+    const big = Buffer.alloc(1024 * 1024 + 1, 97);
+    const res = await fetch(`${host.baseUrl}/echo/1`, { method: 'POST', body: big });
+    expect(res.status).toBe(413);
+    expect(res.headers.get('content-type')).toBe('application/problem+json');
+    // Exactly at the limit is fine.
+    const ok = await fetch(`${host.baseUrl}/echo/1`, { method: 'POST', body: Buffer.alloc(1024 * 1024, 97) });
+    expect(ok.status).toBe(200);
+  });
+
+  it('refuses an oversized chunked body (no Content-Length) as it streams in', async () => {
+    const chunk = Buffer.alloc(256 * 1024, 98);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < 6; i++) controller.enqueue(chunk);
+        controller.close();
+      },
+    });
+    const res = await fetch(`${host.baseUrl}/echo/1`, {
+      method: 'POST',
+      body: stream,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(413);
+  });
+
+  it('streams response bodies chunk by chunk', async () => {
+    const res = await fetch(`${host.baseUrl}/stream`);
+    expect(res.status).toBe(200);
+    expect(res.headers.get('transfer-encoding')).toBe('chunked');
+    expect(await res.text()).toBe('chunk-0\nchunk-1\nchunk-2\nchunk-3\nchunk-4\n');
+  });
+
+  it('sends status, headers and cookies', async () => {
+    const res = await fetch(`${host.baseUrl}/cookies`);
+    expect(res.status).toBe(201);
+    expect(res.headers.get('x-custom')).toBe('yes');
+    expect(res.headers.getSetCookie()).toEqual(['session=abc; Path=/; HttpOnly']);
+    expect(await res.text()).toBe('cookie set');
+  });
+
+  it('turns a throwing handler into a 500 problem naming the invocation id', async () => {
+    const res = await fetch(`${host.baseUrl}/boom`);
+    expect(res.status).toBe(500);
+    const body = (await res.json()) as { invocationId: string; detail: string };
+    expect(body.detail).toContain(body.invocationId);
+  });
+
+  it('writes extraOutputs: a Service Bus output array becomes one message per element', async () => {
+    const res = await fetch(`${host.baseUrl}/enqueue`, {
+      method: 'POST',
+      body: JSON.stringify([{ n: 1 }, { n: 2 }]),
+    });
+    expect(res.status).toBe(202);
+    await until(() => (fixtures.received.length === 2 ? true : undefined), { what: 'both messages' });
+    expect(fixtures.received).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+});
+
+describe('graceful shutdown', () => {
+  it('finishes in-flight requests, refuses new ones, then stops listening', async () => {
+    const local = await startHost(testHostOptions());
+    const inFlight = fetch(`${local.baseUrl}/slow/300`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const stopping = local.stop();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const refused = await fetch(`${local.baseUrl}/echo/1`).catch(() => undefined);
+    // Either a 503 (the listener is still draining) or a refused connection: never the handler.
+    if (refused) expect(refused.status).toBe(503);
+    const slow = await inFlight;
+    expect(slow.status).toBe(200);
+    expect(await slow.json()).toEqual({ slept: 300 });
+    await stopping;
+    await expect(fetch(`${local.baseUrl}/echo/1`)).rejects.toThrow();
+  });
+});

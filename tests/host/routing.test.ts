@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { compileRoute, RouteTable } from '../../infra/host/routing.js';
+
+const GUID = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
+
+describe('route templates', () => {
+  const cases: [template: string, path: string, expected: Record<string, string> | undefined][] = [
+    ['products', '/products', {}],
+    ['products', '/Products/', {}],
+    ['products', '/products/x', undefined],
+    ['products/{id}', '/products/abc', { id: 'abc' }],
+    ['products/{id}', '/products', undefined],
+    ['products/{id}', '/products/a%20b', { id: 'a b' }],
+    ['products/{id:guid}', `/products/${GUID}`, { id: GUID }],
+    ['products/{id:guid}', `/products/${GUID.replace(/-/g, '')}`, { id: GUID.replace(/-/g, '') }],
+    ['products/{id:guid}', '/products/not-a-guid', undefined],
+    ['orders/{n:int}', '/orders/42', { n: '42' }],
+    ['orders/{n:int}', '/orders/-7', { n: '-7' }],
+    ['orders/{n:int}', '/orders/4.2', undefined],
+    ['orders/{n:int}', '/orders/99999999999', undefined],
+    ['orders/{n:long}', '/orders/99999999999', { n: '99999999999' }],
+    ['orders/{n:int:min(1)}', '/orders/0', undefined],
+    ['orders/{n:int:range(1,10)}', '/orders/10', { n: '10' }],
+    ['flags/{on:bool}', '/flags/TRUE', { on: 'TRUE' }],
+    ['names/{name:alpha:maxlength(3)}', '/names/abc', { name: 'abc' }],
+    ['names/{name:alpha:maxlength(3)}', '/names/abcd', undefined],
+    ['codes/{code:regex(^\\d{{3}}$)}', '/codes/123', { code: '123' }],
+    ['codes/{code:regex(^\\d{{3}}$)}', '/codes/1234', undefined],
+    ['cart/{x?}', '/cart', {}],
+    ['cart/{x?}', '/cart/5', { x: '5' }],
+    ['page/{n:int?}', '/page/abc', undefined],
+    ['page/{n=1}', '/page', { n: '1' }],
+    ['page/{n=1}', '/page/3', { n: '3' }],
+    ['files/{*rest}', '/files', {}],
+    ['files/{*rest}', '/files/a/b/c.txt', { rest: 'a/b/c.txt' }],
+    ['files/{**rest}', '/files/a/b', { rest: 'a/b' }],
+    ['docs/{name}.{ext}', '/docs/report.final.pdf', { name: 'report.final', ext: 'pdf' }],
+    ['docs/{name}.{ext}', '/docs/report', undefined],
+    ['', '/', {}],
+  ];
+
+  it.each(cases)('%s matches %s → %j', (template, path, expected) => {
+    expect(compileRoute(template).match(path)).toEqual(expected);
+  });
+
+  it.each(['a/{*rest}/b', 'a/{x}/{x}', 'a/{bad-name}', 'a/{id:nope}', 'a/{x'])(
+    'rejects invalid template %s',
+    (t) => {
+      expect(() => compileRoute(t)).toThrow();
+    },
+  );
+});
+
+describe('route table', () => {
+  const table = new RouteTable<string>();
+  table.add('items/{id:guid}', ['GET'], 'itemGet');
+  table.add('items/{id:guid}', ['DELETE'], 'itemDelete');
+  table.add('items/search', ['GET'], 'itemSearch');
+  table.add('items/{slug}', ['GET'], 'itemBySlug');
+  table.add('any', undefined, 'anyMethod');
+  table.add('files/{*path}', ['GET'], 'files');
+
+  it.each([
+    ['GET', `/items/${GUID}`, 'itemGet'],
+    ['delete', `/items/${GUID}`, 'itemDelete'],
+    // A literal segment beats a parameter, a constrained parameter beats a plain one (ASP.NET precedence).
+    ['GET', '/items/search', 'itemSearch'],
+    ['GET', '/items/red-shoe', 'itemBySlug'],
+    ['PATCH', '/any', 'anyMethod'],
+    ['GET', '/files/x/y', 'files'],
+  ])('%s %s → %s', (method, path, target) => {
+    const match = table.match(method, path);
+    expect(match.kind).toBe('match');
+    expect(match.kind === 'match' && match.target).toBe(target);
+  });
+
+  it('answers 405 with the allowed methods when only the method is wrong', () => {
+    expect(table.match('PUT', `/items/${GUID}`)).toEqual({
+      kind: 'method-not-allowed',
+      allowed: ['DELETE', 'GET'],
+    });
+  });
+
+  it('answers 404 when no template matches the path', () => {
+    expect(table.match('GET', '/nothing/here')).toEqual({ kind: 'not-found' });
+  });
+});
