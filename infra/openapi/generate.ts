@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   mkdirSync(path.join(root, 'tests', 'generated'), { recursive: true });
   writeFileSync(path.join(root, 'docs', 'openapi.json'), JSON.stringify(document, null, 2) + '\n');
   writeFileSync(path.join(root, 'tests', 'generated', 'api.d.ts'), await typesFor(document));
-  console.log(`wrote docs/openapi.json (${Object.keys(document.paths ?? {}).length} paths) and tests/generated/api.d.ts`);
+  console.log(
+    `wrote docs/openapi.json (${Object.keys(document.paths ?? {}).length} paths) and tests/generated/api.d.ts`,
+  );
 }
 
 if (require.main === module) {

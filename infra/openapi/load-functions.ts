@@ -7,7 +7,8 @@ export function functionModules(dir: string, extension: '.js' | '.ts'): string[]
   for (const entry of readdirSync(dir).sort()) {
     const full = path.join(dir, entry);
     if (statSync(full).isDirectory()) out.push(...functionModules(full, extension));
-    else if (entry.endsWith(extension) && !entry.endsWith('.d.ts') && !entry.endsWith('.test.ts')) out.push(full);
+    else if (entry.endsWith(extension) && !entry.endsWith('.d.ts') && !entry.endsWith('.test.ts'))
+      out.push(full);
   }
   return out;
 }

@@ -51,10 +51,13 @@ describe('problem+json mapping', () => {
   });
 
   it('logs database errors without their statement or values', () => {
-    const dbError = Object.assign(new Error("insert into users (name) values ('Alice Secret') - duplicate key"), {
-      code: '23505',
-      constraint: 'users_tenant_id_email_bidx_key',
-    });
+    const dbError = Object.assign(
+      new Error("insert into users (name) values ('Alice Secret') - duplicate key"),
+      {
+        code: '23505',
+        constraint: 'users_tenant_id_email_bidx_key',
+      },
+    );
     const line = describeForLog(dbError);
     expect(line).toContain('23505');
     expect(line).toContain('users_tenant_id_email_bidx_key');

@@ -18,11 +18,14 @@ describe('money arithmetic (property-based)', () => {
 
   it('sums exactly or refuses', () => {
     fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { maxLength: 20 }), (amounts) => {
-        const exact = amounts.reduce((a, b) => a + BigInt(b), 0n);
-        if (exact <= BigInt(Number.MAX_SAFE_INTEGER)) expect(BigInt(sumMinor(amounts))).toBe(exact);
-        else expect(() => sumMinor(amounts)).toThrow(BadRequestException);
-      }),
+      fc.property(
+        fc.array(fc.integer({ min: 0, max: Number.MAX_SAFE_INTEGER }), { maxLength: 20 }),
+        (amounts) => {
+          const exact = amounts.reduce((a, b) => a + BigInt(b), 0n);
+          if (exact <= BigInt(Number.MAX_SAFE_INTEGER)) expect(BigInt(sumMinor(amounts))).toBe(exact);
+          else expect(() => sumMinor(amounts)).toThrow(BadRequestException);
+        },
+      ),
     );
   });
 });
@@ -32,10 +35,14 @@ describe('cursors (property-based)', () => {
 
   it('round-trip any valid key', () => {
     fc.assert(
-      fc.property(fc.date({ min: new Date(0), max: new Date('2999-01-01'), noInvalidDate: true }), fc.uuid(), (date, id) => {
-        const key = [date.toISOString(), id];
-        expect(decodeCursor(encodeCursor(key), Key)).toEqual(key);
-      }),
+      fc.property(
+        fc.date({ min: new Date(0), max: new Date('2999-01-01'), noInvalidDate: true }),
+        fc.uuid(),
+        (date, id) => {
+          const key = [date.toISOString(), id];
+          expect(decodeCursor(encodeCursor(key), Key)).toEqual(key);
+        },
+      ),
     );
   });
 

@@ -245,9 +245,16 @@ describe('order export', () => {
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
-    const res = await invoke(requestExport, { method: 'POST', headers: await authHeaders(admin), body: { from, to } });
+    const res = await invoke(requestExport, {
+      method: 'POST',
+      headers: await authHeaders(admin),
+      body: { from, to },
+    });
     const exportId = res.json.exportId as string;
-    process.env.AzureWebJobsStorage = azurite.connectionString.replace(/127\.0\.0\.1:\d+/, `127.0.0.1:${port}`);
+    process.env.AzureWebJobsStorage = azurite.connectionString.replace(
+      /127\.0\.0\.1:\d+/,
+      `127.0.0.1:${port}`,
+    );
     resetSettingsForTests();
     resetBlobClientForTests();
     try {
@@ -256,7 +263,9 @@ describe('order export', () => {
       }
       // More failures than the stream pool has connections: every one was released or discarded.
       const started = Date.now();
-      const { rows } = await getStreamPool().query('select status, error from export_jobs where id = $1', [exportId]);
+      const { rows } = await getStreamPool().query('select status, error from export_jobs where id = $1', [
+        exportId,
+      ]);
       expect(Date.now() - started).toBeLessThan(2000);
       expect(rows[0]).toMatchObject({ status: 'queued' });
     } finally {
