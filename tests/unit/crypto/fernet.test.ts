@@ -48,7 +48,7 @@ interface PythonFixtures {
 }
 
 /**
- * The spec's vectors live in `shared/vectors/fernet` beside the clone (here /work/shared, in CI
+ * The spec's vectors: the repo's copy in `tests/vectors/fernet`, else `shared/vectors/fernet` beside the clone (here /work/shared, in CI
  * `<clone>/../shared`): walk up from this file until a folder holds them. FERNET_VECTORS_DIR overrides.
  * Missing vectors fail the suite rather than skipping it: passing them is a requirement.
  */
@@ -57,8 +57,13 @@ function findVectorsDir(): string {
   if (override !== undefined && override !== '') return override;
   let dir = __dirname;
   for (;;) {
-    const candidate = path.join(dir, 'shared', 'vectors', 'fernet');
-    if (existsSync(path.join(candidate, 'generate.json'))) return candidate;
+    // tests/vectors/fernet is the repo's copy (self-contained clones); shared/vectors the team's.
+    for (const candidate of [
+      path.join(dir, 'vectors', 'fernet'),
+      path.join(dir, 'shared', 'vectors', 'fernet'),
+    ]) {
+      if (existsSync(path.join(candidate, 'generate.json'))) return candidate;
+    }
     const parent = path.dirname(dir);
     if (parent === dir)
       throw new Error(`Fernet vectors (shared/vectors/fernet) not found above ${__dirname}`);
