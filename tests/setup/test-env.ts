@@ -26,5 +26,7 @@ export function testSettings(dbName: string, runId: string): Record<string, stri
     BLIND_INDEX_KEY: b64(32),
     STRIPE_SECRET_KEY: `sk_test_${b64(18)}`,
     STRIPE_WEBHOOK_SECRET: `whsec_${b64(24)}`,
+    // Never the real Stripe from a test: a closed loopback port unless a test points it at the fake.
+    STRIPE_API_BASE: 'http://127.0.0.1:9',
   };
 }
