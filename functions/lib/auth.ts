@@ -7,6 +7,7 @@ import { getSecret } from '../../shared/secrets/provider.js';
 import { AccessTokenService, type AccessClaims } from '../../shared/services/auth/access-token.js';
 import type { Principal } from '../../shared/services/context.js';
 import type { Role } from '../../shared/models/user.js';
+import { isUuid } from '../../shared/utils/ids.js';
 
 let tokenService: { secret: string; service: AccessTokenService } | undefined;
 
@@ -53,6 +54,9 @@ export async function verifyBearer(request: HttpRequest): Promise<AccessClaims |
  * token's tenant, and tokens issued before a password change are refused.
  */
 export async function loadPrincipal(claims: AccessClaims, em: EntityManager): Promise<Principal> {
+  // Ids that are not uuids cannot name a user; sent to PostgreSQL they would fail the uuid cast (500).
+  if (!isUuid(claims.userId) || !isUuid(claims.tenantId))
+    throw new UnauthorizedException('The access token is invalid.');
   const rows = await em.execute<UserAuthRow[]>(
     'select roles, deleted_at, password_changed_at from users where id = ? and tenant_id = ?',
     [claims.userId, claims.tenantId],

@@ -1,0 +1,94 @@
+import {
+  Inventory,
+  InventoryPut,
+  Product,
+  ProductCreate,
+  ProductParams,
+  ProductPatch,
+  jsonResponse,
+  problemResponse,
+} from '../shared/schemas/catalog.js';
+import { ProductAdminService } from '../shared/services/catalog/product-admin-service.js';
+import { defineRoute } from './lib/route.js';
+
+const notFound = problemResponse('No such active product in this tenant');
+
+export const createProduct = defineRoute({
+  name: 'adminCreateProduct',
+  method: 'POST',
+  route: 'admin/products',
+  access: 'admin',
+  tags: ['admin'],
+  summary: 'Create a product with its initial stock',
+  body: ProductCreate,
+  responses: {
+    201: jsonResponse(Product, 'Created (Location: the product)'),
+    409: problemResponse('The SKU is already used in this tenant'),
+  },
+  handler: async ({ body, domain }) => {
+    const { result, afterCommit } = await new ProductAdminService(domain).create(body);
+    return {
+      status: 201,
+      body: result,
+      headers: { location: `/api/products/${result.id}` },
+      afterCommit,
+    };
+  },
+});
+
+export const updateProduct = defineRoute({
+  name: 'adminUpdateProduct',
+  method: 'PATCH',
+  route: 'admin/products/{id}',
+  access: 'admin',
+  tags: ['admin'],
+  summary: 'Update a product (any fields but stock)',
+  params: ProductParams,
+  body: ProductPatch,
+  responses: {
+    200: jsonResponse(Product, 'The updated product'),
+    404: notFound,
+    409: problemResponse('The new SKU is already used in this tenant'),
+  },
+  handler: async ({ params, body, domain }) => {
+    const { result, afterCommit } = await new ProductAdminService(domain).update(params.id, body);
+    return { body: result, afterCommit };
+  },
+});
+
+export const archiveProduct = defineRoute({
+  name: 'adminArchiveProduct',
+  method: 'DELETE',
+  route: 'admin/products/{id}',
+  access: 'admin',
+  tags: ['admin'],
+  summary: 'Archive a product',
+  description: 'It disappears from lists, search and detail (404) at once; orders keep their lines.',
+  params: ProductParams,
+  responses: { 204: { description: 'Archived' }, 404: notFound },
+  handler: async ({ params, domain }) => {
+    const { afterCommit } = await new ProductAdminService(domain).archive(params.id);
+    return { status: 204, afterCommit };
+  },
+});
+
+export const setProductInventory = defineRoute({
+  name: 'adminSetInventory',
+  method: 'PUT',
+  route: 'admin/products/{id}/inventory',
+  access: 'admin',
+  tags: ['admin'],
+  summary: 'Set the sellable quantity',
+  description:
+    '`quantity` becomes `available` (what can be sold now); reserved and sold units are untouched.',
+  params: ProductParams,
+  body: InventoryPut,
+  responses: { 200: jsonResponse(Inventory, 'The product’s stock'), 404: notFound },
+  handler: async ({ params, body, domain }) => {
+    const { result, afterCommit } = await new ProductAdminService(domain).setInventory(
+      params.id,
+      body.quantity,
+    );
+    return { body: result, afterCommit };
+  },
+});

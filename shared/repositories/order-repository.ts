@@ -1,0 +1,251 @@
+import type { OrderStatus } from '../models/order.js';
+import type { PaymentStatus } from '../models/payment.js';
+import type { DomainContext } from '../services/context.js';
+import { newId } from '../utils/ids.js';
+
+export interface OrderRecord {
+  id: string;
+  tenantId: string;
+  userId: string;
+  status: OrderStatus;
+  totalCents: number;
+  currency: string;
+  idempotencyKey: string;
+  requestHash: string;
+  paymentMethodId: string;
+  failureReason: string | null;
+  /** ISO-8601 UTC with microseconds: the exact keyset position, and the API's createdAt. */
+  createdAt: string;
+}
+
+export interface OrderWithPayment extends OrderRecord {
+  paymentStatus: PaymentStatus | null;
+  paymentIntentId: string | null;
+  clientSecret: string | null;
+}
+
+export interface NewOrder {
+  id: string;
+  userId: string;
+  totalCents: number;
+  currency: string;
+  idempotencyKey: string;
+  requestHash: string;
+  paymentMethodId: string;
+}
+
+export interface OrderLineRecord {
+  orderId: string;
+  productId: string;
+  name: string;
+  quantity: number;
+  unitPriceCents: number;
+  lineTotalCents: number;
+}
+
+interface OrderSqlRow {
+  id: string;
+  tenant_id: string;
+  user_id: string;
+  status: OrderStatus;
+  total_cents: string | number;
+  currency: string;
+  idempotency_key: string;
+  request_hash: string;
+  payment_method_id: string;
+  failure_reason: string | null;
+  created_at: string;
+  payment_status?: PaymentStatus | null;
+  payment_intent_id?: string | null;
+  client_secret?: string | null;
+}
+
+interface LineSqlRow {
+  order_id: string;
+  product_id: string;
+  name: string;
+  quantity: number;
+  unit_price_cents: string | number;
+  line_total_cents: string | number;
+}
+
+/** int8 arrives from pg as a string; money must stay an exact integer or fail loudly. */
+function exact(value: string | number): number {
+  const n = typeof value === 'number' ? value : Number(value);
+  if (!Number.isSafeInteger(n)) throw new Error('stored amount is not a safe integer');
+  return n;
+}
+
+const CREATED_AT = `to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at`;
+const ORDER_COLUMNS = `o.id, o.tenant_id, o.user_id, o.status, o.total_cents, o.currency, o.idempotency_key,
+  o.request_hash, o.payment_method_id, o.failure_reason, ${CREATED_AT}`;
+const WITH_PAYMENT = `${ORDER_COLUMNS}, p.status as payment_status, p.payment_intent_id, p.client_secret`;
+
+function toOrder(row: OrderSqlRow): OrderRecord {
+  return {
+    id: row.id,
+    tenantId: row.tenant_id,
+    userId: row.user_id,
+    status: row.status,
+    totalCents: exact(row.total_cents),
+    currency: row.currency,
+    idempotencyKey: row.idempotency_key,
+    requestHash: row.request_hash,
+    paymentMethodId: row.payment_method_id,
+    failureReason: row.failure_reason,
+    createdAt: row.created_at,
+  };
+}
+
+function toOrderWithPayment(row: OrderSqlRow): OrderWithPayment {
+  return {
+    ...toOrder(row),
+    paymentStatus: row.payment_status ?? null,
+    paymentIntentId: row.payment_intent_id ?? null,
+    clientSecret: row.client_secret ?? null,
+  };
+}
+
+/** Orders and their lines, as plain SQL through the invocation's unit of work; always tenant-scoped. */
+export class OrderRepository {
+  constructor(private readonly ctx: DomainContext) {}
+
+  async findByIdempotencyKey(userId: string, key: string): Promise<OrderRecord | undefined> {
+    const rows = await this.ctx.em.execute<OrderSqlRow[]>(
+      `select ${ORDER_COLUMNS} from orders o where o.tenant_id = ? and o.user_id = ? and o.idempotency_key = ?`,
+      [this.ctx.tenantId, userId, key],
+    );
+    return rows[0] ? toOrder(rows[0]) : undefined;
+  }
+
+  /**
+   * The statement inserting the order unless one with the same (tenant, user, idempotency key)
+   * exists; it returns the id only when it inserted. A racing insert with the same key waits on the
+   * unique index for the first transaction, then inserts nothing: exactly one order per key.
+   */
+  insertStatement(order: NewOrder): { sql: string; params: unknown[] } {
+    return {
+      sql: `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash,
+              payment_method_id)
+            values (?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+            on conflict (tenant_id, user_id, idempotency_key) do nothing
+            returning id`,
+      params: [
+        order.id,
+        this.ctx.tenantId,
+        order.userId,
+        order.totalCents,
+        order.currency,
+        order.idempotencyKey,
+        order.requestHash,
+        order.paymentMethodId,
+      ],
+    };
+  }
+
+  async insertLines(orderId: string, lines: readonly Omit<OrderLineRecord, 'orderId'>[]): Promise<void> {
+    if (lines.length === 0) return;
+    const values: unknown[] = [];
+    for (const line of lines) {
+      values.push(
+        newId(),
+        this.ctx.tenantId,
+        orderId,
+        line.productId,
+        line.name,
+        line.quantity,
+        line.unitPriceCents,
+        line.lineTotalCents,
+      );
+    }
+    await this.ctx.em.execute(
+      `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents,
+         line_total_cents)
+       values ${lines.map(() => '(?, ?, ?, ?, ?, ?, ?, ?)').join(', ')}`,
+      values,
+    );
+  }
+
+  async find(orderId: string): Promise<OrderRecord | undefined> {
+    const rows = await this.ctx.em.execute<OrderSqlRow[]>(
+      `select ${ORDER_COLUMNS} from orders o where o.tenant_id = ? and o.id = ?`,
+      [this.ctx.tenantId, orderId],
+    );
+    return rows[0] ? toOrder(rows[0]) : undefined;
+  }
+
+  /** One of the user's orders with its payment (one statement); another user's order is not found. */
+  async findForUser(orderId: string, userId: string): Promise<OrderWithPayment | undefined> {
+    const rows = await this.ctx.em.execute<OrderSqlRow[]>(
+      `select ${WITH_PAYMENT}
+       from orders o left join payments p on p.order_id = o.id and p.tenant_id = o.tenant_id
+       where o.tenant_id = ? and o.user_id = ? and o.id = ?`,
+      [this.ctx.tenantId, userId, orderId],
+    );
+    return rows[0] ? toOrderWithPayment(rows[0]) : undefined;
+  }
+
+  /**
+   * One page of the user's history, newest first, with each order's payment joined (one statement,
+   * whatever the page size). `after` is the last row of the previous page: (created_at, id) strictly
+   * below it, which the (tenant_id, user_id, created_at desc, id desc) index serves directly.
+   */
+  async historyPage(
+    userId: string,
+    limit: number,
+    after?: { createdAt: string; id: string },
+  ): Promise<OrderWithPayment[]> {
+    const params: unknown[] = [this.ctx.tenantId, userId];
+    let keyset = '';
+    if (after) {
+      keyset = 'and (o.created_at, o.id) < (?::timestamptz, ?::uuid)';
+      params.push(after.createdAt, after.id);
+    }
+    params.push(limit);
+    const rows = await this.ctx.em.execute<OrderSqlRow[]>(
+      `select ${WITH_PAYMENT}
+       from orders o left join payments p on p.order_id = o.id and p.tenant_id = o.tenant_id
+       where o.tenant_id = ? and o.user_id = ? ${keyset}
+       order by o.created_at desc, o.id desc
+       limit ?`,
+      params,
+    );
+    return rows.map(toOrderWithPayment);
+  }
+
+  /** The lines of several orders in one statement (the page's eager load), in product-id order. */
+  async linesOf(orderIds: readonly string[]): Promise<OrderLineRecord[]> {
+    if (orderIds.length === 0) return [];
+    const rows = await this.ctx.em.execute<LineSqlRow[]>(
+      `select order_id, product_id, name, quantity, unit_price_cents, line_total_cents
+       from order_lines where tenant_id = ? and order_id in (?) order by order_id, product_id`,
+      [this.ctx.tenantId, [...orderIds]],
+    );
+    return rows.map((row) => ({
+      orderId: row.order_id,
+      productId: row.product_id,
+      name: row.name,
+      quantity: row.quantity,
+      unitPriceCents: exact(row.unit_price_cents),
+      lineTotalCents: exact(row.line_total_cents),
+    }));
+  }
+
+  /**
+   * The statement that moves the order to `to` only from one of `from` (statuses only move forward);
+   * it changes nothing when the order is in any other status. Returns the order's id when it moved.
+   */
+  transitionStatement(
+    orderId: string,
+    to: OrderStatus,
+    from: readonly OrderStatus[],
+    failureReason?: string,
+  ): { sql: string; params: unknown[] } {
+    return {
+      sql: `update orders set status = ?, failure_reason = coalesce(?, failure_reason), updated_at = now()
+            where tenant_id = ? and id = ? and status in (?)
+            returning id`,
+      params: [to, failureReason ?? null, this.ctx.tenantId, orderId, [...from]],
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { getSettings } from '../../config/index.js';
+import { GenerationalCache } from '../../cache/cache.js';
+import { getRedis } from '../../cache/redis.js';
+import type { Logger } from '../../logging/logger.js';
+import { silentLogger } from '../../logging/logger.js';
+
+/**
+ * The catalog's cache: product details and product list pages, 5 minutes, every key under its tenant.
+ *
+ * Generations (see GenerationalCache): a detail is valid while the tenant's and the product's
+ * generations are unchanged; a list page while the tenant's and the tenant's list generation are.
+ * List items carry no stock, so a stock change (checkout, admin) invalidates the product's detail only.
+ */
+let shared: GenerationalCache | undefined;
+let base: Redis | undefined;
+let pipelined: Redis | undefined;
+
+/**
+ * The catalog's own connection: a duplicate of the app's client (same URL, prefix and fail-fast
+ * options) with auto-pipelining, so the MGETs of concurrent requests leave in one write instead of one
+ * syscall each — under load the socket writes were the largest cost of a cached read. It follows the
+ * app's client: a new client (reconnect, settings change) gets a new duplicate; closing it closes ours.
+ * The in-memory stand-in (`memory://`) is used as it is.
+ */
+function catalogRedis(): Redis {
+  const client = getRedis();
+  if (getSettings().REDIS_URL.startsWith('memory://')) return client;
+  if (client !== base || !pipelined) {
+    base = client;
+    const duplicate = client.duplicate({ enableAutoPipelining: true });
+    duplicate.on('error', () => undefined);
+    client.once('end', () => duplicate.disconnect());
+    pipelined = duplicate;
+  }
+  return pipelined;
+}
+
+/** The process-wide catalog cache (Redis client resolved per call, so a reconnect is picked up). */
+export function catalogCache(): GenerationalCache {
+  shared ??= new GenerationalCache(catalogRedis);
+  return shared;
+}
+
+const id = (value: string): string => value.toLowerCase();
+
+export const catalogKeys = {
+  tenantGeneration: (tenantId: string): string => `cat:${id(tenantId)}:gen`,
+  listGeneration: (tenantId: string): string => `cat:${id(tenantId)}:lgen`,
+  productGeneration: (tenantId: string, productId: string): string =>
+    `cat:${id(tenantId)}:pgen:${id(productId)}`,
+  product: (tenantId: string, productId: string): string => `cat:${id(tenantId)}:p:${id(productId)}`,
+  /** A list page: the hash of its normalised query (sort, filters, page size, cursor). */
+  listPage: (tenantId: string, query: unknown): string =>
+    `cat:${id(tenantId)}:l:${createHash('sha256').update(JSON.stringify(query)).digest('base64url').slice(0, 32)}`,
+};
+
+export function productGenerations(tenantId: string, productId: string): string[] {
+  return [catalogKeys.tenantGeneration(tenantId), catalogKeys.productGeneration(tenantId, productId)];
+}
+
+export function listGenerations(tenantId: string): string[] {
+  return [catalogKeys.tenantGeneration(tenantId), catalogKeys.listGeneration(tenantId)];
+}
+
+/**
+ * A product changed in a way lists show (name, price, status, rating…): its detail and the tenant's
+ * list pages are invalid. Call after the write commits. Never throws: the write already happened.
+ */
+export async function invalidateProduct(
+  tenantId: string,
+  productId: string,
+  log: Logger = silentLogger,
+  cache: GenerationalCache = catalogCache(),
+): Promise<void> {
+  await cache.bump(
+    [catalogKeys.productGeneration(tenantId, productId), catalogKeys.listGeneration(tenantId)],
+    log,
+  );
+}
+
+/**
+ * Stock of these products changed (reservation, release, sale, admin set): their details are invalid.
+ * For the checkout flow: call after the transaction that moved `available` commits.
+ */
+export async function invalidateProductStock(
+  tenantId: string,
+  productIds: readonly string[],
+  log: Logger = silentLogger,
+  cache: GenerationalCache = catalogCache(),
+): Promise<void> {
+  const unique = [...new Set(productIds.map(id))];
+  await cache.bump(
+    unique.map((productId) => catalogKeys.productGeneration(tenantId, productId)),
+    log,
+  );
+}
+
+/** Everything cached for the tenant's catalog is invalid (bulk imports, repairs). */
+export async function bumpCatalogVersion(
+  tenantId: string,
+  log: Logger = silentLogger,
+  cache: GenerationalCache = catalogCache(),
+): Promise<void> {
+  await cache.bump([catalogKeys.tenantGeneration(tenantId)], log);
+}

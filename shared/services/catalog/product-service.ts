@@ -1,0 +1,104 @@
+import type { GenerationalCache } from '../../cache/cache.js';
+import { ProductNotFoundException, ValidationException } from '../../errors/index.js';
+import {
+  ProductRepository,
+  type ProductListAfter,
+  type ProductRow,
+} from '../../repositories/product-repository.js';
+import type { PageBody, ProductBody, ProductListInput, ProductSummaryBody } from '../../schemas/catalog.js';
+import { z } from '../../schemas/zod.js';
+import { decodeCursor, toPage } from '../../utils/cursor.js';
+import type { DomainContext } from '../context.js';
+import { catalogCache, catalogKeys, listGenerations, productGenerations } from './catalog-cache.js';
+import { toProduct, toProductSummary } from './product-mapper.js';
+
+export const CreatedKey = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/, 'created key')
+  .refine((s) => !Number.isNaN(Date.parse(s)), 'created key');
+
+const NewestCursor = z.object({ s: z.literal('newest'), c: CreatedKey, i: z.uuid() }).strict();
+const PriceCursor = z
+  .object({
+    s: z.enum(['price_asc', 'price_desc']),
+    p: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER),
+    i: z.uuid(),
+  })
+  .strict();
+
+function listAfter(input: ProductListInput): ProductListAfter | undefined {
+  if (input.sort === 'newest') {
+    const cursor = decodeCursor(input.cursor, NewestCursor);
+    return cursor && { sort: 'newest', createdKey: cursor.c, id: cursor.i };
+  }
+  const cursor = decodeCursor(input.cursor, PriceCursor);
+  if (!cursor) return undefined;
+  if (cursor.s !== input.sort) {
+    throw new ValidationException([{ field: 'query.cursor', message: 'cursor is not valid for this sort' }]);
+  }
+  return { sort: input.sort, priceCents: cursor.p, id: cursor.i };
+}
+
+function cursorOf(sort: ProductListInput['sort'], row: ProductRow): unknown {
+  return sort === 'newest'
+    ? { s: 'newest', c: row.created_key, i: row.id }
+    : { s: sort, p: Number(row.price_cents), i: row.id };
+}
+
+/**
+ * Catalog reads for storefronts: product pages and details, through the tenant-scoped cache (a miss
+ * loads PostgreSQL once, however many readers miss together; Redis down → PostgreSQL directly).
+ */
+export class ProductService {
+  private readonly products: ProductRepository;
+
+  constructor(
+    private readonly ctx: DomainContext,
+    private readonly cache: GenerationalCache = catalogCache(),
+  ) {
+    this.products = new ProductRepository(ctx);
+  }
+
+  /** Active products, one keyset page; a single statement whatever the page size. */
+  async list(input: ProductListInput): Promise<PageBody<ProductSummaryBody>> {
+    const after = listAfter(input);
+    const normalized = {
+      sort: input.sort,
+      min: input.minPrice ?? null,
+      max: input.maxPrice ?? null,
+      size: input.pageSize,
+      cursor: input.cursor ?? null,
+    };
+    const { value } = await this.cache.read(
+      catalogKeys.listPage(this.ctx.tenantId, normalized),
+      listGenerations(this.ctx.tenantId),
+      async () => {
+        const rows = await this.products.list({
+          sort: input.sort,
+          minPrice: input.minPrice,
+          maxPrice: input.maxPrice,
+          after,
+          limit: input.pageSize + 1,
+        });
+        return toPage(rows, input.pageSize, toProductSummary, (row) => cursorOf(input.sort, row));
+      },
+      this.ctx.log,
+    );
+    return value;
+  }
+
+  /** One active product with its stock and rating summary; 404 otherwise (absence is cached too). */
+  async get(productId: string): Promise<ProductBody> {
+    const { value } = await this.cache.read(
+      catalogKeys.product(this.ctx.tenantId, productId),
+      productGenerations(this.ctx.tenantId, productId),
+      async () => {
+        const row = await this.products.findActive(productId);
+        return row ? toProduct(row) : null;
+      },
+      this.ctx.log,
+    );
+    if (!value) throw new ProductNotFoundException();
+    return value;
+  }
+}

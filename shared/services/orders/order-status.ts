@@ -1,0 +1,42 @@
+import type { OrderStatus } from '../../models/order.js';
+
+const OPEN: OrderStatus[] = ['pending', 'reserved', 'awaiting_payment', 'requires_action'];
+
+/**
+ * The order state machine (API.md): pending → reserved → awaiting_payment (→ requires_action) → paid →
+ * confirmed, or from any open status to failed / cancelled / expired. A status may only be entered
+ * from the statuses listed here, so every transition is one conditional UPDATE and nothing moves back.
+ */
+export const ORDER_PREDECESSORS: Record<OrderStatus, readonly OrderStatus[]> = {
+  pending: [],
+  reserved: ['pending'],
+  awaiting_payment: ['reserved'],
+  requires_action: ['awaiting_payment'],
+  paid: ['awaiting_payment', 'requires_action'],
+  confirmed: ['paid'],
+  failed: OPEN,
+  cancelled: OPEN,
+  expired: OPEN,
+};
+
+export const TERMINAL_ORDER_STATUSES: readonly OrderStatus[] = [
+  'confirmed',
+  'failed',
+  'cancelled',
+  'expired',
+];
+
+export function isOpenOrder(status: OrderStatus): boolean {
+  return OPEN.includes(status);
+}
+
+/** Reasons recorded on failed/expired orders (the API's `failureReason`). */
+export type FailureReason =
+  | 'insufficient_inventory'
+  | 'payment_declined'
+  | 'payment_failed'
+  | 'payment_canceled'
+  | 'payment_timeout'
+  | 'payment_error'
+  | 'reservation_expired'
+  | 'internal_error';

@@ -1,0 +1,50 @@
+import Stripe from 'stripe';
+
+/**
+ * A failure worth retrying: Stripe 5xx or 429, a network error or timeout, or a lock conflict. Activities
+ * let it propagate so the orchestration's RetryOptions retry them; the idempotency keys make the retry
+ * safe even when the first attempt did reach Stripe.
+ */
+export class TransientPaymentError extends Error {
+  constructor(
+    message: string,
+    readonly code: string | undefined,
+  ) {
+    super(message);
+    this.name = 'TransientPaymentError';
+  }
+}
+
+export type StripeFailure =
+  /** The card was declined (final for this payment method: never retried). */
+  | { kind: 'declined'; code: string }
+  /** Stripe refused the request for good (bad parameters, unknown payment method, wrong state). */
+  | { kind: 'rejected'; code: string }
+  | { kind: 'transient'; code: string };
+
+/**
+ * Classifies an error from the Stripe SDK. Declines and invalid requests are final outcomes, returned
+ * as values; everything that may succeed on a later attempt is transient. Messages are never copied:
+ * they can quote parameters, and only codes go to logs and the payments table.
+ */
+export function classifyStripeError(error: unknown): StripeFailure {
+  if (error instanceof Stripe.errors.StripeCardError) {
+    return { kind: 'declined', code: error.decline_code ?? error.code ?? 'card_declined' };
+  }
+  if (error instanceof Stripe.errors.StripeInvalidRequestError) {
+    return { kind: 'rejected', code: error.code ?? 'invalid_request' };
+  }
+  if (error instanceof Stripe.errors.StripeIdempotencyError) {
+    // Same key with different parameters: a bug on our side; retrying cannot help.
+    return { kind: 'rejected', code: 'idempotency_error' };
+  }
+  if (error instanceof Stripe.errors.StripeError) {
+    // API (5xx), connection, rate limit, authentication (a rotating key), permission, lock timeouts.
+    return { kind: 'transient', code: error.code ?? error.type };
+  }
+  return { kind: 'transient', code: error instanceof Error ? error.name : 'unknown' };
+}
+
+export function transient(failure: StripeFailure, operation: string): TransientPaymentError {
+  return new TransientPaymentError(`Stripe ${operation} failed transiently (${failure.code})`, failure.code);
+}

@@ -1,0 +1,169 @@
+import type Stripe from 'stripe';
+import type { PaymentStatus } from '../../models/payment.js';
+import { classifyStripeError, transient } from './payment-errors.js';
+import { getStripe } from './stripe-client.js';
+
+/** What the domain needs to know about a PaymentIntent. */
+export interface IntentView {
+  id: string;
+  status: Stripe.PaymentIntent.Status;
+  /** Only while the customer must act (3-D Secure); handed to the client through GET /orders/{id}. */
+  clientSecret: string | null;
+  lastErrorCode: string | null;
+}
+
+export type ConfirmResult =
+  | { kind: 'succeeded'; intent: IntentView }
+  | { kind: 'requires_action'; intent: IntentView }
+  | { kind: 'processing'; intent: IntentView }
+  | { kind: 'declined'; code: string }
+  | { kind: 'rejected'; code: string };
+
+export type CreateResult = { kind: 'created'; intent: IntentView } | { kind: 'rejected'; code: string };
+
+export interface CreateIntentInput {
+  orderId: string;
+  tenantId: string;
+  amountCents: number;
+  currency: string;
+}
+
+/**
+ * The narrow payment port of the domain. Every mutating call carries an idempotency key derived from
+ * the order and the step, so a retried or re-run activity replays Stripe's stored answer instead of
+ * charging twice. Final outcomes (declines, rejections) are returned; transient failures throw
+ * TransientPaymentError.
+ */
+export interface PaymentGateway {
+  createIntent(input: CreateIntentInput): Promise<CreateResult>;
+  confirmIntent(orderId: string, intentId: string, paymentMethodId: string): Promise<ConfirmResult>;
+  /** Cancels unless it already succeeded or was cancelled; returns the intent as it ends up. */
+  cancelIntent(orderId: string, intentId: string): Promise<IntentView>;
+  retrieveIntent(intentId: string): Promise<IntentView>;
+  /** Refunds a succeeded intent in full (a payment that arrived for an order that had already closed). */
+  refundIntent(orderId: string, intentId: string): Promise<void>;
+}
+
+export const idempotencyKey = (orderId: string, step: 'create' | 'confirm' | 'cancel' | 'refund'): string =>
+  `${orderId}:${step}`;
+
+function view(intent: Stripe.PaymentIntent): IntentView {
+  return {
+    id: intent.id,
+    status: intent.status,
+    clientSecret: intent.status === 'requires_action' ? intent.client_secret : null,
+    lastErrorCode: intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code ?? null,
+  };
+}
+
+/** Our payments-table status for a PaymentIntent status (a declined intent returns to requires_payment_method). */
+export function paymentStatusOf(intent: IntentView): PaymentStatus {
+  switch (intent.status) {
+    case 'requires_payment_method':
+      return intent.lastErrorCode ? 'failed' : 'requires_payment_method';
+    case 'requires_confirmation':
+      return 'requires_confirmation';
+    case 'requires_action':
+      return 'requires_action';
+    case 'succeeded':
+      return 'succeeded';
+    case 'canceled':
+      return 'canceled';
+    default:
+      // requires_capture (we capture automatically) or a status newer than this code: not final.
+      return 'processing';
+  }
+}
+
+/** The PaymentGateway over the real Stripe SDK (or the fake Stripe, through STRIPE_API_BASE). */
+export class StripePaymentGateway implements PaymentGateway {
+  constructor(private readonly client: () => Promise<Stripe> = getStripe) {}
+
+  async createIntent(input: CreateIntentInput): Promise<CreateResult> {
+    const stripe = await this.client();
+    try {
+      const intent = await stripe.paymentIntents.create(
+        {
+          amount: input.amountCents,
+          currency: input.currency.toLowerCase(),
+          // Confirmed server-side with the customer's PaymentMethod: no redirect-based methods, so no
+          // return_url; 3-D Secure is completed client-side with the clientSecret.
+          automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+          metadata: { orderId: input.orderId, tenantId: input.tenantId },
+        },
+        { idempotencyKey: idempotencyKey(input.orderId, 'create') },
+      );
+      return { kind: 'created', intent: view(intent) };
+    } catch (error) {
+      const failure = classifyStripeError(error);
+      if (failure.kind === 'transient') throw transient(failure, 'create');
+      return { kind: 'rejected', code: failure.code };
+    }
+  }
+
+  async confirmIntent(orderId: string, intentId: string, paymentMethodId: string): Promise<ConfirmResult> {
+    const stripe = await this.client();
+    try {
+      const intent = view(
+        await stripe.paymentIntents.confirm(
+          intentId,
+          { payment_method: paymentMethodId },
+          { idempotencyKey: idempotencyKey(orderId, 'confirm') },
+        ),
+      );
+      if (intent.status === 'succeeded') return { kind: 'succeeded', intent };
+      if (intent.status === 'requires_action') return { kind: 'requires_action', intent };
+      if (intent.status === 'processing' || intent.status === 'requires_capture')
+        return { kind: 'processing', intent };
+      return { kind: 'declined', code: intent.lastErrorCode ?? intent.status };
+    } catch (error) {
+      const failure = classifyStripeError(error);
+      if (failure.kind === 'transient') throw transient(failure, 'confirm');
+      return failure.kind === 'declined'
+        ? { kind: 'declined', code: failure.code }
+        : { kind: 'rejected', code: failure.code };
+    }
+  }
+
+  async cancelIntent(orderId: string, intentId: string): Promise<IntentView> {
+    const stripe = await this.client();
+    try {
+      return view(
+        await stripe.paymentIntents.cancel(
+          intentId,
+          {},
+          { idempotencyKey: idempotencyKey(orderId, 'cancel') },
+        ),
+      );
+    } catch (error) {
+      const failure = classifyStripeError(error);
+      if (failure.kind === 'transient') throw transient(failure, 'cancel');
+      // payment_intent_unexpected_state: it already succeeded or was cancelled — report where it is.
+      return this.retrieveIntent(intentId);
+    }
+  }
+
+  async retrieveIntent(intentId: string): Promise<IntentView> {
+    const stripe = await this.client();
+    try {
+      return view(await stripe.paymentIntents.retrieve(intentId));
+    } catch (error) {
+      throw transient(classifyStripeError(error), 'retrieve');
+    }
+  }
+
+  async refundIntent(orderId: string, intentId: string): Promise<void> {
+    const stripe = await this.client();
+    try {
+      await stripe.refunds.create(
+        { payment_intent: intentId },
+        { idempotencyKey: idempotencyKey(orderId, 'refund') },
+      );
+    } catch (error) {
+      const failure = classifyStripeError(error);
+      // charge_already_refunded: the earlier attempt went through.
+      if (failure.kind === 'rejected' && failure.code === 'charge_already_refunded') return;
+      throw transient(failure, 'refund');
+    }
+  }
+}

@@ -1,0 +1,503 @@
+/**
+ * `npm run bench catalog [--rows N] [--quick] [--iterations N] [--duration S] [--rounds N] [--keep]
+ *                        [--database URL]`
+ *
+ * From a clean checkout, with only PostgreSQL (postgres://postgres@127.0.0.1:5432) and Redis
+ * (127.0.0.1:6379, or $REDIS_URL) running: makes a scratch database, migrates it, generates the catalog,
+ * measures, and drops it. Every figure is printed beside a baseline measured in the same run:
+ *
+ * 1. search at --rows products (default 1M) for rare terms, common terms and two-term queries: p50/p95
+ *    through SearchService (unit of work, MikroORM, mapping, cursor) and the same SQL text sent directly
+ *    on a pg connection; terms of all kinds are interleaved, so a cached generic plan would show up;
+ * 2. the old platform's search (to_tsvector computed per row, no index) on a 100k-product tenant
+ *    against SearchService on the same tenant and queries;
+ * 3. cached product detail over HTTP through the local Functions host (autocannon, 50 connections)
+ *    against a bare node:http server doing one ioredis GET per request; also through a minimal node:http
+ *    wrapper calling the same handler (what the route costs without the host); each server in its own
+ *    process, autocannon in this one.
+ *
+ * `--database URL` reuses an already generated database (kept with `--keep`) and never drops it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import pg from 'pg';
+import { catalogVocabulary, generateCatalog, type VocabularyWord } from '../../infra/datagen/catalog.js';
+import { closeRedis } from '../../shared/cache/redis.js';
+import { resetSettingsForTests } from '../../shared/config/index.js';
+import { closeOrms, getOrm } from '../../shared/db/orm.js';
+import { runUnitOfWork } from '../../shared/db/unit-of-work.js';
+import { silentLogger } from '../../shared/logging/logger.js';
+import { catalogKeys } from '../../shared/services/catalog/catalog-cache.js';
+import { ProductService } from '../../shared/services/catalog/product-service.js';
+import { tsQueryExpression } from '../../shared/services/catalog/search-query.js';
+import { SearchService } from '../../shared/services/catalog/search-service.js';
+import { searchWindowStatement } from '../../shared/services/catalog/search-statement.js';
+import type { DomainContext } from '../../shared/services/context.js';
+import { Progress } from './progress.js';
+import { createScratchDatabase, percentile } from './scratch-db.js';
+
+const TENANT_BIG = '0b0b0b0b-0000-4000-8000-000000000001';
+const TENANT_100K = '0b0b0b0b-0000-4000-8000-000000000002';
+const BASELINE_ROWS = 100_000;
+const PAGE_SIZE = 20;
+
+type Kind = 'rare' | 'common' | 'two-term';
+const KINDS: Kind[] = ['rare', 'common', 'two-term'];
+
+interface Options {
+  rows: number;
+  iterations: number;
+  durationSeconds: number;
+  httpRounds: number;
+  baselineRuns: number;
+  keep: boolean;
+  database: string | undefined;
+}
+
+function options(args: string[]): Options {
+  const { values } = parseArgs({
+    args,
+    options: {
+      rows: { type: 'string' },
+      quick: { type: 'boolean' },
+      iterations: { type: 'string' },
+      duration: { type: 'string' },
+      rounds: { type: 'string' },
+      keep: { type: 'boolean' },
+      database: { type: 'string' },
+    },
+  });
+  const quick = values.quick === true;
+  const int = (v: string | undefined, fallback: number): number => {
+    if (v === undefined) return fallback;
+    const n = Number(v);
+    if (!Number.isInteger(n) || n <= 0) throw new Error(`not a positive integer: ${v}`);
+    return n;
+  };
+  return {
+    rows: int(values.rows, quick ? BASELINE_ROWS : 1_000_000),
+    iterations: int(values.iterations, quick ? 15 : 40),
+    durationSeconds: int(values.duration, quick ? 3 : 10),
+    httpRounds: int(values.rounds, quick ? 1 : 2),
+    baselineRuns: quick ? 3 : 5,
+    keep: values.keep === true,
+    database: values.database,
+  };
+}
+
+const fmt = (ms: number): string => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms.toFixed(2));
+const ratio = (a: number, b: number): string => (a / b).toFixed(2);
+
+function stats(samples: number[]): { p50: number; p95: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return { p50: percentile(sorted, 50), p95: percentile(sorted, 95) };
+}
+
+function context(em: DomainContext['em'], tenantId: string): DomainContext {
+  return { em, tenantId, log: silentLogger, correlationId: 'bench' };
+}
+
+/** Terms by expected share of descriptions (the generator's Zipf law), like ANCHORS.md's queries. */
+function pickTerms(vocabulary: VocabularyWord[]): Record<Kind, string[]> {
+  const byDistance = (target: number, exclude: Set<string>) =>
+    [...vocabulary]
+      .filter((w) => !exclude.has(w.word))
+      .sort(
+        (a, b) =>
+          Math.abs(Math.log(a.descriptionFrequency / target)) -
+          Math.abs(Math.log(b.descriptionFrequency / target)),
+      );
+  const used = new Set<string>();
+  const take = (target: number, n: number): string[] => {
+    const words = byDistance(target, used)
+      .slice(0, n)
+      .map((w) => w.word);
+    words.forEach((w) => used.add(w));
+    return words;
+  };
+  const rare = take(0.001, 5); // ~1k matches per 1M
+  const common = take(0.48, 5); // ~480k per 1M
+  const twoTerm: string[] = [];
+  for (const first of [0.2, 0.25, 0.3, 0.35, 0.4]) {
+    const [a] = take(first, 1);
+    const df = vocabulary.find((w) => w.word === a)!.descriptionFrequency;
+    const [b] = take(0.023 / df, 1); // both: ~23k per 1M
+    twoTerm.push(`${a} ${b}`);
+  }
+  return { rare, common, 'two-term': twoTerm };
+}
+
+async function countMatches(client: pg.Client, tenantId: string, q: string): Promise<number> {
+  const { rows } = await client.query<{ n: number }>(
+    `select count(*)::int as n from products
+      where tenant_id = $1 and status = 'active' and search @@ websearch_to_tsquery('english', $2)`,
+    [tenantId, q],
+  );
+  return rows[0]!.n;
+}
+
+async function timed(fn: () => Promise<unknown>): Promise<number> {
+  const started = performance.now();
+  await fn();
+  return performance.now() - started;
+}
+
+function serviceSearch(tenantId: string, q: string): Promise<unknown> {
+  return runUnitOfWork('read', (em) =>
+    new SearchService(context(em, tenantId)).search({
+      q,
+      prefix: false,
+      pageSize: PAGE_SIZE,
+      cursor: undefined,
+    }),
+  );
+}
+
+/** The exact statement text the service sends for the first page (MikroORM inlines the values). */
+async function rawStatement(tenantId: string, q: string): Promise<string> {
+  const statement = searchWindowStatement({
+    tenantId,
+    query: tsQueryExpression(q, false),
+    window: { kind: 'open' },
+    limit: PAGE_SIZE + 1,
+  });
+  const orm = await getOrm();
+  return orm.em.getPlatform().formatQuery(statement.sql, statement.params);
+}
+
+interface SearchFigures {
+  matches: number[];
+  service: number[];
+  raw: number[];
+  /** Client (this process) CPU microseconds, summed over the measured runs. */
+  cpu: { service: number; raw: number };
+}
+
+async function measureSearch(
+  raw: pg.Client,
+  tenantId: string,
+  terms: Record<Kind, string[]>,
+  iterations: number,
+): Promise<Record<Kind, SearchFigures>> {
+  const figures = {} as Record<Kind, SearchFigures>;
+  const statements = new Map<string, string>();
+  for (const kind of KINDS) {
+    figures[kind] = { matches: [], service: [], raw: [], cpu: { service: 0, raw: 0 } };
+    for (const q of terms[kind]) {
+      figures[kind].matches.push(await countMatches(raw, tenantId, q));
+      statements.set(q, await rawStatement(tenantId, q));
+    }
+  }
+  // Enough unrecorded rounds for the JIT to settle on both paths (the first hundred calls are slower).
+  const warmup = 12;
+  const total = 2 * (iterations + warmup) * KINDS.length * terms.rare.length;
+  const progress = new Progress('search', total);
+  let done = 0;
+  // Each round runs every term once through the service and once as raw SQL, kinds interleaved (a
+  // plan cached for one kind would show up on the others); which path goes first alternates by round.
+  const pass = async (round: number, path: 'service' | 'raw'): Promise<void> => {
+    for (let t = 0; t < terms.rare.length; t++) {
+      for (const kind of KINDS) {
+        const q = terms[kind][t]!;
+        const cpu = process.cpuUsage();
+        const time =
+          path === 'service'
+            ? await timed(() => serviceSearch(tenantId, q))
+            : await timed(() => raw.query(statements.get(q)!));
+        const used = process.cpuUsage(cpu);
+        if (round >= warmup) {
+          figures[kind][path].push(time);
+          figures[kind].cpu[path] += used.user + used.system;
+        }
+        progress.tick(++done);
+      }
+    }
+  };
+  for (let round = 0; round < iterations + warmup; round++) {
+    const order: ('service' | 'raw')[] = round % 2 === 0 ? ['service', 'raw'] : ['raw', 'service'];
+    for (const path of order) await pass(round, path);
+  }
+  return figures;
+}
+
+async function measureOldWay(
+  raw: pg.Client,
+  tenantId: string,
+  queries: string[],
+  runs: number,
+  iterations: number,
+): Promise<{ old: number[]; ours: number[] }> {
+  const sql = `select p.id, p.name, ts_rank(to_tsvector('english', p.description), q) as rank
+                 from products p, websearch_to_tsquery('english', $2) q
+                where p.tenant_id = $1 and p.status = 'active' and to_tsvector('english', p.description) @@ q
+                order by rank desc limit ${PAGE_SIZE}`;
+  const old: number[] = [];
+  const progress = new Progress('old-way search', runs);
+  await raw.query(sql, [tenantId, queries[0]]); // warm the table into the cache
+  for (let i = 0; i < runs; i++) {
+    old.push(await timed(() => raw.query(sql, [tenantId, queries[i % queries.length]])));
+    progress.tick(i + 1);
+  }
+  const ours: number[] = [];
+  for (let i = 0; i < iterations * queries.length + queries.length; i++) {
+    const time = await timed(() => serviceSearch(tenantId, queries[i % queries.length]!));
+    if (i >= queries.length) ours.push(time);
+  }
+  return { old, ours };
+}
+
+interface HttpFigures {
+  requestsPerSecond: number;
+  p50: number;
+  p99: number;
+  non2xx: number;
+  errors: number;
+}
+
+async function startServer(
+  mode: 'host' | 'wrapper' | 'bare',
+  env: NodeJS.ProcessEnv,
+): Promise<{ port: number; child: ChildProcess }> {
+  const script = path.join(__dirname, 'catalog', 'http-server.js');
+  const child = spawn(process.execPath, [script, mode], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    let buffer = '';
+    const timer = setTimeout(() => reject(new Error(`${mode} server did not start`)), 60_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString();
+      const match = /READY (\d+)/.exec(buffer);
+      if (match) {
+        clearTimeout(timer);
+        resolve(Number(match[1]));
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${mode} server exited with ${code}`));
+    });
+  });
+  return { port, child };
+}
+
+async function stopServer(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  if (child.exitCode === null) child.kill('SIGKILL');
+}
+
+async function load(url: string, headers: Record<string, string>, seconds: number): Promise<HttpFigures> {
+  // A short unrecorded run first: JIT, connection set-up, the host's first tenant lookup.
+  await autocannon({ url, headers, connections: 50, duration: 1 });
+  const result = await autocannon({ url, headers, connections: 50, duration: seconds });
+  return {
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    non2xx: result.non2xx,
+    errors: result.errors,
+  };
+}
+
+type Server = 'bare' | 'wrapper' | 'host';
+
+/** Rounds of bare → wrapper → host, so drift on a shared machine hits every server alike. */
+async function measureHttp(
+  env: NodeJS.ProcessEnv,
+  tenantId: string,
+  productId: string,
+  expectedName: string,
+  seconds: number,
+  rounds: number,
+): Promise<Record<Server, HttpFigures[]>> {
+  const headers = { 'x-tenant-id': tenantId };
+  const out: Record<Server, HttpFigures[]> = { bare: [], wrapper: [], host: [] };
+  for (let round = 0; round < rounds; round++) {
+    for (const mode of ['bare', 'wrapper', 'host'] as const) {
+      const server = await startServer(mode, env);
+      try {
+        const url =
+          mode === 'bare'
+            ? `http://127.0.0.1:${server.port}/`
+            : `http://127.0.0.1:${server.port}/api/products/${productId}`;
+        if (mode !== 'bare') {
+          const check = await fetch(url, { headers });
+          const body = (await check.json()) as { name?: string };
+          if (check.status !== 200 || body.name !== expectedName) {
+            throw new Error(
+              `${mode}: GET ${url} answered ${check.status} ${JSON.stringify(body).slice(0, 200)}`,
+            );
+          }
+        }
+        out[mode].push(await load(url, headers, seconds));
+      } finally {
+        await stopServer(server.child);
+      }
+    }
+  }
+  return out;
+}
+
+function combine(runs: HttpFigures[]): HttpFigures & { perRound: number[] } {
+  const mean = (f: (r: HttpFigures) => number): number => runs.reduce((a, r) => a + f(r), 0) / runs.length;
+  return {
+    requestsPerSecond: mean((r) => r.requestsPerSecond),
+    p50: mean((r) => r.p50),
+    p99: Math.max(...runs.map((r) => r.p99)),
+    non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
+    errors: runs.reduce((a, r) => a + r.errors, 0),
+    perRound: runs.map((r) => Math.round(r.requestsPerSecond)),
+  };
+}
+
+async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      if (keys.length > 0) await redis.del(...keys);
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+export async function run(args: string[]): Promise<void> {
+  const opts = options(args);
+  const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const prefix = `bench:catalog:${randomBytes(4).toString('hex')}:`;
+  const started = Date.now();
+
+  const scratch = opts.database
+    ? { url: opts.database, auditUrl: opts.database, drop: async () => undefined }
+    : await createScratchDatabase('catalog');
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    APP_ENV: 'local',
+    DATABASE_URL: scratch.url,
+    AUDIT_DATABASE_URL: scratch.auditUrl,
+    REDIS_URL: redisUrl,
+    REDIS_KEY_PREFIX: prefix,
+    APPLICATIONINSIGHTS_CONNECTION_STRING: '',
+  };
+  Object.assign(process.env, env);
+  resetSettingsForTests();
+  const raw = new pg.Client({ connectionString: scratch.url });
+  await raw.connect();
+  try {
+    const tenantRows = async (tenantId: string): Promise<number> =>
+      (
+        await raw.query<{ n: number }>('select count(*)::int as n from products where tenant_id = $1', [
+          tenantId,
+        ])
+      ).rows[0]!.n;
+    const generate = async (tenantId: string, rows: number, seed: number): Promise<void> => {
+      if ((await tenantRows(tenantId)) > 0) return;
+      const progress = new Progress(`generate ${rows} products`, rows);
+      const result = await generateCatalog({
+        databaseUrl: scratch.url,
+        tenantId,
+        products: rows,
+        seed,
+        onProgress: (done) => progress.tick(done),
+        onPhase: (phase) => process.stderr.write(`  ${phase}…\n`),
+      });
+      console.log(
+        `generated ${rows} products (${result.reviews} reviews, ${result.customers} customers) in ${result.seconds.toFixed(0)} s`,
+      );
+    };
+    await generate(TENANT_BIG, opts.rows, 1);
+    const baselineTenant = opts.rows === BASELINE_ROWS ? TENANT_BIG : TENANT_100K;
+    if (baselineTenant !== TENANT_BIG) await generate(TENANT_100K, BASELINE_ROWS, 2);
+
+    const terms = pickTerms(await catalogVocabulary(scratch.url));
+
+    // 1. Search at --rows.
+    const search = await measureSearch(raw, TENANT_BIG, terms, opts.iterations);
+    console.log(
+      `\nSearch, ${opts.rows} products, first page of ${PAGE_SIZE}, ${opts.iterations} runs per term`,
+    );
+    console.log(
+      'kind      | matches (median) | service p50 / p95 ms | raw SQL p50 / p95 ms | service/raw p50, p95 | client CPU µs/query: service, raw',
+    );
+    for (const kind of KINDS) {
+      const f = search[kind];
+      const s = stats(f.service);
+      const r = stats(f.raw);
+      const matches = [...f.matches].sort((a, b) => a - b)[Math.floor(f.matches.length / 2)]!;
+      console.log(
+        `${kind.padEnd(9)} | ${String(matches).padStart(16)} | ${`${fmt(s.p50)} / ${fmt(s.p95)}`.padStart(20)} | ${`${fmt(r.p50)} / ${fmt(r.p95)}`.padStart(20)} | ${`${ratio(s.p50, r.p50)}, ${ratio(s.p95, r.p95)}`.padEnd(20)} | ${(f.cpu.service / f.service.length).toFixed(0)}, ${(f.cpu.raw / f.raw.length).toFixed(0)}`,
+      );
+    }
+    console.log(`terms: ${JSON.stringify(terms)}`);
+    console.log(
+      `matches per term: ${JSON.stringify(Object.fromEntries(KINDS.map((k) => [k, search[k].matches])))}`,
+    );
+
+    // 2. The old platform's way at 100k.
+    const oldWay = await measureOldWay(
+      raw,
+      baselineTenant,
+      terms['two-term'],
+      opts.baselineRuns,
+      opts.iterations,
+    );
+    const o = stats(oldWay.old);
+    const n = stats(oldWay.ours);
+    console.log(
+      `\nOld platform's search (to_tsvector per row, no index) vs ours, ${BASELINE_ROWS} products, two-term queries`,
+    );
+    console.log(`old way p50 / p95: ${fmt(o.p50)} / ${fmt(o.p95)} ms (${oldWay.old.length} runs)`);
+    console.log(`ours    p50 / p95: ${fmt(n.p50)} / ${fmt(n.p95)} ms (${oldWay.ours.length} runs)`);
+    console.log(`speed-up: ${(o.p50 / n.p50).toFixed(0)}× at p50, ${(o.p95 / n.p95).toFixed(0)}× at p95`);
+
+    // 3. Cached product detail over HTTP.
+    const { rows: products } = await raw.query<{ id: string; name: string }>(
+      `select id, name from products where tenant_id = $1 and status = 'active' order by created_at desc limit 1`,
+      [TENANT_BIG],
+    );
+    const product = products[0]!;
+    await runUnitOfWork('read', (em) => new ProductService(context(em, TENANT_BIG)).get(product.id)); // cached now
+    const runs = await measureHttp(
+      { ...env, BENCH_BARE_KEY: catalogKeys.product(TENANT_BIG, product.id) },
+      TENANT_BIG,
+      product.id,
+      product.name,
+      opts.durationSeconds,
+      opts.httpRounds,
+    );
+    const http = { bare: combine(runs.bare), host: combine(runs.host), wrapper: combine(runs.wrapper) };
+    console.log(
+      `\nCached product detail over HTTP, autocannon 50 connections, ${opts.durationSeconds} s per run, ` +
+        `${opts.httpRounds} round(s) of bare → wrapper → host (mean req/s; p99 = worst run)`,
+    );
+    for (const [name, f] of [
+      ['bare node:http + 1 Redis GET (baseline)', http.bare],
+      ['GET /api/products/{id}, local Functions host', http.host],
+      ['GET /api/products/{id}, minimal node:http wrapper', http.wrapper],
+    ] as const) {
+      console.log(
+        `${name.padEnd(50)} ${f.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99} ms  non-2xx ${f.non2xx}  errors ${f.errors}  runs ${f.perRound.join(', ')}`,
+      );
+    }
+    console.log(
+      `ratio host / bare: ${ratio(http.host.requestsPerSecond, http.bare.requestsPerSecond)}` +
+        `   (wrapper / bare: ${ratio(http.wrapper.requestsPerSecond, http.bare.requestsPerSecond)})`,
+    );
+    console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s`);
+  } finally {
+    await raw.end();
+    await closeOrms();
+    await closeRedis();
+    await deleteKeys(redisUrl, prefix).catch(() => undefined);
+    if (opts.keep || opts.database) console.log(`kept database ${scratch.url}`);
+    else await scratch.drop();
+  }
+}

@@ -1,0 +1,262 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import path from 'node:path';
+import pg from 'pg';
+import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
+import { AccessTokenService } from '../../shared/services/auth/access-token.js';
+import { Progress } from './progress.js';
+import { percentile } from './scratch-db.js';
+
+/**
+ * End-to-end checkouts through the local Functions host (a child process running the compiled
+ * functions: real durable-functions orchestration, activities, HTTP) against the fake Stripe server.
+ * Closed loop: each client places a checkout, waits until the order is confirmed, refills its cart
+ * (untimed) and goes again. Latency is POST /checkout → the order observed `confirmed` (one poller
+ * reads the statuses of all in-flight orders every few milliseconds, so polling does not load the host).
+ */
+
+export interface E2eStats {
+  concurrency: number;
+  checkouts: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  /** POST /checkout's own answer time: the HTTP floor of the same request, measured in the same run. */
+  acceptP50: number;
+  acceptP95: number;
+  failed: number;
+}
+
+export interface E2eBenchOptions {
+  url: string;
+  auditUrl: string;
+  levels: { concurrency: number; checkouts: number }[];
+  log: (line: string) => void;
+}
+
+interface Host {
+  baseUrl: string;
+  stop(): Promise<void>;
+  output(): string;
+}
+
+async function spawnHost(env: NodeJS.ProcessEnv): Promise<Host> {
+  const cli = path.join(process.cwd(), 'dist', 'infra', 'host', 'cli.js');
+  const args = [
+    cli,
+    '--port',
+    '0',
+    '--ready-json',
+    '--no-embedded',
+    '--no-local-settings',
+    '--no-migrate',
+    '--no-seed',
+  ];
+  const profile = process.env.BENCH_HOST_CPU_PROF
+    ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HOST_CPU_PROF}`]
+    : [];
+  const child: ChildProcess = spawn(process.execPath, [...profile, ...args], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.stdout!.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
+  const stop = async (): Promise<void> => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+    await exited;
+    clearTimeout(timer);
+  };
+  process.once('exit', () => child.kill('SIGKILL'));
+  const ready = await new Promise<{ baseUrl: string }>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`host not ready in 60 s:\n${output}`)), 60_000);
+    child.stdout!.on('data', () => {
+      const line = output.split('\n').find((l) => l.startsWith('{"event":"host-ready"'));
+      if (!line) return;
+      clearTimeout(timer);
+      resolve(JSON.parse(line) as { baseUrl: string });
+    });
+    void exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`host exited before it was ready:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { baseUrl: ready.baseUrl, stop, output: () => output };
+}
+
+interface Client {
+  userId: string;
+  cartId: string;
+  headers: Record<string, string>;
+}
+
+export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]> {
+  const pool = new pg.Pool({ connectionString: options.url, max: 4 });
+  // The scratch database is dropped (with force) right after: a connection still saying goodbye then
+  // gets an error, which must not crash the benchmark.
+  pool.on('error', () => undefined);
+  const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
+  const signingKeys = `bench:${randomBytes(32).toString('base64url')}`;
+  let fake: FakeStripe | undefined;
+  let host: Host | undefined;
+  try {
+    fake = await startFakeStripe({ webhookSecret });
+    host = await spawnHost({
+      ...process.env,
+      APP_ENV: 'local',
+      DATABASE_URL: options.url,
+      AUDIT_DATABASE_URL: options.auditUrl,
+      DATABASE_POOL_MAX: '20',
+      REDIS_URL: process.env.REDIS_URL || 'memory://',
+      REDIS_KEY_PREFIX: `bench:${randomUUID().slice(0, 8)}:`,
+      STRIPE_API_BASE: fake.url,
+      STRIPE_SECRET_KEY: `sk_test_${randomBytes(18).toString('base64url')}`,
+      STRIPE_WEBHOOK_SECRET: webhookSecret,
+      JWT_SIGNING_KEYS: signingKeys,
+      ADMIN_TOKEN: randomBytes(32).toString('base64url'),
+      FERNET_KEYS: randomBytes(32).toString('base64url') + '=',
+      BLIND_INDEX_KEY: randomBytes(32).toString('base64url'),
+      LOG_LEVEL: 'warn',
+    });
+    fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+
+    const tenantId = randomUUID();
+    await pool.query(`insert into tenants (id, slug, name) values ($1, $2, 'Bench e2e')`, [
+      tenantId,
+      `bench-e2e-${tenantId.slice(0, 8)}`,
+    ]);
+    const { rows: productRows } = await pool.query<{ id: string }>(
+      `with p as (insert into products (id, tenant_id, sku, name, price_cents, currency)
+         select gen_random_uuid(), $1, 'E2E-' || g, 'Product ' || g, 1999, 'USD' from generate_series(1, 100) g returning id)
+       insert into inventory (product_id, tenant_id, available) select id, $1, 1000000 from p returning product_id as id`,
+      [tenantId],
+    );
+    const products = productRows.map((r) => r.id);
+    const tokens = new AccessTokenService({
+      issuer: 'ecommerce-api',
+      audience: 'ecommerce-api-clients',
+      signingKeys,
+    });
+    const maxClients = Math.max(...options.levels.map((l) => l.concurrency));
+    const clients: Client[] = [];
+    for (let i = 0; i < maxClients; i++) {
+      const userId = randomUUID();
+      const cartId = randomUUID();
+      await pool.query(
+        `insert into users (id, tenant_id, email_enc, email_bidx, name, password_hash, password_changed_at)
+         values ($1, $2, 'bench', $3, 'Bench', 'x', now() - interval '1 minute')`,
+        [userId, tenantId, `bench-${userId}`],
+      );
+      await pool.query('insert into carts (id, tenant_id, user_id, version) values ($1, $2, $3, 1)', [
+        cartId,
+        tenantId,
+        userId,
+      ]);
+      const token = await tokens.issue({ userId, tenantId, roles: ['customer'] });
+      clients.push({
+        userId,
+        cartId,
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      });
+    }
+    const fillCart = async (client: Client): Promise<void> => {
+      await pool.query(
+        `insert into cart_lines (id, tenant_id, cart_id, product_id, quantity) values ($1, $2, $3, $4, 1)
+         on conflict (cart_id, product_id) do update set quantity = 1`,
+        [randomUUID(), tenantId, client.cartId, products[Math.floor(Math.random() * products.length)]],
+      );
+    };
+
+    // One poller for every in-flight order.
+    const waiting = new Map<string, (status: string) => void>();
+    let polling = true;
+    const poller = (async () => {
+      while (polling) {
+        if (waiting.size > 0) {
+          const { rows } = await pool.query<{ id: string; status: string }>(
+            `select id, status from orders where id = any($1::uuid[]) and status in ('confirmed', 'failed', 'expired', 'cancelled')`,
+            [[...waiting.keys()]],
+          );
+          for (const row of rows) {
+            waiting.get(row.id)?.(row.status);
+            waiting.delete(row.id);
+          }
+        }
+        await new Promise((r) => setTimeout(r, 3));
+      }
+    })();
+
+    const checkout = async (client: Client): Promise<{ total: number; accept: number; ok: boolean }> => {
+      await fillCart(client);
+      const started = performance.now();
+      const res = await fetch(`${host!.baseUrl}/checkout`, {
+        method: 'POST',
+        headers: { ...client.headers, 'idempotency-key': randomUUID() },
+        body: JSON.stringify({ paymentMethodId: 'pm_card_visa' }),
+      });
+      const accept = performance.now() - started;
+      if (res.status !== 202) throw new Error(`POST /checkout answered ${res.status}: ${await res.text()}`);
+      const { orderId } = (await res.json()) as { orderId: string };
+      const status = await new Promise<string>((resolve) => waiting.set(orderId, resolve));
+      return { total: performance.now() - started, accept, ok: status === 'confirmed' };
+    };
+
+    // Warm-up: JIT, connection pools, the durable engine's workers.
+    await Promise.all(clients.slice(0, 4).map((c) => checkout(c)));
+
+    const results: E2eStats[] = [];
+    for (const level of options.levels) {
+      const totals: number[] = [];
+      const accepts: number[] = [];
+      let failed = 0;
+      let next = 0;
+      const progress = new Progress(`  e2e checkouts, ${level.concurrency} concurrent`, level.checkouts);
+      const started = performance.now();
+      await Promise.all(
+        clients.slice(0, level.concurrency).map(async (client) => {
+          while (next < level.checkouts) {
+            next++;
+            const r = await checkout(client);
+            totals.push(r.total);
+            accepts.push(r.accept);
+            if (!r.ok) failed++;
+            progress.tick(totals.length);
+          }
+        }),
+      );
+      const seconds = (performance.now() - started) / 1000;
+      totals.sort((a, b) => a - b);
+      accepts.sort((a, b) => a - b);
+      results.push({
+        concurrency: level.concurrency,
+        checkouts: totals.length,
+        seconds,
+        perSecond: totals.length / seconds,
+        p50: percentile(totals, 50),
+        p95: percentile(totals, 95),
+        p99: percentile(totals, 99),
+        acceptP50: percentile(accepts, 50),
+        acceptP95: percentile(accepts, 95),
+        failed,
+      });
+    }
+    polling = false;
+    await poller;
+    return results;
+  } catch (error) {
+    if (host) options.log(host.output().slice(-3000));
+    throw error;
+  } finally {
+    await host?.stop();
+    await fake?.close();
+    await pool.end();
+  }
+}

@@ -1,0 +1,97 @@
+import { randomBytes } from 'node:crypto';
+import { resetSettingsForTests } from '../../shared/config/index.js';
+import { closeOrms } from '../../shared/db/orm.js';
+import { runE2eBench } from './checkout-e2e.js';
+import { runReservationBench, type PatternStats } from './checkout-reservations.js';
+import { createScratchDatabase } from './scratch-db.js';
+
+function arg(args: string[], name: string, fallback: number): number {
+  const i = args.indexOf(`--${name}`);
+  const value = i >= 0 ? Number(args[i + 1]) : fallback;
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`--${name} must be a positive number`);
+  return value;
+}
+
+const fmt = (n: number, digits = 0): string => n.toFixed(digits);
+const ratio = (a: number, b: number): string => `${(a / b).toFixed(2)}×`;
+
+function row(name: string, s: PatternStats): string {
+  return `    ${name.padEnd(44)} ${fmt(s.tps).padStart(7)}/s   p50 ${fmt(s.p50, 1).padStart(6)} ms   p99 ${fmt(s.p99, 1).padStart(6)} ms${s.errors ? `   errors ${s.errors}` : ''}`;
+}
+
+/**
+ * `npm run bench checkout [--workers 32] [--seconds 5] [--rounds 3] [--checkouts 300] [--skip-e2e]
+ *  [--skip-reservations]`
+ * Needs only PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to override): a scratch database pair is
+ * created, migrated, and dropped afterwards.
+ */
+export async function run(args: string[]): Promise<void> {
+  const workers = arg(args, 'workers', 32);
+  const seconds = arg(args, 'seconds', 5);
+  const rounds = arg(args, 'rounds', 3);
+  const log = (line: string): void => void process.stderr.write(line + '\n');
+
+  const scratch = await createScratchDatabase('checkout');
+  try {
+    Object.assign(process.env, {
+      APP_ENV: 'test',
+      DATABASE_URL: scratch.url,
+      AUDIT_DATABASE_URL: scratch.auditUrl,
+      DATABASE_POOL_MAX: String(workers),
+      REDIS_URL: process.env.REDIS_URL || 'memory://',
+      JWT_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
+    });
+    resetSettingsForTests();
+
+    console.log(
+      `checkout benchmark — ${workers} concurrent workers, ${rounds} rounds × ${seconds} s per pattern (median round)`,
+    );
+    const reservation = args.includes('--skip-reservations')
+      ? []
+      : await runReservationBench({ url: scratch.url, workers, seconds, rounds, log });
+    if (reservation.length > 0)
+      console.log('\nReservation throughput (each attempt reserves 1 unit; stock never runs out)');
+    for (const r of reservation) {
+      console.log(`  ${r.dataset}`);
+      console.log(row('bare conditional UPDATE (baseline)', r.bare));
+      console.log(row('pessimistic SELECT … FOR UPDATE + UPDATE', r.pessimistic));
+      console.log(row('project: InventoryService.reserve', r.project));
+      console.log(row('project: checkout reserve step (+order, audit)', r.step));
+      console.log(
+        `    → project / bare ${ratio(r.project.tps, r.bare.tps)} (target ≥ 0.60×), project / pessimistic ` +
+          `${ratio(r.project.tps, r.pessimistic.tps)} (target > 1×); reserve step / bare ${ratio(r.step.tps, r.bare.tps)}`,
+      );
+    }
+    await closeOrms();
+
+    if (args.includes('--skip-e2e')) {
+      console.log('\nEnd to end: not measured (--skip-e2e)');
+      return;
+    }
+    const checkouts = arg(args, 'checkouts', 300);
+    console.log('\nEnd to end through the local host + fake Stripe (POST /checkout → order confirmed)');
+    const e2e = await runE2eBench({
+      url: scratch.url,
+      auditUrl: scratch.auditUrl,
+      levels: [
+        { concurrency: 1, checkouts: Math.max(20, Math.round(checkouts / 5)) },
+        { concurrency: 8, checkouts },
+        { concurrency: 16, checkouts },
+      ],
+      log,
+    });
+    for (const e of e2e) {
+      console.log(
+        `  ${String(e.concurrency).padStart(2)} concurrent clients: ${fmt(e.perSecond, 1)} checkouts/s (${e.checkouts} in ${fmt(e.seconds, 1)} s` +
+          `${e.failed ? `, ${e.failed} not confirmed` : ''})   confirmed after p50 ${fmt(e.p50)} ms, p95 ${fmt(e.p95)} ms, p99 ${fmt(e.p99)} ms`,
+      );
+      console.log(
+        `      baseline, same requests: POST /checkout answered p50 ${fmt(e.acceptP50)} ms, p95 ${fmt(e.acceptP95)} ms` +
+          ` → confirmation p95 / answer p95 ${ratio(e.p95, e.acceptP95)};  p95 / 500 ms target ${ratio(e.p95, 500)} ${e.p95 < 500 ? '(met)' : '(NOT met)'}`,
+      );
+    }
+  } finally {
+    await closeOrms();
+    await scratch.drop();
+  }
+}

@@ -1,0 +1,404 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
+import { signStripePayload, startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
+import { useOwnDatabase, type OwnDatabase } from './support/own-database.js';
+import { startE2eHost, type E2eHost } from './support/host.js';
+import {
+  closeTestPool,
+  createProduct,
+  createTenant,
+  testPool,
+  type CreatedProduct,
+} from '../fixtures/sample_data.js';
+import { authHeaders, createUser, type TestUser } from '../fixtures/users.js';
+
+/**
+ * Checkout end to end: the compiled functions in the local host (real durable-functions orchestration,
+ * activities, timers, the webhook trigger), the fake Stripe server over HTTP with signed webhooks, and
+ * PostgreSQL. The suite has a database pair of its own: the host's timers (sweeper, audit relay) must
+ * not act on rows other test files are asserting about.
+ */
+
+const PAYMENT_TIMEOUT_SECONDS = 4;
+let db: OwnDatabase;
+let host: E2eHost;
+let fake: FakeStripe;
+let tenantId: string;
+let audit: pg.Pool;
+
+beforeAll(async () => {
+  db = await useOwnDatabase('checkout');
+  audit = new pg.Pool({ connectionString: db.auditUrl, max: 2 });
+
+  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
+  host = await startE2eHost({
+    env: {
+      STRIPE_API_BASE: fake.url,
+      CHECKOUT_PAYMENT_TIMEOUT_SECONDS: String(PAYMENT_TIMEOUT_SECONDS),
+      DATABASE_POOL_MAX: '20',
+    },
+  });
+  fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+  tenantId = (await createTenant('E2E checkout shop')).id;
+}, 120_000);
+
+afterAll(async () => {
+  await host?.stop();
+  await fake?.close();
+  await audit?.end();
+  await closeTestPool();
+  await db?.drop();
+}, 60_000);
+
+interface Shopper {
+  user: TestUser;
+  headers: Record<string, string>;
+}
+
+async function shopperWithCart(lines: { productId: string; quantity: number }[]): Promise<Shopper> {
+  const user = await createUser(tenantId);
+  const cartId = randomUUID();
+  await testPool().query('insert into carts (id, tenant_id, user_id, version) values ($1, $2, $3, 1)', [
+    cartId,
+    tenantId,
+    user.id,
+  ]);
+  for (const line of lines) {
+    await testPool().query(
+      'insert into cart_lines (id, tenant_id, cart_id, product_id, quantity) values ($1, $2, $3, $4, $5)',
+      [randomUUID(), tenantId, cartId, line.productId, line.quantity],
+    );
+  }
+  return { user, headers: { ...(await authHeaders(user)), 'content-type': 'application/json' } };
+}
+
+async function postCheckout(
+  shopper: Shopper,
+  paymentMethodId: string,
+  key = randomUUID(),
+): Promise<Response> {
+  return fetch(`${host.baseUrl}/checkout`, {
+    method: 'POST',
+    headers: { ...shopper.headers, 'idempotency-key': key },
+    body: JSON.stringify({ paymentMethodId }),
+  });
+}
+
+interface OrderBody {
+  id: string;
+  status: string;
+  failureReason?: string;
+  clientSecret?: string;
+  payment: { status: string; paymentIntentId: string | null };
+}
+
+async function getOrder(shopper: Shopper, orderId: string): Promise<OrderBody> {
+  const res = await fetch(`${host.baseUrl}/orders/${orderId}`, { headers: shopper.headers });
+  expect(res.status).toBe(200);
+  return (await res.json()) as OrderBody;
+}
+
+async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for ${what}\n${host.output().slice(-4000)}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+const FINAL = new Set(['confirmed', 'failed', 'expired', 'cancelled']);
+
+async function settled(shopper: Shopper, orderId: string, timeoutMs?: number): Promise<OrderBody> {
+  return waitFor(
+    `order ${orderId} to settle`,
+    async () => {
+      const order = await getOrder(shopper, orderId);
+      return FINAL.has(order.status) ? order : undefined;
+    },
+    timeoutMs,
+  );
+}
+
+async function stockOf(productId: string): Promise<{ available: number; reserved: number; sold: number }> {
+  const { rows } = await testPool().query(
+    'select available, reserved, sold from inventory where product_id = $1',
+    [productId],
+  );
+  return rows[0];
+}
+
+function intentsOf(orderId: string) {
+  return fake.paymentIntents().filter((pi) => pi.metadata.orderId === orderId);
+}
+
+describe('checkout through the local host', () => {
+  let product: CreatedProduct;
+
+  beforeAll(async () => {
+    product = await createProduct(tenantId, { name: 'Kettle', priceCents: 8900, stock: 1000 });
+  });
+
+  it('pays and confirms: stock sold, cart cleared, one PaymentIntent', async () => {
+    const before = await stockOf(product.id);
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 2 }]);
+    const res = await postCheckout(shopper, 'pm_card_visa');
+    expect(res.status).toBe(202);
+    const { orderId, status } = (await res.json()) as { orderId: string; status: string };
+    expect(status).toBe('pending');
+    expect(res.headers.get('location')).toBe(`/api/orders/${orderId}`);
+
+    const order = await settled(shopper, orderId);
+    expect(order.status).toBe('confirmed');
+    expect(order.payment.status).toBe('succeeded');
+    expect(await stockOf(product.id)).toEqual({
+      available: before.available - 2,
+      reserved: before.reserved,
+      sold: before.sold + 2,
+    });
+    const { rows } = await testPool().query(
+      'select count(*)::int as n from cart_lines l join carts c on c.id = l.cart_id where c.user_id = $1',
+      [shopper.user.id],
+    );
+    expect(rows[0].n).toBe(0);
+    expect(intentsOf(orderId)).toHaveLength(1);
+    expect(intentsOf(orderId)[0]).toMatchObject({ amount: 17800, currency: 'usd', status: 'succeeded' });
+  });
+
+  it('a declined card fails the order, restores the stock and keeps the cart', async () => {
+    const before = await stockOf(product.id);
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 3 }]);
+    const res = await postCheckout(shopper, 'pm_card_chargeDeclined');
+    const { orderId } = (await res.json()) as { orderId: string };
+    const order = await settled(shopper, orderId);
+    expect(order).toMatchObject({ status: 'failed', failureReason: 'payment_declined' });
+    expect(order.payment.status).toBe('failed');
+    expect(await stockOf(product.id)).toEqual(before);
+    expect(intentsOf(orderId).map((pi) => pi.status)).toEqual(['canceled']);
+    const { rows } = await testPool().query(
+      'select count(*)::int as n from cart_lines l join carts c on c.id = l.cart_id where c.user_id = $1',
+      [shopper.user.id],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
+  it('3-D Secure: requires_action shows the clientSecret; completing it sends the webhook; the order confirms', async () => {
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 1 }]);
+    const { orderId } = (await (await postCheckout(shopper, 'pm_card_authenticationRequired')).json()) as {
+      orderId: string;
+    };
+    const waiting = await waitFor('requires_action', async () => {
+      const order = await getOrder(shopper, orderId);
+      return order.status === 'requires_action' ? order : undefined;
+    });
+    const [intent] = intentsOf(orderId);
+    expect(waiting.clientSecret).toBe(intent!.client_secret);
+    expect(waiting.payment).toEqual({ status: 'requires_action', paymentIntentId: intent!.id });
+
+    await fake.completeAuthentication(intent!.id, 'succeed');
+    const order = await settled(shopper, orderId);
+    expect(order.status).toBe('confirmed');
+    expect(order.clientSecret).toBeUndefined();
+    const { rows } = await testPool().query(
+      `select type from stripe_events where payment_intent_id = $1 order by created_at`,
+      [intent!.id],
+    );
+    expect(rows.map((r: { type: string }) => r.type)).toContain('payment_intent.succeeded');
+  });
+
+  it('3-D Secure never completed: the durable timer expires the order and the stock comes back', async () => {
+    const before = await stockOf(product.id);
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 4 }]);
+    const { orderId } = (await (await postCheckout(shopper, 'pm_card_authenticationRequired')).json()) as {
+      orderId: string;
+    };
+    const order = await settled(shopper, orderId, (PAYMENT_TIMEOUT_SECONDS + 20) * 1000);
+    expect(order).toMatchObject({ status: 'expired', failureReason: 'payment_timeout' });
+    expect(await stockOf(product.id)).toEqual(before);
+    expect(intentsOf(orderId).map((pi) => pi.status)).toEqual(['canceled']);
+  });
+
+  it('Stripe answers 500 to the first creates: the activity is retried and the order confirms with one intent', async () => {
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 1 }]);
+    fake.injectFault({ method: 'POST', path: '/v1/payment_intents', kind: 'error', status: 500, times: 2 });
+    const { orderId } = (await (await postCheckout(shopper, 'pm_card_visa')).json()) as { orderId: string };
+    const order = await settled(shopper, orderId);
+    expect(order.status).toBe('confirmed');
+    expect(intentsOf(orderId)).toHaveLength(1);
+    const creates = fake
+      .requests()
+      .filter(
+        (r) =>
+          r.method === 'POST' && r.path === '/v1/payment_intents' && r.idempotencyKey === `${orderId}:create`,
+      );
+    expect(creates.length).toBe(3);
+  });
+
+  it('duplicated and reordered webhooks leave the same final state', async () => {
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 1 }]);
+    fake.setWebhookOptions({ duplicate: 3, order: 'reverse', batchWindowMs: 200 });
+    try {
+      const { orderId } = (await (await postCheckout(shopper, 'pm_card_authenticationRequired')).json()) as {
+        orderId: string;
+      };
+      await waitFor('requires_action', async () =>
+        (await getOrder(shopper, orderId)).status === 'requires_action' ? true : undefined,
+      );
+      const [intent] = intentsOf(orderId);
+      await fake.completeAuthentication(intent!.id, 'succeed');
+      const order = await settled(shopper, orderId);
+      expect(order.status).toBe('confirmed');
+      await fake.webhooksIdle(10_000);
+      // Every event arrived three times; each id is recorded once and the state did not move back.
+      const deliveries = fake
+        .deliveries()
+        .filter((d) => d.eventId && intentEvents(intent!.id).includes(d.eventId));
+      expect(deliveries.length).toBeGreaterThanOrEqual(3 * 2);
+      const { rows } = await testPool().query('select id from stripe_events where payment_intent_id = $1', [
+        intent!.id,
+      ]);
+      expect(rows.length).toBe(new Set(rows.map((r: { id: string }) => r.id)).size);
+      expect((await getOrder(shopper, orderId)).payment.status).toBe('succeeded');
+    } finally {
+      fake.setWebhookOptions({ duplicate: 1, order: 'in-order' });
+    }
+  });
+
+  it('a forged webhook signature is a 400 and changes nothing', async () => {
+    const payload = JSON.stringify({
+      id: `evt_${randomUUID()}`,
+      object: 'event',
+      type: 'payment_intent.succeeded',
+      data: { object: { id: 'pi_forged', object: 'payment_intent', metadata: {} } },
+    });
+    const res = await fetch(`${host.baseUrl}/webhooks/stripe`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'stripe-signature': signStripePayload(payload, 'whsec_forged'),
+      },
+      body: payload,
+    });
+    expect(res.status).toBe(400);
+    const { rows } = await testPool().query(
+      `select count(*)::int as n from stripe_events where payment_intent_id = 'pi_forged'`,
+    );
+    expect(rows[0].n).toBe(0);
+  });
+
+  it('the sweeper releases an abandoned reservation and expires its order', async () => {
+    const before = await stockOf(product.id);
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 5 }]);
+    // An order whose orchestration died after reserving: a reservation already past its expiry.
+    const orderId = randomUUID();
+    await testPool().query(
+      `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash, payment_method_id)
+       values ($1, $2, $3, 'reserved', 44500, 'USD', $4, 'h', 'pm_card_visa')`,
+      [orderId, tenantId, shopper.user.id, randomUUID()],
+    );
+    await testPool().query(
+      `with r as (insert into reservations (id, tenant_id, order_id, product_id, quantity, status, expires_at)
+         values ($1, $2, $3, $4, 5, 'active', now() - interval '1 minute') returning product_id, quantity)
+       update inventory i set available = available - r.quantity, reserved = reserved + r.quantity from r where i.product_id = r.product_id`,
+      [randomUUID(), tenantId, orderId, product.id],
+    );
+    expect((await stockOf(product.id)).available).toBe(before.available - 5);
+
+    const trigger = await fetch(`${host.url}/admin/functions/reservationSweeper`, {
+      method: 'POST',
+      body: '{}',
+    });
+    expect(trigger.status).toBe(202);
+    const order = await settled(shopper, orderId);
+    expect(order).toMatchObject({ status: 'expired', failureReason: 'reservation_expired' });
+    await waitFor('stock back', async () =>
+      (await stockOf(product.id)).available === before.available ? true : undefined,
+    );
+    expect(await stockOf(product.id)).toEqual(before);
+  });
+});
+
+describe('under contention', () => {
+  it('200 concurrent checkouts for stock 50: exactly 50 confirmed, 150 failed for insufficient inventory, never oversold', async () => {
+    const scarce = await createProduct(tenantId, { name: 'Limited print', priceCents: 2500, stock: 50 });
+    const shoppers = await Promise.all(
+      Array.from({ length: 200 }, () => shopperWithCart([{ productId: scarce.id, quantity: 1 }])),
+    );
+
+    let observing = true;
+    const observations: { available: number; reserved: number; sold: number }[] = [];
+    const observer = (async () => {
+      while (observing) {
+        observations.push(await stockOf(scarce.id));
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    })();
+
+    const responses = await Promise.all(shoppers.map((s) => postCheckout(s, 'pm_card_visa')));
+    expect(responses.map((r) => r.status)).toEqual(Array(200).fill(202));
+    const ids = await Promise.all(
+      responses.map(async (r) => ((await r.json()) as { orderId: string }).orderId),
+    );
+    const orders = await Promise.all(ids.map((id, i) => settled(shoppers[i]!, id, 120_000)));
+    observing = false;
+    await observer;
+
+    const confirmed = orders.filter((o) => o.status === 'confirmed');
+    const failed = orders.filter((o) => o.status === 'failed');
+    expect(confirmed).toHaveLength(50);
+    expect(failed).toHaveLength(150);
+    for (const o of failed) expect(o.failureReason).toBe('insufficient_inventory');
+    expect(await stockOf(scarce.id)).toEqual({ available: 0, reserved: 0, sold: 50 });
+    expect(observations.length).toBeGreaterThan(2);
+    for (const o of observations) {
+      expect(o.available).toBeGreaterThanOrEqual(0);
+      expect(o.available + o.reserved + o.sold).toBe(50);
+    }
+    // Only the 50 that got stock ever reached Stripe.
+    const charged = new Set(fake.paymentIntents().map((pi) => pi.metadata.orderId));
+    expect(ids.filter((id) => charged.has(id))).toHaveLength(50);
+  }, 180_000);
+
+  it('20 concurrent POST /checkout with one Idempotency-Key: one order, one PaymentIntent', async () => {
+    const product = await createProduct(tenantId, { stock: 10 });
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 1 }]);
+    const key = randomUUID();
+    const responses = await Promise.all(
+      Array.from({ length: 20 }, () => postCheckout(shopper, 'pm_card_visa', key)),
+    );
+    expect(responses.map((r) => r.status)).toEqual(Array(20).fill(202));
+    const bodies = await Promise.all(responses.map((r) => r.json() as Promise<{ orderId: string }>));
+    const ids = new Set(bodies.map((b) => b.orderId));
+    expect(ids.size).toBe(1);
+    const [orderId] = [...ids];
+    expect((await settled(shopper, orderId!)).status).toBe('confirmed');
+    const { rows } = await testPool().query('select count(*)::int as n from orders where user_id = $1', [
+      shopper.user.id,
+    ]);
+    expect(rows[0].n).toBe(1);
+    expect(intentsOf(orderId!)).toHaveLength(1);
+    expect(await stockOf(product.id)).toEqual({ available: 9, reserved: 0, sold: 1 });
+    // Every audited write reached the audit database (nudged after each commit).
+    await waitFor('audit rows', async () => {
+      const { rows: a } = await audit.query(
+        `select count(*)::int as n from audit_log where entity = 'order' and entity_id = $1 and action = 'status:confirmed'`,
+        [orderId],
+      );
+      return a[0].n === 1 ? true : undefined;
+    });
+  });
+});
+
+function intentEvents(piId: string): string[] {
+  return fake
+    .events()
+    .filter(
+      (e) =>
+        (e.data.object as { id?: string; payment_intent?: string }).id === piId ||
+        (e.data.object as { payment_intent?: string }).payment_intent === piId,
+    )
+    .map((e) => e.id);
+}

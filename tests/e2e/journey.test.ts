@@ -1,0 +1,111 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
+import { startE2eHost, type E2eHost } from './support/host.js';
+import { apiClient } from './support/client.js';
+import { useOwnDatabase, type OwnDatabase } from './support/own-database.js';
+import { closeTestPool, createTenant } from '../fixtures/sample_data.js';
+import { authHeaders, createUser } from '../fixtures/users.js';
+
+/**
+ * A shopper's whole journey through the compiled functions in the local host, driven by the client
+ * typed from the published OpenAPI document: if the document and the handlers disagree, this breaks.
+ */
+describe('storefront journey through the typed client', () => {
+  let db: OwnDatabase;
+  let fake: FakeStripe;
+  let host: E2eHost;
+  let tenantId: string;
+  let adminHeaders: Record<string, string>;
+
+  beforeAll(async () => {
+    db = await useOwnDatabase('journey');
+    fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
+    host = await startE2eHost({ env: { STRIPE_API_BASE: fake.url } });
+    fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+    tenantId = (await createTenant('Journey shop')).id;
+    adminHeaders = await authHeaders(await createUser(tenantId, { roles: ['admin'] }));
+  }, 120_000);
+
+  afterAll(async () => {
+    await host?.stop();
+    await fake?.close();
+    await closeTestPool();
+    await db?.drop();
+  }, 60_000);
+
+  it('register → login → browse → search → review → cart → checkout → order → export', async () => {
+    const admin = apiClient(host.baseUrl, adminHeaders);
+    const created = await admin.POST('/admin/products', {
+      body: {
+        sku: `JRN-${randomUUID().slice(0, 6)}`,
+        name: 'Walnut pour-over stand',
+        description: 'A solid walnut stand for pour-over coffee drippers.',
+        priceCents: 4500,
+        currency: 'USD',
+        stock: 5,
+      },
+    });
+    expect(created.response.status).toBe(201);
+    const productId = created.data!.id;
+
+    const anonymous = apiClient(host.baseUrl, { 'x-tenant-id': tenantId });
+    const email = `shopper-${randomUUID().slice(0, 8)}@example.test`;
+    const password = 'correct horse battery staple';
+    const registered = await anonymous.POST('/auth/register', {
+      body: { email, password, name: 'Journey Shopper', phone: '+1 555 0100', address: '1 Main St' },
+    });
+    expect(registered.response.status).toBe(201);
+    const login = await anonymous.POST('/auth/login', { body: { email, password } });
+    expect(login.response.status).toBe(200);
+    expect(login.data!.tokenType).toBe('Bearer');
+
+    const me = apiClient(host.baseUrl, { authorization: `Bearer ${login.data!.accessToken}` });
+    const profile = await me.GET('/me');
+    expect(profile.data).toMatchObject({ email, name: 'Journey Shopper' });
+
+    const list = await anonymous.GET('/products', { params: { query: { pageSize: 10, sort: 'newest' } } });
+    expect(list.data!.items.map((p) => p.id)).toContain(productId);
+    const found = await anonymous.GET('/products/search', { params: { query: { q: 'walnut' } } });
+    expect(found.data!.items[0]?.id).toBe(productId);
+    const detail = await anonymous.GET('/products/{id}', { params: { path: { id: productId } } });
+    expect(detail.data).toMatchObject({ id: productId, available: 5, priceCents: 4500 });
+
+    const review = await me.POST('/products/{id}/reviews', {
+      params: { path: { id: productId } },
+      body: { rating: 5, title: 'Sturdy', body: 'Holds my dripper perfectly.' },
+    });
+    expect(review.response.status).toBe(201);
+
+    const cart = await me.PUT('/cart/items/{productId}', {
+      params: { path: { productId } },
+      body: { quantity: 2 },
+    });
+    expect(cart.data).toMatchObject({ totalCents: 9000, currency: 'USD' });
+
+    const key = randomUUID();
+    const checkout = await me.POST('/checkout', {
+      params: { header: { 'idempotency-key': key } },
+      body: { paymentMethodId: 'pm_card_visa' },
+    });
+    expect(checkout.response.status).toBe(202);
+    const orderId = checkout.data!.orderId;
+
+    let status = '';
+    for (let i = 0; i < 100 && status !== 'confirmed' && status !== 'failed'; i++) {
+      const order = await me.GET('/orders/{id}', { params: { path: { id: orderId } } });
+      status = order.data!.status;
+      if (status !== 'confirmed') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(status).toBe('confirmed');
+    const history = await me.GET('/orders', { params: { query: { pageSize: 5 } } });
+    expect(history.data!.items[0]).toMatchObject({ id: orderId, totalCents: 9000 });
+    const after = await anonymous.GET('/products/{id}', { params: { path: { id: productId } } });
+    expect(after.data!.available).toBe(3);
+
+    const exportRequest = await admin.POST('/admin/orders/exports', {
+      body: { from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' },
+    });
+    expect(exportRequest.response.status).toBe(202);
+  }, 60_000);
+});

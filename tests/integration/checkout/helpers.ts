@@ -1,0 +1,148 @@
+import { randomUUID } from 'node:crypto';
+import type { InvocationContext } from '@azure/functions';
+import { testPool } from '../../fixtures/sample_data.js';
+import type { OrchestrationClient } from '../../../shared/services/checkout/orchestration-client.js';
+
+export interface Stock {
+  available: number;
+  reserved: number;
+  sold: number;
+}
+
+export async function stockOf(productId: string): Promise<Stock> {
+  const { rows } = await testPool().query<Stock>(
+    'select available, reserved, sold from inventory where product_id = $1',
+    [productId],
+  );
+  return rows[0]!;
+}
+
+/** Puts lines into the user's cart (creating it), as the cart API would have. */
+export async function fillCart(
+  tenantId: string,
+  userId: string,
+  lines: { productId: string; quantity: number }[],
+): Promise<void> {
+  const pool = testPool();
+  const { rows } = await pool.query<{ id: string }>(
+    `insert into carts (id, tenant_id, user_id, version) values ($1, $2, $3, 1)
+     on conflict (tenant_id, user_id) do update set version = carts.version + 1 returning id`,
+    [randomUUID(), tenantId, userId],
+  );
+  const cartId = rows[0]!.id;
+  for (const line of lines) {
+    await pool.query(
+      `insert into cart_lines (id, tenant_id, cart_id, product_id, quantity) values ($1, $2, $3, $4, $5)
+       on conflict (cart_id, product_id) do update set quantity = excluded.quantity`,
+      [randomUUID(), tenantId, cartId, line.productId, line.quantity],
+    );
+  }
+}
+
+export async function cartLines(
+  tenantId: string,
+  userId: string,
+): Promise<{ productId: string; quantity: number }[]> {
+  const { rows } = await testPool().query<{ product_id: string; quantity: number }>(
+    `select l.product_id, l.quantity from cart_lines l join carts c on c.id = l.cart_id
+     where c.tenant_id = $1 and c.user_id = $2 order by l.product_id`,
+    [tenantId, userId],
+  );
+  return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
+}
+
+/** A pending order with lines, inserted directly (for tests of the steps below POST /checkout). */
+export async function insertOrder(
+  tenantId: string,
+  userId: string,
+  lines: { productId: string; quantity: number; unitPriceCents?: number }[],
+  paymentMethodId = 'pm_card_visa',
+): Promise<string> {
+  const id = randomUUID();
+  const total = lines.reduce((sum, l) => sum + (l.unitPriceCents ?? 1000) * l.quantity, 0);
+  const pool = testPool();
+  await pool.query(
+    `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash, payment_method_id)
+     values ($1, $2, $3, 'pending', $4, 'USD', $5, 'h', $6)`,
+    [id, tenantId, userId, total, randomUUID(), paymentMethodId],
+  );
+  for (const line of lines) {
+    const unit = line.unitPriceCents ?? 1000;
+    await pool.query(
+      `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents, line_total_cents)
+       values ($1, $2, $3, $4, 'Line', $5, $6, $7)`,
+      [randomUUID(), tenantId, id, line.productId, line.quantity, unit, unit * line.quantity],
+    );
+  }
+  return id;
+}
+
+export async function orderRow(
+  orderId: string,
+): Promise<{ status: string; failure_reason: string | null; total_cents: string }> {
+  const { rows } = await testPool().query(
+    'select status, failure_reason, total_cents from orders where id = $1',
+    [orderId],
+  );
+  return rows[0];
+}
+
+export async function paymentRow(orderId: string): Promise<
+  | {
+      status: string;
+      payment_intent_id: string | null;
+      client_secret: string | null;
+      amount_cents: string;
+      last_error: string | null;
+    }
+  | undefined
+> {
+  const { rows } = await testPool().query('select * from payments where order_id = $1', [orderId]);
+  return rows[0];
+}
+
+export async function reservationStatuses(orderId: string): Promise<string[]> {
+  const { rows } = await testPool().query<{ status: string }>(
+    'select status from reservations where order_id = $1 order by product_id',
+    [orderId],
+  );
+  return rows.map((r) => r.status);
+}
+
+export interface StubClient extends OrchestrationClient {
+  started: { name: string; instanceId: string; input: unknown }[];
+  raised: { instanceId: string; eventName: string; eventData: unknown }[];
+  failStart: boolean;
+  failRaise: boolean;
+}
+
+/** A durable client that records calls; a second start of one instance is refused, like the host's. */
+export function stubClient(): StubClient {
+  const instances = new Set<string>();
+  const stub: StubClient = {
+    started: [],
+    raised: [],
+    failStart: false,
+    failRaise: false,
+    async startNew(name, options) {
+      if (stub.failStart) throw new Error('host unavailable');
+      // Let racing starts interleave, as HTTP calls to the host would.
+      await new Promise((r) => setImmediate(r));
+      if (instances.has(options.instanceId)) throw new Error('409: instance already exists');
+      instances.add(options.instanceId);
+      stub.started.push({ name, instanceId: options.instanceId, input: options.input });
+      return options.instanceId;
+    },
+    async getStatus(instanceId) {
+      if (!instances.has(instanceId)) throw new Error('404');
+      return { instanceId, runtimeStatus: 'Running' };
+    },
+    async raiseEvent(instanceId, eventName, eventData) {
+      if (stub.failRaise) throw new Error('host unavailable');
+      stub.raised.push({ instanceId, eventName, eventData });
+    },
+  };
+  return stub;
+}
+
+export type ClientFactory = (invocation: InvocationContext) => OrchestrationClient;

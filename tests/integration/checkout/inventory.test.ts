@@ -1,0 +1,259 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { resetSettingsForTests } from '../../../shared/config/index.js';
+import { closeRedis } from '../../../shared/cache/redis.js';
+import { closeOrms } from '../../../shared/db/orm.js';
+import { runUnitOfWork } from '../../../shared/db/unit-of-work.js';
+import { InsufficientInventoryException } from '../../../shared/errors/index.js';
+import { silentLogger } from '../../../shared/logging/logger.js';
+import type { DomainContext } from '../../../shared/services/context.js';
+import {
+  ConcurrentReservationError,
+  InventoryService,
+  type ReservationLine,
+} from '../../../shared/services/inventory/inventory-service.js';
+import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
+import { closeTestPool, createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
+import { createUser, type TestUser } from '../../fixtures/users.js';
+import { insertOrder, orderRow, reservationStatuses, stockOf } from './helpers.js';
+
+let tenantId: string;
+let user: TestUser;
+
+function inventory<T>(
+  fn: (service: InventoryService) => Promise<T>,
+  mode: 'read' | 'write' = 'read',
+): Promise<T> {
+  return runUnitOfWork(mode, (em) => {
+    const ctx: DomainContext = { em, tenantId, log: silentLogger, correlationId: randomUUID() };
+    return fn(new InventoryService(ctx));
+  });
+}
+
+const reserve = (orderId: string, lines: ReservationLine[], ttl = 600): Promise<void> =>
+  inventory((s) => s.reserve(orderId, lines, ttl));
+
+beforeAll(async () => {
+  // More connections than the default 10, so more of the 200 attempts are in flight at once.
+  process.env.DATABASE_POOL_MAX = '40';
+  resetSettingsForTests();
+  tenantId = (await createTenant('Inventory shop')).id;
+  user = await createUser(tenantId);
+});
+
+afterAll(async () => {
+  await closeRedis();
+  await closeOrms();
+  await closeTestPool();
+});
+
+describe('reservation under contention', () => {
+  it('200 concurrent reservations for stock 50: exactly 50 succeed, stock never negative, conserved at every observation', async () => {
+    const product = await createProduct(tenantId, { stock: 50 });
+    const orders = await Promise.all(
+      Array.from({ length: 200 }, () =>
+        insertOrder(tenantId, user.id, [{ productId: product.id, quantity: 1 }]),
+      ),
+    );
+
+    // An observer samples the row throughout: the invariant must hold at every instant, not just at the end.
+    let observing = true;
+    const observations: { available: number; reserved: number; sold: number }[] = [];
+    const observer = (async () => {
+      while (observing) {
+        observations.push(await stockOf(product.id));
+        await new Promise((r) => setTimeout(r, 2));
+      }
+    })();
+
+    const results = await Promise.allSettled(
+      orders.map((id) => reserve(id, [{ productId: product.id, quantity: 1 }])),
+    );
+    observing = false;
+    await observer;
+
+    const ok = results.filter((r) => r.status === 'fulfilled').length;
+    const failed = results.filter(
+      (r) => r.status === 'rejected' && r.reason instanceof InsufficientInventoryException,
+    ).length;
+    expect(ok).toBe(50);
+    expect(failed).toBe(150);
+    expect(await stockOf(product.id)).toEqual({ available: 0, reserved: 50, sold: 0 });
+    expect(observations.length).toBeGreaterThan(3);
+    for (const o of observations) {
+      expect(o.available).toBeGreaterThanOrEqual(0);
+      expect(o.available + o.reserved + o.sold).toBe(50);
+    }
+    const { rows } = await testPool().query<{ n: number }>(
+      `select count(*)::int as n from reservations where product_id = $1 and status = 'active'`,
+      [product.id],
+    );
+    expect(rows[0]!.n).toBe(50);
+  });
+
+  it('multi-line orders in opposite orders never deadlock and never oversell', async () => {
+    const a = await createProduct(tenantId, { stock: 30 });
+    const b = await createProduct(tenantId, { stock: 30 });
+    const orders = await Promise.all(
+      Array.from({ length: 60 }, (_, i) =>
+        insertOrder(
+          tenantId,
+          user.id,
+          i % 2 === 0
+            ? [
+                { productId: a.id, quantity: 1 },
+                { productId: b.id, quantity: 1 },
+              ]
+            : [
+                { productId: b.id, quantity: 1 },
+                { productId: a.id, quantity: 1 },
+              ],
+        ),
+      ),
+    );
+    const results = await Promise.allSettled(
+      orders.map((id, i) =>
+        reserve(
+          id,
+          i % 2 === 0
+            ? [
+                { productId: a.id, quantity: 1 },
+                { productId: b.id, quantity: 1 },
+              ]
+            : [
+                { productId: b.id, quantity: 1 },
+                { productId: a.id, quantity: 1 },
+              ],
+        ),
+      ),
+    );
+    const rejected = results.filter((r) => r.status === 'rejected');
+    for (const r of rejected)
+      expect((r as PromiseRejectedResult).reason).toBeInstanceOf(InsufficientInventoryException);
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(30);
+    expect(await stockOf(a.id)).toEqual({ available: 0, reserved: 30, sold: 0 });
+    expect(await stockOf(b.id)).toEqual({ available: 0, reserved: 30, sold: 0 });
+  });
+});
+
+describe('all or nothing', () => {
+  it('a shortfall on one line reserves nothing for any line', async () => {
+    const plenty = await createProduct(tenantId, { stock: 100 });
+    const scarce = await createProduct(tenantId, { stock: 1 });
+    const lines = [
+      { productId: plenty.id, quantity: 5 },
+      { productId: scarce.id, quantity: 2 },
+    ];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    const error = await reserve(orderId, lines).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InsufficientInventoryException);
+    expect((error as InsufficientInventoryException).productId).toBe(scarce.id);
+    expect((error as InsufficientInventoryException).available).toBe(1);
+    expect(await stockOf(plenty.id)).toEqual({ available: 100, reserved: 0, sold: 0 });
+    expect(await stockOf(scarce.id)).toEqual({ available: 1, reserved: 0, sold: 0 });
+    expect(await reservationStatuses(orderId)).toEqual([]);
+  });
+
+  it('inside a caller’s transaction, the shortfall rolls back with it', async () => {
+    const plenty = await createProduct(tenantId, { stock: 10 });
+    const scarce = await createProduct(tenantId, { stock: 0 });
+    const lines = [
+      { productId: plenty.id, quantity: 1 },
+      { productId: scarce.id, quantity: 1 },
+    ];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    await expect(inventory((s) => s.reserve(orderId, lines, 60), 'write')).rejects.toBeInstanceOf(
+      InsufficientInventoryException,
+    );
+    expect(await stockOf(plenty.id)).toEqual({ available: 10, reserved: 0, sold: 0 });
+  });
+});
+
+describe('idempotency', () => {
+  it('re-running a reservation holds the stock once; concurrent re-runs too', async () => {
+    const product = await createProduct(tenantId, { stock: 10 });
+    const lines = [{ productId: product.id, quantity: 3 }];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    await reserve(orderId, lines);
+    await reserve(orderId, lines);
+    const racing = await Promise.allSettled(Array.from({ length: 8 }, () => reserve(orderId, lines)));
+    for (const r of racing) {
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConcurrentReservationError);
+    }
+    expect(await stockOf(product.id)).toEqual({ available: 7, reserved: 3, sold: 0 });
+
+    const fresh = await insertOrder(tenantId, user.id, lines);
+    const first = await Promise.allSettled(Array.from({ length: 8 }, () => reserve(fresh, lines)));
+    for (const r of first) {
+      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConcurrentReservationError);
+    }
+    expect(first.some((r) => r.status === 'fulfilled')).toBe(true);
+    expect(await stockOf(product.id)).toEqual({ available: 4, reserved: 6, sold: 0 });
+  });
+
+  it('commit and release move stock exactly once, even when racing each other', async () => {
+    const product = await createProduct(tenantId, { stock: 10 });
+    const lines = [{ productId: product.id, quantity: 4 }];
+    const toCommit = await insertOrder(tenantId, user.id, lines);
+    const toRelease = await insertOrder(tenantId, user.id, lines);
+    await reserve(toCommit, lines);
+    await reserve(toRelease, lines);
+    expect(await stockOf(product.id)).toEqual({ available: 2, reserved: 8, sold: 0 });
+
+    const commits = await Promise.all(Array.from({ length: 5 }, () => inventory((s) => s.commit(toCommit))));
+    expect(commits.flat()).toEqual([product.id]);
+    const releases = await Promise.all(
+      Array.from({ length: 5 }, () => inventory((s) => s.release(toRelease))),
+    );
+    expect(releases.flat()).toEqual([product.id]);
+    // A late release of a committed order and a late commit of a released one change nothing.
+    expect(await inventory((s) => s.release(toCommit))).toEqual([]);
+    expect(await inventory((s) => s.commit(toRelease))).toEqual([]);
+
+    expect(await stockOf(product.id)).toEqual({ available: 6, reserved: 0, sold: 4 });
+    expect(await reservationStatuses(toCommit)).toEqual(['committed']);
+    expect(await reservationStatuses(toRelease)).toEqual(['released']);
+  });
+});
+
+describe('reservation sweeper', () => {
+  it('releases expired reservations of unpaid orders and expires them; paid orders and live reservations are left alone', async () => {
+    const product = await createProduct(tenantId, { stock: 20 });
+    const lines = [{ productId: product.id, quantity: 2 }];
+    const abandoned = await insertOrder(tenantId, user.id, lines);
+    const paid = await insertOrder(tenantId, user.id, lines);
+    const live = await insertOrder(tenantId, user.id, lines);
+    await reserve(abandoned, lines, 5);
+    await reserve(paid, lines, 5);
+    await reserve(live, lines, 3600);
+    await testPool().query(`update orders set status = 'awaiting_payment' where id = $1`, [abandoned]);
+    await testPool().query(`update orders set status = 'paid' where id = $1`, [paid]);
+    // Backdate the expiry instead of sleeping through it.
+    await testPool().query(
+      `update reservations set expires_at = now() - interval '1 minute' where order_id in ($1, $2)`,
+      [abandoned, paid],
+    );
+
+    // The sweeper and a concurrent compensation release the same order: the stock moves back once.
+    const [sweep] = await Promise.all([
+      sweepExpiredReservations(silentLogger),
+      inventory((s) => s.release(abandoned)),
+    ]);
+    expect(sweep.released).toBeLessThanOrEqual(1);
+    expect(await reservationStatuses(abandoned)).toEqual(['released']);
+    expect((await orderRow(abandoned)).status).toBe('expired');
+    expect((await orderRow(abandoned)).failure_reason).toBe('reservation_expired');
+    expect(await reservationStatuses(paid)).toEqual(['active']);
+    expect(await reservationStatuses(live)).toEqual(['active']);
+    expect(await stockOf(product.id)).toEqual({ available: 16, reserved: 4, sold: 0 });
+
+    // Idempotent: a second sweep finds nothing of ours to do.
+    await sweepExpiredReservations(silentLogger);
+    expect(await stockOf(product.id)).toEqual({ available: 16, reserved: 4, sold: 0 });
+    const { rows } = await testPool().query<{ n: number }>(
+      `select count(*)::int as n from audit_outbox where entity_id = $1 and action = 'status:expired'`,
+      [abandoned],
+    );
+    expect(rows[0]!.n).toBe(1);
+  });
+});

@@ -1,0 +1,218 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
+import { stripeWebhook } from '../../../functions/stripe-webhook.js';
+import { resetSettingsForTests } from '../../../shared/config/index.js';
+import { closeRedis } from '../../../shared/cache/redis.js';
+import { closeOrms } from '../../../shared/db/orm.js';
+import { silentLogger } from '../../../shared/logging/logger.js';
+import { CheckoutSteps } from '../../../shared/services/checkout/checkout-steps.js';
+import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
+import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
+import {
+  signStripePayload,
+  startFakeStripe,
+  type FakeStripe,
+  type StripeEvent,
+} from '../../../infra/fake-stripe/server.js';
+import { invoke } from '../../support/http.js';
+import { installRecordingBus } from '../../support/recording-bus.js';
+import {
+  closeTestPool,
+  createProduct,
+  createTenant,
+  testPool,
+  type CreatedProduct,
+} from '../../fixtures/sample_data.js';
+import { createUser, type TestUser } from '../../fixtures/users.js';
+import { insertOrder, paymentRow, stubClient, type StubClient } from './helpers.js';
+
+let fake: FakeStripe;
+let tenantId: string;
+let user: TestUser;
+let product: CreatedProduct;
+let client: StubClient;
+const secret = (): string => process.env.STRIPE_WEBHOOK_SECRET!;
+const steps = new CheckoutSteps(silentLogger);
+
+beforeAll(async () => {
+  // Webhooks are captured from the fake's event log and delivered by the test, so it controls order.
+  fake = await startFakeStripe({ webhookSecret: secret() });
+  process.env.STRIPE_API_BASE = fake.url;
+  resetSettingsForTests();
+  resetStripeClientForTests();
+  installRecordingBus();
+  tenantId = (await createTenant('Webhook shop')).id;
+  user = await createUser(tenantId);
+  product = await createProduct(tenantId, { stock: 100 });
+});
+
+beforeEach(() => {
+  client = stubClient();
+  setOrchestrationClientForTests(() => client);
+});
+
+afterEach(() => setOrchestrationClientForTests(undefined));
+
+afterAll(async () => {
+  await fake.close();
+  await closeRedis();
+  await closeOrms();
+  await closeTestPool();
+});
+
+/** An order waiting for 3-D Secure, as the orchestration leaves it. */
+async function awaitingAuthentication(): Promise<{ input: CheckoutInput; pi: string }> {
+  const orderId = await insertOrder(
+    tenantId,
+    user.id,
+    [{ productId: product.id, quantity: 1 }],
+    'pm_card_authenticationRequired',
+  );
+  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
+  await steps.reserve(input);
+  const created = await steps.createIntent(input);
+  if (created.outcome !== 'created') throw new Error('no intent');
+  expect(await steps.confirm({ ...input, paymentIntentId: created.paymentIntentId })).toEqual({
+    outcome: 'requires_action',
+  });
+  return { input, pi: created.paymentIntentId };
+}
+
+function eventsFor(pi: string, type?: string): StripeEvent[] {
+  return fake
+    .events()
+    .filter(
+      (e) =>
+        (e.data.object as { id?: string; payment_intent?: string }).id === pi ||
+        (e.data.object as { payment_intent?: string }).payment_intent === pi,
+    )
+    .filter((e) => !type || e.type === type);
+}
+
+function deliver(event: StripeEvent | string, signature?: string | null) {
+  const payload = typeof event === 'string' ? event : JSON.stringify(event, null, 2);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const sig = signature === undefined ? signStripePayload(payload, secret()) : signature;
+  if (sig !== null) headers['stripe-signature'] = sig;
+  return invoke(stripeWebhook, {
+    method: 'POST',
+    url: 'http://localhost/api/webhooks/stripe',
+    headers,
+    rawBody: Buffer.from(payload, 'utf8'),
+  });
+}
+
+async function count(sql: string, params: unknown[]): Promise<number> {
+  const { rows } = await testPool().query<{ n: number }>(sql, params);
+  return rows[0]!.n;
+}
+
+const auditCount = (orderId: string) =>
+  count(`select count(*)::int as n from audit_outbox where payload->>'orderId' = $1::text`, [orderId]);
+
+describe('POST /webhooks/stripe', () => {
+  it('reordered and duplicated events end in the same state; the orchestration hears the outcome once', async () => {
+    const { input, pi } = await awaitingAuthentication();
+    await fake.completeAuthentication(pi, 'succeed');
+    const requiresAction = eventsFor(pi, 'payment_intent.requires_action')[0]!;
+    const succeeded = eventsFor(pi, 'payment_intent.succeeded')[0]!;
+
+    // Success first, the stale requires_action after it, then both again.
+    for (const event of [succeeded, requiresAction, succeeded, requiresAction]) {
+      const res = await deliver(event);
+      expect(res.status).toBe(200);
+    }
+    const payment = await paymentRow(input.orderId);
+    expect(payment).toMatchObject({ status: 'succeeded', client_secret: null });
+    expect(client.raised).toEqual([
+      { instanceId: input.orderId, eventName: 'PaymentUpdated', eventData: { status: 'succeeded' } },
+    ]);
+    expect(
+      await count('select count(*)::int as n from stripe_events where id in ($1, $2)', [
+        succeeded.id,
+        requiresAction.id,
+      ]),
+    ).toBe(2);
+
+    const audits = await auditCount(input.orderId);
+    const repeat = await deliver(succeeded);
+    expect(repeat.status).toBe(200);
+    expect(repeat.json).toEqual({ received: true, duplicate: true });
+    expect(await auditCount(input.orderId)).toBe(audits);
+  });
+
+  it('forged, missing and stale signatures are 400 and change nothing', async () => {
+    const { input, pi } = await awaitingAuthentication();
+    await fake.completeAuthentication(pi, 'succeed');
+    const succeeded = eventsFor(pi, 'payment_intent.succeeded')[0]!;
+    const payload = JSON.stringify(succeeded);
+    const audits = await auditCount(input.orderId);
+
+    const forged = await deliver(payload, signStripePayload(payload, 'whsec_attacker'));
+    expect(forged.status).toBe(400);
+    expect(forged.headers.get('content-type')).toBe('application/problem+json');
+    expect((await deliver(payload, null)).status).toBe(400);
+    const stale = await deliver(
+      payload,
+      signStripePayload(payload, secret(), Math.floor(Date.now() / 1000) - 600),
+    );
+    expect(stale.status).toBe(400);
+    // A body altered after signing.
+    const tampered = await deliver(
+      payload.replace('"succeeded"', '"canceled"'),
+      signStripePayload(payload, secret()),
+    );
+    expect(tampered.status).toBe(400);
+
+    expect(await count('select count(*)::int as n from stripe_events where id = $1', [succeeded.id])).toBe(0);
+    expect((await paymentRow(input.orderId))?.status).toBe('requires_action');
+    expect(await auditCount(input.orderId)).toBe(audits);
+    expect(client.raised).toEqual([]);
+  });
+
+  it('a failed authentication moves the payment to failed and tells the orchestration', async () => {
+    const { input, pi } = await awaitingAuthentication();
+    await fake.completeAuthentication(pi, 'fail');
+    const failed = eventsFor(pi, 'payment_intent.payment_failed')[0]!;
+    expect((await deliver(failed)).status).toBe(200);
+    expect(await paymentRow(input.orderId)).toMatchObject({ status: 'failed', client_secret: null });
+    expect(client.raised).toEqual([
+      { instanceId: input.orderId, eventName: 'PaymentUpdated', eventData: { status: 'failed' } },
+    ]);
+  });
+
+  it('when the orchestration cannot be reached the answer is still 200 and the state is recorded', async () => {
+    const { input, pi } = await awaitingAuthentication();
+    await fake.completeAuthentication(pi, 'succeed');
+    client.failRaise = true;
+    const res = await deliver(eventsFor(pi, 'payment_intent.succeeded')[0]!);
+    expect(res.status).toBe(200);
+    expect((await paymentRow(input.orderId))?.status).toBe('succeeded');
+  });
+
+  it('charge.refunded marks a succeeded payment refunded; events for unknown intents are acknowledged and ignored', async () => {
+    const orderId = await insertOrder(tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
+    const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
+    await steps.reserve(input);
+    const created = await steps.createIntent(input);
+    if (created.outcome !== 'created') throw new Error('no intent');
+    await steps.confirm({ ...input, paymentIntentId: created.paymentIntentId });
+    const stripe = (await import('stripe')).default;
+    const sdk = new stripe('sk_test_x', { host: '127.0.0.1', port: fake.port, protocol: 'http' });
+    await sdk.refunds.create({ payment_intent: created.paymentIntentId });
+    const refunded = eventsFor(created.paymentIntentId, 'charge.refunded')[0]!;
+    expect((await deliver(refunded)).status).toBe(200);
+    expect((await paymentRow(orderId))?.status).toBe('refunded');
+    expect(client.raised).toEqual([]);
+
+    const foreign = await sdk.paymentIntents.create({ amount: 500, currency: 'usd' });
+    const createdEvent = fake
+      .events()
+      .find(
+        (e) => e.type === 'payment_intent.created' && (e.data.object as { id: string }).id === foreign.id,
+      )!;
+    const res = await deliver({ ...createdEvent, type: 'payment_intent.succeeded' });
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ received: true });
+  });
+});
