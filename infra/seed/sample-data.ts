@@ -29,7 +29,7 @@ export const DEMO_ADMIN = {
   name: 'Demo Admin',
 } as const;
 
-// The same five products as tests/fixtures/sample_data.ts (copied: infra must not import tests).
+// The sample catalog, shared with the tests (tests/fixtures/sample_data.ts re-exports it).
 export const DEMO_PRODUCTS = [
   {
     sku: 'MUG-001',
