@@ -44,8 +44,23 @@ export async function readJsonBody(request: HttpRequest, limit = MAX_BODY_BYTES)
   }
   if (text.trim() === '') return undefined;
   try {
-    return JSON.parse(text) as unknown;
-  } catch {
+    return JSON.parse(text, rejectLoneSurrogates) as unknown;
+  } catch (error) {
+    if (error instanceof BadRequestException) throw error;
     throw new BadRequestException('The request body is not valid JSON.');
   }
+}
+
+// With the `u` flag a surrogate pair is one code point, so only an unpaired half matches.
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * JSON's `\ud800` escapes can spell strings that are not Unicode. Stored, they would silently become
+ * U+FFFD (the UTF-8 encoder replaces them), so the stored value would differ from the accepted one:
+ * refuse them like invalid UTF-8 bytes.
+ */
+function rejectLoneSurrogates(key: string, value: unknown): unknown {
+  if (LONE_SURROGATE.test(key) || (typeof value === 'string' && LONE_SURROGATE.test(value)))
+    throw new BadRequestException('The request body contains text that is not valid Unicode.');
+  return value;
 }

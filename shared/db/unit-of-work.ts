@@ -14,7 +14,31 @@ export async function runUnitOfWork<T>(
   fn: (em: EntityManager) => Promise<T>,
 ): Promise<T> {
   const orm = await getOrm();
-  const em = orm.em.fork({ clear: true });
-  if (mode === 'read') return fn(em);
-  return em.transactional((tx) => fn(tx));
+  if (mode === 'read') return fn(lazyFork(orm.em));
+  return orm.em.fork({ clear: true }).transactional((tx) => fn(tx));
+}
+
+/**
+ * A read invocation's EntityManager, forked on first use: a read served from the cache (or rejected
+ * before touching data) never pays for a fork.
+ */
+function lazyFork(root: EntityManager): EntityManager {
+  let fork: EntityManager | undefined;
+  const real = (): EntityManager => (fork ??= root.fork({ clear: true }));
+  return new Proxy({} as EntityManager, {
+    get(_target, property) {
+      const em = real();
+      const value = Reflect.get(em, property, em) as unknown;
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(em) : value;
+    },
+    set(_target, property, value) {
+      return Reflect.set(real(), property, value);
+    },
+    has(_target, property) {
+      return Reflect.has(real(), property);
+    },
+    getPrototypeOf() {
+      return Reflect.getPrototypeOf(real());
+    },
+  });
 }
