@@ -4,6 +4,8 @@ import pg from 'pg';
 import { signStripePayload, startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { useOwnDatabase, type OwnDatabase } from './support/own-database.js';
 import { startE2eHost, type E2eHost } from './support/host.js';
+import { apiClient } from './support/client.js';
+import type { components } from '../generated/api.js';
 import {
   closeTestPool,
   createProduct,
@@ -73,30 +75,33 @@ async function shopperWithCart(lines: { productId: string; quantity: number }[])
   return { user, headers: { ...(await authHeaders(user)), 'content-type': 'application/json' } };
 }
 
+interface CheckoutAnswer {
+  status: number;
+  headers: Headers;
+  json(): Promise<unknown>;
+}
+
+/** Through the client typed from the published OpenAPI document (tests/generated/api.d.ts). */
 async function postCheckout(
   shopper: Shopper,
   paymentMethodId: string,
   key = randomUUID(),
-): Promise<Response> {
-  return fetch(`${host.baseUrl}/checkout`, {
-    method: 'POST',
-    headers: { ...shopper.headers, 'idempotency-key': key },
-    body: JSON.stringify({ paymentMethodId }),
+): Promise<CheckoutAnswer> {
+  const { data, error, response } = await apiClient(host.baseUrl, shopper.headers).POST('/checkout', {
+    params: { header: { 'idempotency-key': key } },
+    body: { paymentMethodId },
   });
+  return { status: response.status, headers: response.headers, json: async () => data ?? error };
 }
 
-interface OrderBody {
-  id: string;
-  status: string;
-  failureReason?: string;
-  clientSecret?: string;
-  payment: { status: string; paymentIntentId: string | null };
-}
+type OrderBody = components['schemas']['Order'];
 
 async function getOrder(shopper: Shopper, orderId: string): Promise<OrderBody> {
-  const res = await fetch(`${host.baseUrl}/orders/${orderId}`, { headers: shopper.headers });
-  expect(res.status).toBe(200);
-  return (await res.json()) as OrderBody;
+  const { data, response } = await apiClient(host.baseUrl, shopper.headers).GET('/orders/{id}', {
+    params: { path: { id: orderId } },
+  });
+  expect(response.status).toBe(200);
+  return data!;
 }
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
