@@ -263,6 +263,7 @@ export class DurableStore {
   /** Creates the schema and tables if needed; an advisory lock keeps concurrent hosts from racing. */
   async migrate(): Promise<void> {
     const client = await this.pool.connect();
+    const guard = guardClient(client);
     try {
       await client.query('begin');
       await client.query(`select pg_advisory_xact_lock(hashtext('durable_host:' || $1))`, [this.#s]);
@@ -314,26 +315,29 @@ export class DurableStore {
       await client.query(`create index if not exists activities_hub on ${s}.activities (hub, id)`);
       await client.query('commit');
     } catch (error) {
+      guard.failed(error);
       await client.query('rollback').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      guard.release();
     }
   }
 
   /** Runs `work` in one transaction; the callback locks the instance rows it changes. */
   async transaction<T>(work: (tx: InstanceTx) => Promise<T>): Promise<T> {
     const client = await this.pool.connect();
+    const guard = guardClient(client);
     try {
       await client.query('begin');
       const result = await work(new InstanceTx(client, this.#s, this.hub));
       await client.query('commit');
       return result;
     } catch (error) {
+      guard.failed(error);
       await client.query('rollback').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      guard.release();
     }
   }
 
@@ -468,6 +472,7 @@ export class DurableStore {
    */
   async completeActivity(activity: ActivityRow, result: HistoryEvent, now: Date): Promise<boolean> {
     const client = await this.pool.connect();
+    const guard = guardClient(client);
     try {
       await client.query('begin');
       const deleted = await client.query(`delete from ${this.#s}.activities where id = $1`, [activity.id]);
@@ -479,10 +484,11 @@ export class DurableStore {
       await client.query('commit');
       return deleted.rowCount === 1;
     } catch (error) {
+      guard.failed(error);
       await client.query('rollback').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      guard.release();
     }
   }
 
@@ -498,4 +504,32 @@ export class DurableStore {
     const result = await this.pool.query(`delete from ${this.#s}.instances where ${clause}`, values);
     return result.rowCount ?? 0;
   }
+}
+
+/**
+ * pg-pool removes its own 'error' listener while a client is checked out: a backend terminated
+ * between two statements (failover, restart, pg_terminate_backend) would emit an unhandled 'error' and
+ * take the whole host down. The guard listens for it, and a client whose connection broke is discarded
+ * on release instead of going back to the pool; the engine retries the work on a fresh one.
+ */
+function guardClient(client: PoolClient): { failed(error: unknown): void; release(): void } {
+  let broken: Error | undefined;
+  const onError = (error: Error): void => {
+    broken = error;
+  };
+  client.on('error', onError);
+  return {
+    failed(error: unknown) {
+      const code = (error as { code?: unknown }).code;
+      // Class 08 (connection exception) and 57P (operator intervention): the session is gone.
+      if (typeof code === 'string' && (code.startsWith('08') || code.startsWith('57P')))
+        broken ??= error as Error;
+      else if (error instanceof Error && /Connection terminated|ECONNRESET|EPIPE/.test(error.message))
+        broken ??= error;
+    },
+    release() {
+      client.off('error', onError);
+      client.release(broken);
+    },
+  };
 }

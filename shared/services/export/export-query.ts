@@ -20,7 +20,8 @@ export const EXPORT_COLUMNS = [
 
 export interface ExportRow {
   id: string;
-  created_at: Date;
+  /** ISO 8601 in UTC, formatted by PostgreSQL (no Date object per row). */
+  created_at: string;
   status: string;
   user_id: string;
   email_enc: string;
@@ -44,7 +45,7 @@ with range_orders as (
   from order_lines l join range_orders r on r.id = l.order_id
   group by l.order_id
 )
-select o.id, o.created_at, o.status, o.user_id, u.email_enc, u.name, u.address_enc,
+select o.id, to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at, o.status, o.user_id, u.email_enc, u.name, u.address_enc,
        lt.item_count, lt.subtotal, o.total_cents, o.currency, p.payment_intent_id
 from orders o
 join range_orders r on r.id = o.id

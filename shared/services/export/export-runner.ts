@@ -71,7 +71,7 @@ export async function runExport(
       const params: unknown[] = [message.tenantId, job.range_from, job.range_to];
       if (job.status_filter) params.push(job.status_filter);
       const rows = client.query(
-        new QueryStream(exportQuery(Boolean(job.status_filter)), params, { batchSize: 2000 }),
+        new QueryStream(exportQuery(Boolean(job.status_filter)), params, { batchSize: 500 }),
       );
       await Promise.all([
         pipeline(rows, encoder),

@@ -17,7 +17,36 @@ const SECRET_REFRESH_INTERVAL_MS = 60_000;
 let lastSecretRefresh = 0;
 
 function check(rawBody: Buffer, signature: string, secret: string): Stripe.Event {
-  return Stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS);
+  return assertEventShape(
+    Stripe.webhooks.constructEvent(rawBody, signature, secret, WEBHOOK_TOLERANCE_SECONDS),
+  );
+}
+
+/** An object with a string `id`. */
+function hasId(value: unknown): value is { id: string } {
+  return typeof value === 'object' && value !== null && typeof (value as { id?: unknown }).id === 'string';
+}
+
+/**
+ * A valid signature says who sent the bytes, not that they are the event shape we read: anything
+ * without an id, a type and a `data.object` with an id is refused with a 400 instead of crashing later.
+ */
+function assertEventShape(event: Stripe.Event): Stripe.Event {
+  const candidate = event as unknown as { id?: unknown; type?: unknown; data?: { object?: unknown } | null };
+  if (
+    typeof candidate.id !== 'string' ||
+    typeof candidate.type !== 'string' ||
+    !hasId(candidate.data?.object)
+  ) {
+    throw new MalformedStripeEvent();
+  }
+  return event;
+}
+
+class MalformedStripeEvent extends BadRequestException {
+  constructor() {
+    super('The Stripe event is not well-formed.');
+  }
 }
 
 /**
@@ -31,6 +60,7 @@ export async function verifyStripeEvent(rawBody: Buffer, signature: string | nul
   try {
     return check(rawBody, signature, secret);
   } catch (error) {
+    if (error instanceof MalformedStripeEvent) throw error;
     const now = Date.now();
     if (
       error instanceof Stripe.errors.StripeSignatureVerificationError &&
