@@ -110,6 +110,14 @@ function problemResponseConfig(description: string): ResponseConfig {
   return { description, content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } } };
 }
 
+const ACCESS_TEXT: Record<Access, string> = {
+  public: '**Access:** anyone; no tenant.',
+  tenant:
+    '**Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).',
+  customer: '**Access:** a customer’s bearer access token; the tenant is the token’s.',
+  admin: '**Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.',
+};
+
 function openApiPath(route: string): string {
   return '/' + route.replace(/\{\*?([A-Za-z0-9_]+)(:[^}?]+)?\??\}/g, '{$1}');
 }
@@ -145,7 +153,7 @@ function document<
     operationId: spec.name,
     tags: spec.tags,
     summary: spec.summary,
-    ...(spec.description ? { description: spec.description } : {}),
+    description: `${spec.description ?? spec.summary + '.'}\n\n${ACCESS_TEXT[spec.access]}`,
     security: security(spec.access),
     request: {
       ...(spec.params ? { params: spec.params as unknown as z.ZodObject } : {}),

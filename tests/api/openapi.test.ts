@@ -64,6 +64,9 @@ describe('the published OpenAPI document', () => {
         item as Record<string, { responses: Record<string, any>; summary?: string }>,
       )) {
         expect(op.summary, `${method} ${p} summary`).toBeTruthy();
+        expect((op as { description?: string }).description, `${method} ${p} says who may call it`).toMatch(
+          /\*\*Access:\*\*/,
+        );
         const codes = Object.keys(op.responses);
         expect(
           codes.some((c) => c.startsWith('2')),

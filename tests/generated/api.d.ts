@@ -12,6 +12,8 @@ export interface paths {
         /**
          * Export orders in a date range to CSV
          * @description Queues a streamed CSV export of the tenant’s orders; poll the Location for progress and the link.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
          */
         post: operations["requestOrderExport"];
         delete?: never;
@@ -27,7 +29,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Export status, progress and download link */
+        /**
+         * Export status, progress and download link
+         * @description Export status, progress and download link.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
         get: operations["getOrderExport"];
         put?: never;
         post?: never;
@@ -46,7 +53,12 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Create a product with its initial stock */
+        /**
+         * Create a product with its initial stock
+         * @description Create a product with its initial stock.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
         post: operations["adminCreateProduct"];
         delete?: never;
         options?: never;
@@ -67,11 +79,18 @@ export interface paths {
         /**
          * Archive a product
          * @description It disappears from lists, search and detail (404) at once; orders keep their lines.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
          */
         delete: operations["adminArchiveProduct"];
         options?: never;
         head?: never;
-        /** Update a product (any fields but stock) */
+        /**
+         * Update a product (any fields but stock)
+         * @description Update a product (any fields but stock).
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
         patch: operations["adminUpdateProduct"];
         trace?: never;
     };
@@ -86,6 +105,8 @@ export interface paths {
         /**
          * Set the sellable quantity
          * @description `quantity` becomes `available` (what can be sold now); reserved and sold units are untouched.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
          */
         put: operations["adminSetInventory"];
         post?: never;
@@ -107,6 +128,8 @@ export interface paths {
         /**
          * Exchange email and password for a token pair
          * @description 10 attempts per client address per 15 minutes (every attempt counts, successful or not) → 429 with Retry-After. Unknown email and wrong password get the same answer in the same time.
+         *
+         *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
          */
         post: operations["login"];
         delete?: never;
@@ -127,6 +150,8 @@ export interface paths {
         /**
          * End the refresh token’s session
          * @description Revokes every refresh token of the session (family). An unknown token is not an error (RFC 7009). Access tokens already issued stay valid until they expire (15 minutes).
+         *
+         *     **Access:** anyone; no tenant.
          */
         post: operations["logout"];
         delete?: never;
@@ -147,6 +172,8 @@ export interface paths {
         /**
          * Change the caller’s password
          * @description Checks the current password (guesses count against the login rate limit), ends every session of the account and invalidates access tokens issued before now; returns a fresh pair for this client.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         post: operations["changePassword"];
         delete?: never;
@@ -167,6 +194,8 @@ export interface paths {
         /**
          * Rotate a refresh token
          * @description Returns a new pair; the presented refresh token is spent. Presenting a spent token again revokes its whole session (family) → 401. Of concurrent refreshes of one token exactly one succeeds.
+         *
+         *     **Access:** anyone; no tenant.
          */
         post: operations["refresh"];
         delete?: never;
@@ -187,6 +216,8 @@ export interface paths {
         /**
          * Create a customer account
          * @description Email unique per shop (compared case-insensitively after Unicode NFKC). Password: at least 12 characters and at most 72 bytes of UTF-8 — longer passwords are refused, never truncated. Email, phone and address are stored encrypted.
+         *
+         *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
          */
         post: operations["register"];
         delete?: never;
@@ -205,6 +236,8 @@ export interface paths {
         /**
          * The caller’s cart at current prices
          * @description A customer who never wrote to a cart gets an empty one at version 0.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         get: operations["getCart"];
         put?: never;
@@ -212,6 +245,8 @@ export interface paths {
         /**
          * Empty the cart
          * @description Send `If-Match` with the ETag of your last read to apply the change only to that version (412 otherwise, and nothing changes). Every change bumps the version. Returns the whole cart.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         delete: operations["clearCart"];
         options?: never;
@@ -230,12 +265,16 @@ export interface paths {
         /**
          * Set a line’s quantity (0 removes it)
          * @description Creates the cart on its first write. Quantity 0–99. Send `If-Match` with the ETag of your last read to apply the change only to that version (412 otherwise, and nothing changes). Every change bumps the version. Returns the whole cart.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         put: operations["setCartItem"];
         post?: never;
         /**
          * Remove a line
          * @description Removing a line that is not there is not an error. Send `If-Match` with the ETag of your last read to apply the change only to that version (412 otherwise, and nothing changes). Every change bumps the version. Returns the whole cart.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         delete: operations["removeCartItem"];
         options?: never;
@@ -255,6 +294,8 @@ export interface paths {
         /**
          * Place an order from the cart
          * @description Creates a `pending` order with the cart’s lines and prices, and starts its processing (reserve stock, charge the PaymentMethod). Poll the Location. Exactly once per Idempotency-Key: the same key again returns the same answer and never a second order; with a different body it is a 422.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         post: operations["checkout"];
         delete?: never;
@@ -270,7 +311,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Swagger UI */
+        /**
+         * Swagger UI
+         * @description Swagger UI.
+         *
+         *     **Access:** anyone; no tenant.
+         */
         get: operations["docs"];
         put?: never;
         post?: never;
@@ -290,6 +336,8 @@ export interface paths {
         /**
          * Liveness and dependencies
          * @description 200 when PostgreSQL answers (status `degraded` when Redis or the audit database does not); 503 otherwise.
+         *
+         *     **Access:** anyone; no tenant.
          */
         get: operations["health"];
         put?: never;
@@ -310,6 +358,8 @@ export interface paths {
         /**
          * The caller’s own profile
          * @description Email, phone and address are decrypted for their owner only.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         get: operations["me"];
         put?: never;
@@ -327,7 +377,12 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This OpenAPI 3.1 document */
+        /**
+         * This OpenAPI 3.1 document
+         * @description This OpenAPI 3.1 document.
+         *
+         *     **Access:** anyone; no tenant.
+         */
         get: operations["openapi"];
         put?: never;
         post?: never;
@@ -347,6 +402,8 @@ export interface paths {
         /**
          * Own order history, newest first
          * @description Keyset-paginated (`cursor`, `pageSize` ≤ 100), each order with its lines and payment status. Two SQL statements per page whatever its size.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         get: operations["listOrders"];
         put?: never;
@@ -367,6 +424,8 @@ export interface paths {
         /**
          * One of your orders
          * @description Status, lines, payment status, `failureReason` when it failed, and the PaymentIntent `clientSecret` while the order is `requires_action` (3-D Secure).
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         get: operations["getOrder"];
         put?: never;
@@ -387,6 +446,8 @@ export interface paths {
         /**
          * Active products, one keyset page
          * @description Sorted newest first (default) or by price; `minPrice`/`maxPrice` in minor units. Pages are cached for up to 5 minutes and invalidated by every catalog write. List items carry no stock (see the detail).
+         *
+         *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
          */
         get: operations["listProducts"];
         put?: never;
@@ -407,6 +468,8 @@ export interface paths {
         /**
          * One product with its stock and rating summary
          * @description Cached for up to 5 minutes; any change to the product, its stock or its rating shows at once.
+         *
+         *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
          */
         get: operations["getProduct"];
         put?: never;
@@ -424,12 +487,19 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** A product’s reviews, newest first, with author names */
+        /**
+         * A product’s reviews, newest first, with author names
+         * @description A product’s reviews, newest first, with author names.
+         *
+         *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
+         */
         get: operations["listProductReviews"];
         put?: never;
         /**
          * Review a product (once per customer)
          * @description Rating 1–5, title and body. The product’s rating summary changes in the same transaction and its cached detail and list pages are invalidated as soon as it commits.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
          */
         post: operations["createReview"];
         delete?: never;
@@ -448,6 +518,8 @@ export interface paths {
         /**
          * Full-text search, ranked
          * @description Web-search syntax over names (weighted highest) and descriptions. Hits are ranked by relevance within windows of the 200 newest matches (all matches when there are at most 200), window after window; the cursor pins the window, so pages are stable while products are added. `prefix=true` also matches words starting with the last word (type-ahead). A query of stop words only gives an empty page.
+         *
+         *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
          */
         get: operations["searchProducts"];
         put?: never;
@@ -468,6 +540,8 @@ export interface paths {
         /**
          * Newest reviews across the catalog, each with its product
          * @description One statement per page whatever its size. Reviews of archived products are not listed.
+         *
+         *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
          */
         get: operations["listRecentReviews"];
         put?: never;
@@ -490,6 +564,8 @@ export interface paths {
         /**
          * Stripe events (signed)
          * @description Verifies `Stripe-Signature` (5-minute tolerance); a bad, missing or stale signature is a 400 and changes nothing. Each event id is processed once; repeats are acknowledged with 200.
+         *
+         *     **Access:** anyone; no tenant.
          */
         post: operations["stripeWebhook"];
         delete?: never;
