@@ -1,5 +1,6 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { EcommerceException } from '../../shared/errors/index.js';
+import { DriverException } from '@mikro-orm/core';
+import { EcommerceException, ServiceUnavailableException } from '../../shared/errors/index.js';
 import type { Logger } from '../../shared/logging/logger.js';
 import { ConfigurationError } from '../../shared/config/index.js';
 
@@ -28,6 +29,25 @@ export function problemResponse(
       instance,
       error.extensions,
       error.headers,
+    );
+  }
+  if (isTransientInfrastructureError(error)) {
+    // The database (or another backing service) dropped the connection or refused one: nothing about
+    // the request was wrong and the same request may succeed in a moment. 503 + Retry-After tells the
+    // client to retry (checkout: with the same Idempotency-Key), where a 500 says "a bug".
+    log.warn('backing service unavailable', describeForLog(error));
+    const unavailable = new ServiceUnavailableException(
+      'A backing service is temporarily unavailable; retry the request.',
+    );
+    return problem(
+      unavailable.status,
+      unavailable.type,
+      unavailable.title,
+      unavailable.message,
+      correlationId,
+      instance,
+      {},
+      { 'Retry-After': '1' },
     );
   }
   if (error instanceof ConfigurationError) log.error(`configuration error: ${error.message}`);
@@ -76,6 +96,46 @@ export function problem(
  * What an unexpected error may put in the log. Database errors carry statement text and values (names,
  * emails, hashes), so for them only the class, SQLSTATE and constraint are logged.
  */
+/** PostgreSQL connection-class SQLSTATEs (08…, 57P0x shutdowns, too many connections) and socket errors. */
+const TRANSIENT_CODES = new Set([
+  '08000',
+  '08001',
+  '08003',
+  '08004',
+  '08006',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+]);
+/** What pg, knex and the pool say when a connection is lost or none can be had (no SQLSTATE then). */
+// knex's "Transaction query already complete": the transaction's connection died under it (our units
+// of work never touch a transaction after it ended), so the next statement finds it closed.
+const TRANSIENT_MESSAGE =
+  /Connection terminated|Connection ended unexpectedly|is not queryable|Timeout acquiring a connection|terminating connection due to|timeout exceeded when trying to connect|Transaction query already complete/i;
+
+function causes(error: unknown): Error[] {
+  const out: Error[] = [];
+  let current: unknown = error;
+  while (current instanceof Error && out.length < 5) {
+    out.push(current);
+    current = (current as Error & { cause?: unknown }).cause;
+  }
+  return out;
+}
+
+/** A lost or refused connection to a backing service: retrying the same request may well succeed. */
+export function isTransientInfrastructureError(error: unknown): boolean {
+  return causes(error).some((e) => {
+    const code = (e as Error & { code?: unknown }).code;
+    return (typeof code === 'string' && TRANSIENT_CODES.has(code)) || TRANSIENT_MESSAGE.test(e.message);
+  });
+}
+
 export function describeForLog(error: unknown): string {
   if (!(error instanceof Error)) return typeof error;
   const { code, constraint, table } = error as Error & {
@@ -87,6 +147,16 @@ export function describeForLog(error: unknown): string {
     return `${error.name} sqlstate=${code}${typeof constraint === 'string' ? ` constraint=${constraint}` : ''}${
       typeof table === 'string' ? ` table=${table}` : ''
     }`;
+  }
+  // A database error without a SQLSTATE (a lost connection): its message is the statement with its
+  // values inlined. Keep only the driver's own reason, which follows the statement.
+  if (
+    error instanceof DriverException ||
+    /^\s*(select|insert|update|delete|with|begin|commit)\b/i.test(error.message)
+  ) {
+    const reason = error.message.split(' - ').pop() ?? '';
+    const safe = /^[A-Za-z0-9 ,.:()_=-]{1,160}$/.test(reason.trim()) ? reason.trim() : 'message withheld';
+    return `${error.name} (${safe})`;
   }
   return error.stack ?? `${error.name}: ${error.message}`;
 }
