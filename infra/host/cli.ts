@@ -80,7 +80,30 @@ function banner(host: LocalHost): string {
   return lines.join('\n');
 }
 
+/** SQLSTATEs of a PostgreSQL session that ended under us (operator intervention, connection failure). */
+const LOST_CONNECTION = /^(57P0[1-3]|08\d{3})$/;
+
+/**
+ * A pg client whose backend is terminated between two statements emits 'error' outside any query; if
+ * that client has no listener at that instant the event would end the whole host. The connection is
+ * dead and will be discarded by its pool; the work on it fails and is retried. Anything else still
+ * ends the process, as an uncaught error should.
+ */
+function surviveLostDatabaseConnections(): void {
+  process.on('uncaughtException', (error: Error & { code?: unknown }) => {
+    if (typeof error.code === 'string' && LOST_CONNECTION.test(error.code)) {
+      console.error(
+        `database connection lost (${error.code}); the connection is discarded and the work retried`,
+      );
+      return;
+    }
+    console.error(errorText(error));
+    process.exit(1);
+  });
+}
+
 async function main(): Promise<void> {
+  surviveLostDatabaseConnections();
   const args = parseArgs(process.argv.slice(2));
   const t0 = Date.now();
   const running: { host?: LocalHost } = {};
