@@ -129,6 +129,12 @@ export async function findExpiredReservationOrders(
     `select distinct r.tenant_id, r.order_id
      from reservations r join orders o on o.id = r.order_id and o.tenant_id = r.tenant_id
      where r.status = 'active' and r.expires_at < now() and o.status not in ('paid', 'confirmed')
+       -- Money taken means the order must be finalized, never expired: leave it to finalize (or the
+       -- runbook's stuck-reservation procedure) instead of releasing stock with nobody refunding.
+       and not exists (
+         select 1 from payments p
+         where p.order_id = r.order_id and p.tenant_id = r.tenant_id and p.status = 'succeeded'
+       )
      limit ?`,
     [limit],
   );
