@@ -124,11 +124,13 @@ export class ReservationRepository {
 export async function findExpiredReservationOrders(
   em: EntityManager,
   limit: number,
+  onlyTenantId?: string,
 ): Promise<ExpiredReservationOrder[]> {
   const rows = await em.execute<{ tenant_id: string; order_id: string }[]>(
     `select distinct r.tenant_id, r.order_id
      from reservations r join orders o on o.id = r.order_id and o.tenant_id = r.tenant_id
      where r.status = 'active' and r.expires_at < now() and o.status not in ('paid', 'confirmed')
+       and (?::uuid is null or r.tenant_id = ?::uuid)
        -- Money taken means the order must be finalized, never expired: leave it to finalize (or the
        -- runbook's stuck-reservation procedure) instead of releasing stock with nobody refunding.
        and not exists (
@@ -136,7 +138,7 @@ export async function findExpiredReservationOrders(
          where p.order_id = r.order_id and p.tenant_id = r.tenant_id and p.status = 'succeeded'
        )
      limit ?`,
-    [limit],
+    [onlyTenantId ?? null, onlyTenantId ?? null, limit],
   );
   return rows.map((row) => ({ tenantId: row.tenant_id, orderId: row.order_id }));
 }

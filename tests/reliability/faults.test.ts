@@ -8,7 +8,7 @@ import { sleep, terminateBackends, waitUntil, withApplicationName } from '../sup
 import { spawnHost, type HostProcess } from '../support/host-process.js';
 import { checkInvariants } from '../support/invariants.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
-import { createOwnDatabases, type OwnDatabases } from './support/databases.js';
+import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
 import {
   drainAudit,
   placeOrder,
@@ -30,7 +30,12 @@ import {
  * this suite's own database and key prefix.
  */
 
-const RESERVATION_TTL_SECONDS = 15;
+/**
+ * Longer than the host's 60 s activity lease: an orchestration whose activity result could not be
+ * recorded (its connection was killed) resumes when the lease lapses, and the sweeper — the backstop for
+ * dead orchestrations — must not expire it first (production: 1200 s against Azure's lease).
+ */
+const RESERVATION_TTL_SECONDS = 75;
 let dbs: OwnDatabases;
 let fake: FakeStripe;
 let host: HostProcess;
@@ -42,7 +47,15 @@ let shop: Shop;
 let tenantId: string;
 let adminUser: TestUser;
 const initialStock = new Map<string, number>();
-const figures = { faultsInjected: 0, requests: 0, invariantChecks: 0 };
+/** For the report: faults injected (outages, kill rounds × backends, faulty Stripe answers), requests, checks. */
+const figures = {
+  outages: 0,
+  backendsKilled: 0,
+  faultyStripeAnswers: 0,
+  hostKills: 0,
+  requests: 0,
+  invariantChecks: 0,
+};
 
 let hostEnv: Record<string, string>;
 
@@ -93,14 +106,16 @@ beforeAll(async () => {
 
 afterAll(async () => {
   console.log(`[faults] ${JSON.stringify(figures)}`);
-  await host?.stop();
-  await fake?.close();
-  await redisProxy?.close();
-  await auditProxy?.close();
-  await pool?.end();
-  await admin?.end();
-  await closeTestPool();
-  await dbs?.drop();
+  await tearDown([
+    () => host?.stop(),
+    () => fake?.close(),
+    () => redisProxy?.close(),
+    () => auditProxy?.close(),
+    () => pool?.end(),
+    () => admin?.end(),
+    () => closeTestPool(),
+    () => dbs?.drop(),
+  ]);
 }, 60_000);
 
 /** After every scenario: all settled, audit relayed, and every invariant holds. */
@@ -190,7 +205,7 @@ describe('faults while traffic flows', () => {
 
     await sleep(300);
     redisProxy.cut();
-    figures.faultsInjected++;
+    figures.outages++;
     await sleep(300);
     const degraded = await healthOf();
     expect(degraded.status).toBe('degraded');
@@ -276,7 +291,7 @@ describe('faults while traffic flows', () => {
     const cup = await product('Hung-redis cup', 50, 900);
     expect((await get(`/products/${cup}`)).status).toBe(200);
     redisProxy.blackhole();
-    figures.faultsInjected++;
+    figures.outages++;
     const timings: number[] = [];
     const until = Date.now() + 4_000;
     while (Date.now() < until) {
@@ -350,13 +365,13 @@ describe('faults while traffic flows', () => {
     await killer;
     await Promise.all(readers);
     const placed = await placing;
-    figures.faultsInjected += rounds;
+    figures.backendsKilled += kills;
     figures.requests += placed.reduce((n, p) => n + p.attempts.length, 0);
 
     const settled = await waitSettled(
       shop,
       placed.map((p) => p.orderId),
-      { timeoutMs: 75_000, sweepEveryMs: 5_000 },
+      { timeoutMs: 150_000, sweepEveryMs: 5_000 },
     );
     const byStatus = new Map<string, number>();
     for (const o of settled.values()) {
@@ -364,6 +379,13 @@ describe('faults while traffic flows', () => {
       byStatus.set(key, (byStatus.get(key) ?? 0) + 1);
     }
     const retried = placed.filter((p) => p.attempts.length > 1).length;
+    const { rows: instances } = await pool.query<{ status: string; n: number }>(
+      `select status, count(*)::int as n from durable_host.instances where instance_id = any($1::text[]) group by status`,
+      [placed.map((p) => p.orderId)],
+    );
+    console.log(
+      `[faults] pg kill: orchestrations ${JSON.stringify(Object.fromEntries(instances.map((r) => [r.status, r.n])))}`,
+    );
     console.log(
       `[faults] pg kill: ${kills} backends terminated in ${rounds} rounds; ${retried} checkouts needed a client retry; outcomes ${JSON.stringify(Object.fromEntries(byStatus))}`,
     );
@@ -385,7 +407,7 @@ describe('faults while traffic flows', () => {
       [placed.map((p) => p.key)],
     );
     expect(rows[0]!.n).toBe(placed.length);
-  }, 150_000);
+  }, 240_000);
 
   it('the audit database unreachable: orders complete, audit rows wait in the outbox and none is lost', async () => {
     const kettle = await product('Audit kettle', 100, 4500);
@@ -400,7 +422,7 @@ describe('faults while traffic flows', () => {
       const loggedBefore = await logged();
 
       auditProxy.cut();
-      figures.faultsInjected++;
+      figures.outages++;
       const health = await healthOf();
       expect(health.status).toBe('degraded');
       expect(health.checks.auditDatabase!.status).toBe('down');
@@ -449,9 +471,15 @@ describe('faults while traffic flows', () => {
     };
     const intents = (orderId: string) =>
       fake.paymentIntents().filter((pi) => pi.metadata?.orderId === orderId);
+    const injected: { id: string; times: number }[] = [];
     const inject = (spec: Parameters<FakeStripe['injectFault']>[0]): void => {
-      fake.injectFault(spec);
-      figures.faultsInjected += spec.times ?? 1;
+      injected.push({ id: fake.injectFault(spec).id, times: spec.times ?? 1 });
+    };
+    /** Counts the faulty answers the fake actually gave (times − what is left), then drops the rest. */
+    const clearFaults = (): void => {
+      const left = new Map(fake.faults().map((f) => [f.id, f.remaining]));
+      for (const f of injected.splice(0)) figures.faultyStripeAnswers += f.times - (left.get(f.id) ?? 0);
+      fake.clearFaults();
     };
 
     // 1. Two 500s on create: retried, then one PaymentIntent, confirmed.
@@ -483,7 +511,7 @@ describe('faults while traffic flows', () => {
     const stockBefore = await stockOf(pool, lamp);
     inject({ method: 'POST', path: '/v1/payment_intents', kind: 'error', status: 503, times: 1000 });
     const d = await one();
-    fake.clearFaults();
+    clearFaults();
     expect(d).toMatchObject({ status: 'failed', reason: 'payment_error' });
     expect(intents(d.orderId)).toHaveLength(0);
     expect(await stockOf(pool, lamp)).toEqual(stockBefore);
@@ -491,7 +519,7 @@ describe('faults while traffic flows', () => {
     // 5. Confirm hangs for good after the intent exists: compensation cancels the intent.
     inject({ method: 'POST', path: '/v1/payment_intents/*/confirm', kind: 'timeout', ms: 300, times: 1000 });
     const e = await one();
-    fake.clearFaults();
+    clearFaults();
     expect(e).toMatchObject({ status: 'failed', reason: 'payment_error' });
     expect(intents(e.orderId).map((pi) => pi.status)).toEqual(['canceled']);
     expect(await stockOf(pool, lamp)).toEqual(stockBefore);

@@ -5,7 +5,7 @@ import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_d
 import { sleep, waitUntil, withApplicationName } from '../support/faults.js';
 import { spawnHost, type HostProcess } from '../support/host-process.js';
 import { checkInvariants } from '../support/invariants.js';
-import { createOwnDatabases, type OwnDatabases } from './support/databases.js';
+import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
 import {
   drainAudit,
   orderStatuses,
@@ -44,11 +44,13 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
-  await host?.stop();
-  await fake?.close();
-  await pool?.end();
-  await closeTestPool();
-  await dbs?.drop();
+  await tearDown([
+    () => host?.stop(),
+    () => fake?.close(),
+    () => pool?.end(),
+    () => closeTestPool(),
+    () => dbs?.drop(),
+  ]);
 }, 60_000);
 
 describe('the host killed during checkouts and restarted', () => {

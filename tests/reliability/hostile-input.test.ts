@@ -8,7 +8,7 @@ import { startE2eHost, type E2eHost } from '../e2e/support/host.js';
 import { closeTestPool, createProduct, createTenant, testPool } from '../fixtures/sample_data.js';
 import { accessTokenFor, authHeaders, createUser, type TestUser } from '../fixtures/users.js';
 import { waitUntil, withApplicationName } from '../support/faults.js';
-import { createOwnDatabases, type OwnDatabases } from './support/databases.js';
+import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
 import { Fingerprinter, type Fingerprint } from './support/fingerprint.js';
 import { forgedTokens } from './support/forged-tokens.js';
 import {
@@ -209,11 +209,13 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await host?.stop();
-  await pool?.end();
-  await auditPool?.end();
-  await closeTestPool();
-  await dbs?.drop();
+  await tearDown([
+    () => host?.stop(),
+    () => pool?.end(),
+    () => auditPool?.end(),
+    () => closeTestPool(),
+    () => dbs?.drop(),
+  ]);
 }, 60_000);
 
 const json = (value: unknown): Buffer => Buffer.from(JSON.stringify(value), 'utf8');

@@ -21,8 +21,17 @@ export interface SweepResult {
  * same status-guarded statement the orchestration's compensation uses, so the two are idempotent
  * with each other: stock moves back exactly once.
  */
-export async function sweepExpiredReservations(log: Logger, batchSize = 200): Promise<SweepResult> {
-  const due = await runUnitOfWork('read', (em) => findExpiredReservationOrders(em, batchSize));
+export interface SweepOptions {
+  batchSize?: number;
+  /** Sweep one tenant only (operations, tests); the timer sweeps every tenant. */
+  tenantId?: string;
+}
+
+export async function sweepExpiredReservations(
+  log: Logger,
+  { batchSize = 200, tenantId: onlyTenantId }: SweepOptions = {},
+): Promise<SweepResult> {
+  const due = await runUnitOfWork('read', (em) => findExpiredReservationOrders(em, batchSize, onlyTenantId));
   let orders = 0;
   let released = 0;
   for (const { tenantId, orderId } of due) {

@@ -236,7 +236,7 @@ describe('reservation sweeper', () => {
 
     // The sweeper and a concurrent compensation release the same order: the stock moves back once.
     const [sweep] = await Promise.all([
-      sweepExpiredReservations(silentLogger),
+      sweepExpiredReservations(silentLogger, { tenantId }),
       inventory((s) => s.release(abandoned)),
     ]);
     expect(sweep.released).toBeLessThanOrEqual(1);
@@ -248,7 +248,7 @@ describe('reservation sweeper', () => {
     expect(await stockOf(product.id)).toEqual({ available: 16, reserved: 4, sold: 0 });
 
     // Idempotent: a second sweep finds nothing of ours to do.
-    await sweepExpiredReservations(silentLogger);
+    await sweepExpiredReservations(silentLogger, { tenantId });
     expect(await stockOf(product.id)).toEqual({ available: 16, reserved: 4, sold: 0 });
     const { rows } = await testPool().query<{ n: number }>(
       `select count(*)::int as n from audit_outbox where entity_id = $1 and action = 'status:expired'`,

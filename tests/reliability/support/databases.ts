@@ -58,3 +58,19 @@ export async function createOwnDatabases(label: string): Promise<OwnDatabases> {
     },
   };
 }
+
+/**
+ * Runs every teardown step even when one fails (a host that will not stop must not leave the
+ * databases behind), then throws the first failure.
+ */
+export async function tearDown(steps: (() => Promise<unknown> | undefined)[]): Promise<void> {
+  let first: Error | undefined;
+  for (const step of steps) {
+    try {
+      await step();
+    } catch (error) {
+      first ??= error instanceof Error ? error : new Error(String(error));
+    }
+  }
+  if (first) throw first;
+}

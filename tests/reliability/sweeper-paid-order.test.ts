@@ -1,28 +1,20 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { closeOrms } from '../../../shared/db/orm.js';
-import { silentLogger } from '../../../shared/logging/logger.js';
-import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
-import { closeTestPool, createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
-import { createUser } from '../../fixtures/users.js';
+import { closeRedis } from '../../shared/cache/redis.js';
+import { closeOrms } from '../../shared/db/orm.js';
+import { silentLogger } from '../../shared/logging/logger.js';
+import { sweepExpiredReservations } from '../../shared/services/checkout/reservation-sweeper.js';
+import { closeTestPool, createProduct, createTenant, testPool } from '../fixtures/sample_data.js';
+import { createUser } from '../fixtures/users.js';
 
 /**
- * Finding (shared/services/checkout/reservation-sweeper.ts + functions/checkout/orchestrator.ts):
- * the sweeper expires any order holding an expired reservation unless the ORDER is paid/confirmed — it
- * does not look at the PAYMENT. When the customer's PaymentIntent already succeeded (payments row
- * `succeeded`, written by the confirm step) but finalize never ran — the orchestration stalled past the
- * reservation TTL, or failed for good because finalize exhausted its 5 attempts during a database outage
- * (finalize is not wrapped in try/catch, so the instance fails) — the sweeper expires the order and
- * releases the stock, and nobody refunds: money taken, no order. Seen in faults.test.ts with the
- * host's backends killed (two orders `expired/reservation_expired` with a succeeded, unrefunded
- * PaymentIntent at the fake Stripe).
- * Expected: the sweeper skips (or finalizes) an order whose payment succeeded, or refunds it.
- *
- * Fixed: the sweeper now skips orders whose payment succeeded (shared/repositories/reservation-repository.ts).
- * Still kept out of `npm test` (not a *.test.ts file): it runs the sweeper across all tenants, which would
- * act on rows that test files running in parallel are asserting about. To run it, copy it next to itself under a
- * *.test.ts name and `npx vitest run` that file.
+ * Regression for a finding of the fault suite (fixed in shared/repositories/reservation-repository.ts):
+ * the sweeper expired any order holding an expired reservation unless the ORDER was paid/confirmed,
+ * without looking at the PAYMENT. With the PaymentIntent already succeeded (payments row `succeeded`,
+ * written by confirm) and finalize not yet run — the orchestration stalled past the TTL, or failed for
+ * good during a database outage — the order was expired and its stock released, and nobody refunded:
+ * money taken, no order. Seen in faults.test.ts with the host's backends killed and a TTL shorter than
+ * the host's activity lease.
  */
 
 afterAll(async () => {
@@ -31,7 +23,7 @@ afterAll(async () => {
   await closeTestPool();
 });
 
-describe('finding: the reservation sweeper expires an order whose payment already succeeded', () => {
+describe('the reservation sweeper and an order whose payment already succeeded', () => {
   it('leaves a paid order alone (or refunds it), never "expired" with the money kept', async () => {
     const tenantId = (await createTenant('Sweeper shop')).id;
     const user = await createUser(tenantId);
@@ -63,7 +55,7 @@ describe('finding: the reservation sweeper expires an order whose payment alread
       [randomUUID(), tenantId, orderId, `pi_${randomUUID().replace(/-/g, '')}`],
     );
 
-    await sweepExpiredReservations(silentLogger);
+    await sweepExpiredReservations(silentLogger, { tenantId });
 
     const { rows } = await db.query<{ order: string; payment: string }>(
       `select o.status as order, p.status as payment from orders o join payments p on p.order_id = o.id where o.id = $1`,
