@@ -32,6 +32,14 @@ export function transientRetry(): df.RetryOptions {
 type Step<T> = Generator<Task, T, unknown>;
 
 /**
+ * Once the money is taken, finalize must happen. When a whole round of retries fails (a database
+ * outage longer than the retry window), the orchestration sleeps on a durable timer and tries another
+ * round. After the last pause it gives up and fails; the reservation sweeper then finalizes the
+ * charged order once its reservation expires.
+ */
+export const FINALIZE_PAUSES_SECONDS = [15, 60, 300] as const;
+
+/**
  * Checkout: reserve inventory → create PaymentIntent → confirm → finalize, with compensation on every
  * failure path. Deterministic: no I/O, no clocks but `context.df.currentUtcDateTime`, no randomness;
  * every side effect happens in an activity, and every activity is safe to run twice.
@@ -49,8 +57,16 @@ export function* checkoutOrchestrator(context: OrchestrationContext): Step<Check
   });
 
   function* finalize(): Step<CheckoutResult> {
-    const done = yield* call<FinalizeOutcome>(ACTIVITY.finalize, input);
-    return done.outcome === 'confirmed' ? result('confirmed') : result('expired', 'reservation_expired');
+    for (let round = 0; ; round++) {
+      try {
+        const done = yield* call<FinalizeOutcome>(ACTIVITY.finalize, input);
+        return done.outcome === 'confirmed' ? result('confirmed') : result('expired', 'reservation_expired');
+      } catch (error) {
+        const pause = FINALIZE_PAUSES_SECONDS[round];
+        if (pause === undefined) throw error;
+        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + pause * 1000));
+      }
+    }
   }
 
   function* compensate(status: CompensateInput['status'], reason: FailureReason): Step<CheckoutResult> {

@@ -1,3 +1,4 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
 import type { OrderStatus } from '../models/order.js';
 import type { PaymentStatus } from '../models/payment.js';
 import type { DomainContext } from '../services/context.js';
@@ -248,4 +249,28 @@ export class OrderRepository {
       params: [to, failureReason ?? null, this.ctx.tenantId, orderId, [...from]],
     };
   }
+}
+
+/**
+ * Orders charged but never confirmed whose reservation has expired: the orchestration died, or its
+ * finalize gave up during a long database outage. A system query across tenants (the sweeper's), so it
+ * takes an EntityManager, not a DomainContext; each order is then finalized in its own tenant.
+ */
+export async function findPaidUnconfirmedOrders(
+  em: EntityManager,
+  limit: number,
+  onlyTenantId?: string,
+): Promise<{ tenantId: string; orderId: string }[]> {
+  const rows = await em.execute<{ tenant_id: string; order_id: string }[]>(
+    `select distinct r.tenant_id, r.order_id
+     from reservations r
+     join orders o on o.id = r.order_id and o.tenant_id = r.tenant_id
+     join payments p on p.order_id = r.order_id and p.tenant_id = r.tenant_id
+     where r.status = 'active' and r.expires_at < now() and p.status = 'succeeded'
+       and o.status in ('awaiting_payment', 'requires_action', 'paid')
+       and (?::uuid is null or r.tenant_id = ?::uuid)
+     limit ?`,
+    [onlyTenantId ?? null, onlyTenantId ?? null, limit],
+  );
+  return rows.map((row) => ({ tenantId: row.tenant_id, orderId: row.order_id }));
 }

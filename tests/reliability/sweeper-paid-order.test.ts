@@ -4,17 +4,20 @@ import { closeRedis } from '../../shared/cache/redis.js';
 import { closeOrms } from '../../shared/db/orm.js';
 import { silentLogger } from '../../shared/logging/logger.js';
 import { sweepExpiredReservations } from '../../shared/services/checkout/reservation-sweeper.js';
+import { getSettings } from '../../shared/config/index.js';
+import { installRecordingBus } from '../support/recording-bus.js';
 import { closeTestPool, createProduct, createTenant, testPool } from '../fixtures/sample_data.js';
 import { createUser } from '../fixtures/users.js';
 
 /**
- * Regression for a finding of the fault suite (fixed in shared/repositories/reservation-repository.ts):
+ * Regression for a finding of the fault suite:
  * the sweeper expired any order holding an expired reservation unless the ORDER was paid/confirmed,
  * without looking at the PAYMENT. With the PaymentIntent already succeeded (payments row `succeeded`,
  * written by confirm) and finalize not yet run — the orchestration stalled past the TTL, or failed for
  * good during a database outage — the order was expired and its stock released, and nobody refunded:
  * money taken, no order. Seen in faults.test.ts with the host's backends killed and a TTL shorter than
- * the host's activity lease.
+ * the host's activity lease. The sweeper now finalizes such an order (the orchestration's own finalize
+ * step), so the customer gets what they paid for even when the orchestration is gone.
  */
 
 afterAll(async () => {
@@ -24,7 +27,7 @@ afterAll(async () => {
 });
 
 describe('the reservation sweeper and an order whose payment already succeeded', () => {
-  it('leaves a paid order alone (or refunds it), never "expired" with the money kept', async () => {
+  it('finalizes the charged order instead of expiring it with the money kept', async () => {
     const tenantId = (await createTenant('Sweeper shop')).id;
     const user = await createUser(tenantId);
     const product = await createProduct(tenantId, { stock: 5, priceCents: 1000 });
@@ -55,15 +58,34 @@ describe('the reservation sweeper and an order whose payment already succeeded',
       [randomUUID(), tenantId, orderId, `pi_${randomUUID().replace(/-/g, '')}`],
     );
 
-    await sweepExpiredReservations(silentLogger, { tenantId });
+    const bus = installRecordingBus();
+    const sweep = await sweepExpiredReservations(silentLogger, { tenantId });
+    expect(sweep).toMatchObject({ finalized: 1, orders: 0, released: 0, failed: 0 });
 
+    // The sweeper finishes what finalize would have: confirmed, stock sold, the event published.
     const { rows } = await db.query<{ order: string; payment: string }>(
       `select o.status as order, p.status as payment from orders o join payments p on p.order_id = o.id where o.id = $1`,
       [orderId],
     );
-    const state = rows[0]!;
-    // Acceptable: still awaiting finalize (skipped), confirmed (finalized), or expired WITH a refund.
-    const moneyKeptWithoutOrder = state.order === 'expired' && state.payment === 'succeeded';
-    expect(moneyKeptWithoutOrder, JSON.stringify(state)).toBe(false);
+    expect(rows[0]).toEqual({ order: 'confirmed', payment: 'succeeded' });
+    const stock = await db.query<{ available: number; reserved: number; sold: number }>(
+      `select available, reserved, sold from inventory where product_id = $1`,
+      [product.id],
+    );
+    expect(stock.rows[0]).toEqual({ available: 4, reserved: 0, sold: 1 });
+    expect(bus.on(getSettings().ORDER_EVENTS_QUEUE_NAME).map((m) => m.messageId)).toEqual([
+      `${orderId}:confirmed`,
+    ]);
+
+    // Idempotent: a second sweep finds nothing to do.
+    expect(await sweepExpiredReservations(silentLogger, { tenantId })).toMatchObject({
+      finalized: 0,
+      orders: 0,
+      released: 0,
+    });
+    expect(stock.rows[0]).toEqual(
+      (await db.query(`select available, reserved, sold from inventory where product_id = $1`, [product.id]))
+        .rows[0],
+    );
   });
 });
