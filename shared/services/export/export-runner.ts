@@ -6,6 +6,7 @@ import type { Logger } from '../../logging/logger.js';
 import { exportBlob, getBlobServiceClient } from '../../storage/blob.js';
 import { trackMetric } from '../../telemetry/index.js';
 import { getFieldCipher } from '../pii-cipher.js';
+import { BlockUpload, EXPORT_BLOCK_UPLOAD, type BlockUploadOptions } from './block-upload.js';
 import { exportQuery } from './export-query.js';
 import { CsvRowEncoder } from './row-encoder.js';
 
@@ -32,14 +33,17 @@ interface ClaimedJob {
 
 /**
  * Streams one export job to Blob Storage: server-side cursor → CSV → block upload, so memory stays flat
- * whatever the range. The blob name is fixed per job, so a redelivered message rewrites the same blob.
+ * whatever the range (a fixed set of block buffers; the cursor waits while they are all staging). The
+ * blob name is fixed per job, so a redelivered message rewrites the same blob.
  * On failure the job records the reason; it is `failed` only once the last delivery has failed (the
- * message is then dead-lettered), otherwise `queued` again for the redelivery.
+ * message is then dead-lettered), otherwise `queued` again for the redelivery. `blocks` is the upload's
+ * memory bound (tests shrink it to cross many block boundaries).
  */
 export async function runExport(
   message: ExportMessage,
   delivery: DeliveryInfo,
   log: Logger,
+  blocks: BlockUploadOptions = EXPORT_BLOCK_UPLOAD,
 ): Promise<ExportOutcome> {
   const pool = getStreamPool();
   const claimed = await pool.query<ClaimedJob>(
@@ -61,28 +65,34 @@ export async function runExport(
   const started = performance.now();
   const blobName = exportBlobName(message.tenantId, message.exportId);
   const progress = progressWriter(message.exportId);
+  let upload: BlockUpload | undefined;
   try {
     const { EXPORT_CONTAINER } = getSettings();
     await getBlobServiceClient().getContainerClient(EXPORT_CONTAINER).createIfNotExists();
-    const blob = exportBlob(EXPORT_CONTAINER, blobName);
-    const encoder = new CsvRowEncoder(await getFieldCipher(), progress.report);
+    upload = new BlockUpload(exportBlob(EXPORT_CONTAINER, blobName), blocks);
+    const encoder = new CsvRowEncoder(await getFieldCipher(), upload, progress.report);
     const client = await pool.connect();
+    let streamed = false;
     try {
       const params: unknown[] = [message.tenantId, job.range_from, job.range_to];
       if (job.status_filter) params.push(job.status_filter);
       const rows = client.query(
-        new QueryStream(exportQuery(Boolean(job.status_filter)), params, { batchSize: 500 }),
-      );
-      await Promise.all([
-        pipeline(rows, encoder),
-        blob.uploadStream(encoder, 4 * 1024 * 1024, 4, {
-          blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
-          metadata: { tenantid: message.tenantId, exportid: message.exportId },
+        new QueryStream(exportQuery(Boolean(job.status_filter)), params, {
+          batchSize: 500,
+          rowMode: 'array',
         }),
-      ]);
+      );
+      await pipeline(rows, encoder);
+      streamed = true;
     } finally {
-      client.release();
+      // A cursor torn down mid-stream may leave the session mid-protocol: discard that connection.
+      client.release(!streamed);
     }
+    await upload.commit({
+      blobHTTPHeaders: { blobContentType: 'text/csv; charset=utf-8' },
+      metadata: { tenantid: message.tenantId, exportid: message.exportId },
+    });
+    upload = undefined;
     await progress.settle();
     await pool.query(
       `update export_jobs set status = 'completed', rows_exported = $2, bytes = $3, blob_name = $4, error = null,
@@ -94,9 +104,10 @@ export async function runExport(
     log.info(`export ${message.exportId}: ${encoder.rows} rows, ${encoder.bytes} bytes`);
     return 'completed';
   } catch (error) {
+    upload?.abort();
     await progress.settle();
     const final = delivery.deliveryCount >= delivery.maxDeliveries;
-    const reason = error instanceof Error ? error.message.split('\n')[0]!.slice(0, 300) : 'export failed';
+    const reason = failureReason(error);
     // Guarded by the attempt we claimed: a concurrent duplicate delivery cannot overwrite another's result.
     await pool
       .query(
@@ -110,6 +121,15 @@ export async function runExport(
     );
     throw error;
   }
+}
+
+/** One line for the job's `error`; storage errors without a body have an empty message. */
+function failureReason(error: unknown): string {
+  if (!(error instanceof Error)) return 'export failed';
+  const line = error.message.split('\n')[0]!.slice(0, 300);
+  if (line) return line;
+  const status = (error as { statusCode?: unknown }).statusCode;
+  return typeof status === 'number' ? `${error.name} (HTTP ${status})` : error.name || 'export failed';
 }
 
 async function isCompleted(message: ExportMessage): Promise<boolean> {

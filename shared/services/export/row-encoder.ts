@@ -1,5 +1,6 @@
-import { Transform, type TransformCallback } from 'node:stream';
+import { Writable } from 'node:stream';
 import type { FieldCipher } from '../../crypto/field-cipher.js';
+import type { BlockUpload } from './block-upload.js';
 import { encodeRow } from './csv.js';
 import { EXPORT_COLUMNS, type ExportRow } from './export-query.js';
 
@@ -10,93 +11,92 @@ interface Customer {
 }
 
 const CACHE_LIMIT = 50_000;
-const CHUNK_BYTES = 256 * 1024;
+const PROGRESS_EVERY = 5000;
 
 /**
- * Rows → CSV text. Customers repeat across orders, so each customer's PII is decrypted once and kept in
- * a bounded map (Fernet per row would dominate the export's CPU time).
+ * Rows → CSV, written straight into the upload's block buffers. A Writable (not a Transform): the
+ * text has no intermediate chunks to allocate and queue, and `write` waits while every block buffer
+ * is staging, which stops the cursor from fetching more rows.
+ *
+ * Customers repeat across orders, so each customer's PII is decrypted once and kept in a bounded map
+ * (Fernet per row would dominate the export's CPU time).
  */
-export class CsvRowEncoder extends Transform {
+export class CsvRowEncoder extends Writable {
   rows = 0;
-  bytes = 0;
-  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-  private used = 0;
   private readonly customers = new Map<string, Customer>();
 
   constructor(
     private readonly cipher: FieldCipher,
+    private readonly upload: BlockUpload,
     private readonly onProgress: (rows: number, bytes: number) => void,
   ) {
-    super({ writableObjectMode: true, readableObjectMode: false, writableHighWaterMark: 1000 });
-    this.emitChunk(encodeRow(EXPORT_COLUMNS));
+    // A small queue: the cursor's own batch is the read-ahead.
+    super({ objectMode: true, highWaterMark: 256 });
   }
 
-  override _transform(row: ExportRow, _encoding: BufferEncoding, callback: TransformCallback): void {
+  get bytes(): number {
+    return this.upload.bytes;
+  }
+
+  override _construct(callback: (error?: Error | null) => void): void {
+    this.settle(this.upload.append(encodeRow(EXPORT_COLUMNS)), callback);
+  }
+
+  override _write(row: ExportRow, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    let line: string;
     try {
-      const customer = this.customer(row);
-      this.rows++;
-      this.emitChunk(
-        encodeRow([
-          row.id,
-          row.created_at,
-          row.status,
-          row.user_id,
-          customer.email,
-          customer.name,
-          customer.address,
-          Number(row.item_count ?? 0),
-          Number(row.subtotal ?? 0),
-          Number(row.total_cents),
-          row.currency.trim(),
-          row.payment_intent_id,
-        ]),
-      );
-      if (this.rows % 5000 === 0) this.onProgress(this.rows, this.bytes);
-      callback();
+      line = this.encode(row);
     } catch (error) {
       callback(error as Error);
+      return;
     }
+    this.rows++;
+    const wait = this.upload.append(line);
+    if (this.rows % PROGRESS_EVERY === 0) this.onProgress(this.rows, this.upload.bytes);
+    this.settle(wait, callback);
   }
 
-  override _flush(callback: TransformCallback): void {
-    this.pushPending();
-    this.onProgress(this.rows, this.bytes);
+  override _final(callback: (error?: Error | null) => void): void {
+    this.onProgress(this.rows, this.upload.bytes);
     callback();
   }
 
-  /**
-   * Rows are encoded straight into ~256 KiB buffers: one push per row would cost more than the encoding,
-   * and concatenating row strings builds ropes that outlive the young generation and swell the heap
-   * on long exports (peak RSS grew with the row count before this).
-   */
-  private emitChunk(text: string): void {
-    // A UTF-16 code unit never needs more than 3 bytes of UTF-8.
-    if (this.chunk.length - this.used < text.length * 3) {
-      this.pushPending();
-      if (this.chunk.length < text.length * 3) this.chunk = Buffer.allocUnsafe(text.length * 3);
+  private settle(wait: Promise<void> | undefined, callback: (error?: Error | null) => void): void {
+    if (!wait) {
+      callback();
+      return;
     }
-    this.used += this.chunk.write(text, this.used, 'utf8');
+    wait.then(
+      () => callback(),
+      (error: unknown) => callback(error instanceof Error ? error : new Error(String(error))),
+    );
   }
 
-  private pushPending(): void {
-    if (this.used === 0) return;
-    const full = this.chunk.subarray(0, this.used);
-    this.bytes += full.length;
-    this.push(full);
-    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
-    this.used = 0;
+  private encode(row: ExportRow): string {
+    const [id, createdAt, status, userId, emailEnc, name, addressEnc, itemCount, subtotal, total] = row;
+    const customer = this.customer(userId, emailEnc, name, addressEnc);
+    return encodeRow([
+      id,
+      createdAt,
+      status,
+      userId,
+      customer.email,
+      customer.name,
+      customer.address,
+      Number(itemCount ?? 0),
+      Number(subtotal ?? 0),
+      Number(total),
+      row[10].trim(),
+      row[11],
+    ]);
   }
 
-  private customer(row: ExportRow): Customer {
-    let customer = this.customers.get(row.user_id);
+  private customer(userId: string, emailEnc: string, name: string, addressEnc: string | null): Customer {
+    let customer = this.customers.get(userId);
     if (!customer) {
-      customer = {
-        email: this.cipher.decrypt(row.email_enc),
-        name: row.name,
-        address: this.cipher.decrypt(row.address_enc),
-      };
+      customer = { email: this.cipher.decrypt(emailEnc), name, address: this.cipher.decrypt(addressEnc) };
       if (this.customers.size >= CACHE_LIMIT) this.customers.clear();
-      this.customers.set(row.user_id, customer);
+      this.customers.set(userId, customer);
     }
     return customer;
   }

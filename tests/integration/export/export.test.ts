@@ -10,7 +10,9 @@ import { closeStreamPool, getStreamPool } from '../../../shared/db/stream-pool.j
 import { createServer } from 'node:http';
 import { exportBlob, readOnlyLink, resetBlobClientForTests } from '../../../shared/storage/blob.js';
 import { getFieldCipher } from '../../../shared/services/pii-cipher.js';
-import { exportBlobName } from '../../../shared/services/export/export-runner.js';
+import { exportBlobName, runExport } from '../../../shared/services/export/export-runner.js';
+import { silentLogger } from '../../../shared/logging/logger.js';
+import { generateOrders } from '../../../infra/datagen/orders.js';
 import { EXPORT_COLUMNS } from '../../../shared/services/export/export-query.js';
 import { invoke } from '../../support/http.js';
 import { installRecordingBus, type RecordingBus } from '../../support/recording-bus.js';
@@ -268,6 +270,120 @@ describe('order export', () => {
       ]);
       expect(Date.now() - started).toBeLessThan(2000);
       expect(rows[0]).toMatchObject({ status: 'queued' });
+      // The storage error has no message of its own; the job still says what failed.
+      expect(rows[0].error).toMatch(/HTTP 500/);
+    } finally {
+      server.close();
+      process.env.AzureWebJobsStorage = azurite.connectionString;
+      resetSettingsForTests();
+      resetBlobClientForTests();
+    }
+  });
+
+  it('writes the same CSV when it spans many small blocks (characters split across blocks)', async () => {
+    const whole = await requestAndRun({ from, to });
+    const res = await invoke(requestExport, {
+      method: 'POST',
+      headers: await authHeaders(admin),
+      body: { from, to },
+    });
+    const exportId = res.json.exportId as string;
+    const blockSize = 37;
+    await expect(
+      runExport({ exportId, tenantId }, { deliveryCount: 1, maxDeliveries: 5 }, silentLogger, {
+        blockSize,
+        buffers: 2,
+      }),
+    ).resolves.toBe('completed');
+    const expected = await exportBlob('exports', exportBlobName(tenantId, whole)).downloadToBuffer();
+    const blob = exportBlob('exports', exportBlobName(tenantId, exportId));
+    const actual = await blob.downloadToBuffer();
+    expect(actual.equals(expected)).toBe(true);
+    const { committedBlocks } = await blob.getBlockList('committed');
+    expect(committedBlocks?.length).toBe(Math.ceil(actual.length / blockSize));
+    const properties = await blob.getProperties();
+    expect(properties.contentType).toBe('text/csv; charset=utf-8');
+    expect(properties.metadata).toEqual({ tenantid: tenantId, exportid: exportId });
+    const { rows } = await testPool().query('select bytes from export_jobs where id = $1', [exportId]);
+    expect(Number(rows[0].bytes)).toBe(actual.length);
+  });
+
+  it('an upload failing while the cursor still has rows stops the query and discards its connection', async () => {
+    // More rows than one cursor batch, so the failure lands with the query still open.
+    const bigTenant = (await createTenant('Big export shop')).id;
+    const start = new Date('2026-06-01T00:00:00Z');
+    await generateOrders({
+      databaseUrl: process.env.DATABASE_URL!,
+      tenantId: bigTenant,
+      fernetKeys: process.env.FERNET_KEYS!,
+      customers: 20,
+      orders: 3000,
+      linesPerOrder: 1,
+      start,
+      spacingSeconds: 1,
+    });
+    const bigAdmin = await createUser(bigTenant, { roles: ['admin'] });
+    // Blocks are accepted until the third, then every stage fails.
+    let stages = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        const url = req.url ?? '';
+        const creating = req.method === 'PUT' && url.includes('restype=container');
+        const staging = req.method === 'PUT' && url.includes('comp=block');
+        const ok = creating || (staging && ++stages <= 2);
+        res.writeHead(ok ? 201 : 500, { 'x-ms-error-code': ok ? '' : 'InternalError' });
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as { port: number }).port;
+    process.env.AzureWebJobsStorage = azurite.connectionString.replace(
+      /127\.0\.0\.1:\d+/,
+      `127.0.0.1:${port}`,
+    );
+    resetSettingsForTests();
+    resetBlobClientForTests();
+    try {
+      for (let delivery = 1; delivery <= 5; delivery++) {
+        stages = 0;
+        const res = await invoke(requestExport, {
+          method: 'POST',
+          headers: await authHeaders(bigAdmin),
+          body: { from: start.toISOString(), to: '2026-07-01T00:00:00Z' },
+        });
+        const exportId = res.json.exportId as string;
+        await expect(
+          runExport({ exportId, tenantId: bigTenant }, { deliveryCount: 1, maxDeliveries: 5 }, silentLogger, {
+            blockSize: 4096,
+            buffers: 2,
+          }),
+        ).rejects.toThrow();
+        const { rows } = await testPool().query('select status, error from export_jobs where id = $1', [
+          exportId,
+        ]);
+        expect(rows[0]).toMatchObject({ status: 'queued', error: 'RestError (HTTP 500)' });
+        // It stopped at the failure instead of encoding the ~160 blocks the whole range takes.
+        expect(stages).toBeLessThan(20);
+      }
+      // Five failures on a pool of four: each connection was given back or discarded, and no backend
+      // is still running the export's statement.
+      const started = Date.now();
+      await getStreamPool().query('select 1');
+      expect(Date.now() - started).toBeLessThan(2000);
+      await expect
+        .poll(
+          async () =>
+            (
+              await testPool().query(
+                `select count(*)::int as n from pg_stat_activity
+                 where datname = current_database() and state = 'active' and query like '%range_orders%'
+                   and pid <> pg_backend_pid()`,
+              )
+            ).rows[0].n,
+          { timeout: 5000 },
+        )
+        .toBe(0);
     } finally {
       server.close();
       process.env.AzureWebJobsStorage = azurite.connectionString;
