@@ -11,7 +11,7 @@
 // waits for it). Ctrl-C / SIGTERM stop gracefully; a second signal forces the exit (children still get
 // signalled by the exit hook).
 import { startHost, type LocalHost } from './host.js';
-import { errorText } from './log.js';
+import { safeErrorReport } from './durable/errors.js';
 
 interface CliArgs {
   port?: number;
@@ -85,9 +85,11 @@ const LOST_CONNECTION = /^(57P0[1-3]|08\d{3})$/;
 
 /**
  * A pg client whose backend is terminated between two statements emits 'error' outside any query; if
- * that client has no listener at that instant the event would end the whole host. The connection is
- * dead and will be discarded by its pool; the work on it fails and is retried. Anything else still
- * ends the process, as an uncaught error should.
+ * that client has no listener at that instant the event would end the whole host. The host's own
+ * durable store gives each of its clients a permanent listener (infra/host/durable/store.ts
+ * `guardPool`), so it never gets here; this is the last line for pools the app's modules own. The
+ * connection is dead and will be discarded by its pool; the work on it fails and is retried. Anything
+ * else still ends the process, as an uncaught error should. Only the SQLSTATE is printed.
  */
 function surviveLostDatabaseConnections(): void {
   process.on('uncaughtException', (error: Error & { code?: unknown }) => {
@@ -97,7 +99,7 @@ function surviveLostDatabaseConnections(): void {
       );
       return;
     }
-    console.error(errorText(error));
+    console.error(safeErrorReport(error));
     process.exit(1);
   });
 }
@@ -119,7 +121,7 @@ async function main(): Promise<void> {
     host.stop().then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error(errorText(error));
+        console.error(safeErrorReport(error));
         process.exit(1);
       },
     );
@@ -146,6 +148,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`The local host could not start:\n${errorText(error)}`);
+  console.error(`The local host could not start:\n${safeErrorReport(error)}`);
   process.exit(1);
 });

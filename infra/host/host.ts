@@ -16,7 +16,8 @@ import { readHostJson } from './host-config.js';
 import { DEFAULT_BODY_LIMIT, HttpHost } from './http-server.js';
 import { isDurableClientBinding, type InputProvider } from './invocation.js';
 import { findAppRoot, loadFunctionModules, mainEntries, type ModuleSource } from './loader.js';
-import { consoleLogger, errorText } from './log.js';
+import { safeErrorReport } from './durable/errors.js';
+import { consoleLogger } from './log.js';
 import { createOutputDispatcher } from './outputs.js';
 import { entityName, usesRealServiceBus } from './service-bus/connection.js';
 import { LocalServiceBus } from './service-bus/local-bus.js';
@@ -66,7 +67,13 @@ export interface HostOptions {
     /** Default: DATABASE_URL. */
     databaseUrl?: string;
     pollIntervalMs?: number;
+    /**
+     * Activity lease (default: $DURABLE_ACTIVITY_LEASE_SECONDS, else 60 s): how long before another
+     * host (or the next start) re-runs an execution whose host died.
+     */
     leaseMs?: number;
+    /** Connections of the durable store's pool (default 10). */
+    poolSize?: number;
   };
 }
 
@@ -90,6 +97,20 @@ export interface LocalHost {
 }
 
 const triggerType = (fn: RegisteredFunction): string => fn.trigger.type.toLowerCase();
+
+/** The activity lease: the option, else the environment setting (whole seconds, at least 5). */
+function leaseOption(
+  option: number | undefined,
+  setting: string | undefined,
+  logger: HostLogger,
+): { leaseMs?: number } {
+  if (option !== undefined) return { leaseMs: option };
+  if (setting === undefined || setting === '') return {};
+  const seconds = Number(setting);
+  if (Number.isInteger(seconds) && seconds >= 5) return { leaseMs: seconds * 1000 };
+  logger.warn(`DURABLE_ACTIVITY_LEASE_SECONDS must be a whole number ≥ 5; using the default 60 s`);
+  return {};
+}
 
 /**
  * Boots the local Functions host: settings, embedded services, the functions' own modules, then HTTP,
@@ -131,7 +152,7 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     try {
       await work();
     } catch (error) {
-      logger.error(`Stopping ${what} failed: ${errorText(error)}`);
+      logger.error(`Stopping ${what} failed: ${safeErrorReport(error)}`);
     }
   };
   const shutdown = async (): Promise<void> => {
@@ -237,11 +258,16 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
         throw new Error(
           'Durable functions are registered but DATABASE_URL is not set: the host keeps instance state in PostgreSQL',
         );
-      const pool = new pg.Pool({ connectionString, max: 10 });
-      pool.on('error', (error) => logger.error(`Durable store connection error: ${error.message}`));
+      const pool = new pg.Pool({
+        connectionString,
+        max: options.durable?.poolSize ?? 10,
+        // Names the store's sessions in pg_stat_activity (a name in the URL wins).
+        application_name: 'durable-host',
+      });
       started.pool = pool;
       const engine = new DurableEngine({
-        store: new DurableStore(pool, options.durable?.schema ?? 'durable_host', hub),
+        // The store guards the pool: a lost connection is logged by SQLSTATE and never ends the host.
+        store: new DurableStore(pool, options.durable?.schema ?? 'durable_host', hub, logger),
         logger,
         orchestrators,
         activities,
@@ -251,7 +277,7 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
         ...(options.durable?.pollIntervalMs !== undefined
           ? { pollIntervalMs: options.durable.pollIntervalMs }
           : {}),
-        ...(options.durable?.leaseMs !== undefined ? { leaseMs: options.durable.leaseMs } : {}),
+        ...leaseOption(options.durable?.leaseMs, env.DURABLE_ACTIVITY_LEASE_SECONDS, logger),
       });
       inputs.durableClient = () => durableClientInput(origin, hub);
       durable = engine;
@@ -285,7 +311,8 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
         ...createAdminApi({ functions: () => functions, describe, timers, bus, state: () => state }),
       },
     ];
-    if (durable) systemRoutes.push({ prefix: WEBHOOK_PREFIX, ...createDurableApi(durable, () => origin) });
+    if (durable)
+      systemRoutes.push({ prefix: WEBHOOK_PREFIX, ...createDurableApi(durable, () => origin, logger) });
     http.activate({ functions: byType('httptrigger'), inputs, dispatchOutputs, systemRoutes });
 
     for (const fn of functions) {

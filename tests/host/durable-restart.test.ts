@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
+import { events } from '../../infra/host/durable/history.js';
+import { DurableStore } from '../../infra/host/durable/store.js';
 import { startHost, type HostOptions, type LocalHost } from '../../infra/host/host.js';
 import { testHostOptions, uniqueHub, until } from './helpers.js';
 
@@ -43,6 +46,34 @@ describe('durable state survives a host restart', () => {
     const status = await host.durable!.waitForCompletion(id, 15_000);
     expect(status.runtimeStatus).toBe('Completed');
     expect(status.output).toEqual({ go: 'now' });
+  });
+
+  it('an event that arrived before its rival timer fired wins, even when one late episode replays both', async () => {
+    const id = `race-${randomUUID()}`;
+    let host = await restart();
+    await fetch(`${host.baseUrl}/flows/eventOrTimer/${id}`, { method: 'POST', body: '2500' });
+    await until(async () => (await host.durable!.status(id))?.customStatus === 'racing' || undefined);
+    const created = (await host.durable!.status(id, { showHistory: true }))!.history!.find(
+      (e) => e.EventType === 'TimerCreated',
+    );
+    const fireAt = Date.parse(String(created!.FireAt));
+    await current!.stop();
+    current = undefined;
+    // While no host runs: the event arrives first, then the timer comes due. Its inbox row was
+    // written when the timer was created, i.e. before the event's.
+    const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 1 });
+    try {
+      const at = new Date();
+      const store = new DurableStore(pool, 'durable_host', hub);
+      expect(await store.enqueueEvent(id, events.eventRaised('Go', '"early"', at), at)).toBe('Running');
+      expect(Date.now(), 'the event was raised before the timer was due').toBeLessThan(fireAt);
+    } finally {
+      await pool.end();
+    }
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, fireAt + 300 - Date.now())));
+    host = await restart();
+    const status = await host.durable!.waitForCompletion(id, 15_000);
+    expect(status.output).toEqual({ winner: 'event', value: 'early' });
   });
 
   it('a durable timer pending at shutdown fires after the restart', async () => {

@@ -1,5 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { sendProblem } from '../problem.js';
+import type { HostLogger } from '../types.js';
+import { isTransientStoreError, safeErrorText } from './errors.js';
 import type { DurableEngine, InstanceStatus } from './engine.js';
 import type { InstanceFilter, RuntimeStatus } from './store.js';
 
@@ -106,7 +108,11 @@ export interface DurableApi {
   handle(method: string, url: URL, body: Buffer, res: ServerResponse): Promise<void>;
 }
 
-export function createDurableApi(engine: DurableEngine, origin: () => string): DurableApi {
+export function createDurableApi(
+  engine: DurableEngine,
+  origin: () => string,
+  logger?: HostLogger,
+): DurableApi {
   const base = (): string => `${origin()}${WEBHOOK_PREFIX}`;
   const problem = (res: ServerResponse, status: number, title: string, detail?: string): void =>
     sendProblem(res, { status, title, ...(detail ? { detail } : {}) });
@@ -114,116 +120,127 @@ export function createDurableApi(engine: DurableEngine, origin: () => string): D
   const statusCode = (s: InstanceStatus): number =>
     s.runtimeStatus === 'Pending' || s.runtimeStatus === 'Running' ? 202 : 200;
 
+  // The store's errors are answered here, not by the HTTP server's catch-all: a lost connection is
+  // a 503 the durable client may retry, and the log names the SQLSTATE, never a statement.
+  const failed = (res: ServerResponse, verb: string, error: unknown): void => {
+    const transient = isTransientStoreError(error);
+    logger?.[transient ? 'warn' : 'error'](
+      `Durable API: ${verb} ${WEBHOOK_PREFIX}… failed: ${safeErrorText(error)}`,
+    );
+    sendProblem(res, {
+      status: transient ? 503 : 500,
+      title: transient ? 'Service Unavailable' : 'Internal Server Error',
+      ...(transient ? { headers: { 'retry-after': '1' } } : {}),
+    });
+  };
+
   return {
     async handle(method, url, body, res) {
-      const rest = url.pathname.slice(WEBHOOK_PREFIX.length);
-      const parts = rest
-        .split('/')
-        .filter((p) => p !== '')
-        .map(decode);
-      const verb = method.toUpperCase();
-
-      // POST orchestrators/{name}[/{instanceId}]
-      if (parts[0] === 'orchestrators' && verb === 'POST' && (parts.length === 2 || parts.length === 3)) {
-        const [, name, requestedId] = parts as [string, string, string | undefined];
-        if (requestedId !== undefined && !VALID_ID.test(requestedId))
-          return problem(
-            res,
-            400,
-            'Invalid instance id',
-            'Use letters, digits and URL-safe punctuation only.',
-          );
-        const input = inputText(body);
-        if (!input.ok) return problem(res, 400, 'Invalid input', 'The orchestration input must be JSON.');
-        const result = await engine.startNew(name, requestedId, input.text);
-        if (result.outcome === 'unknown-orchestrator')
-          return problem(
-            res,
-            400,
-            'Unknown orchestrator',
-            `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
-          );
-        if (result.outcome === 'already-running')
-          return problem(
-            res,
-            409,
-            'Instance already exists',
-            `An instance with ID '${result.instanceId}' already exists and is not finished.`,
-          );
-        const links = managementUrls(base(), engine.hub, result.instanceId);
-        return sendJson(
-          res,
-          202,
-          { ...links, id: result.instanceId },
-          { location: links.statusQueryGetUri! },
-        );
+      try {
+        await route(method, url, body, res);
+      } catch (error) {
+        failed(res, method.toUpperCase(), error);
       }
-
-      if (parts[0] !== 'instances')
-        return problem(res, 404, 'Not found', `No durable API at ${url.pathname}`);
-      const instanceId = parts[1];
-
-      // GET instances  |  DELETE instances (purge by filter)
-      if (instanceId === undefined) {
-        if (verb === 'GET')
-          return sendJson(
-            res,
-            200,
-            await engine.list(filterFrom(url.searchParams), url.searchParams.get('showInput') !== 'false'),
-          );
-        if (verb === 'DELETE') {
-          const deleted = await engine.purge(filterFrom(url.searchParams));
-          return deleted > 0
-            ? sendJson(res, 200, { instancesDeleted: deleted })
-            : problem(res, 404, 'No instances purged');
-        }
-        return problem(res, 405, 'Method not allowed');
-      }
-
-      const action = parts[2];
-      if (action === undefined && verb === 'GET') {
-        const status = await engine.status(instanceId, {
-          showHistory: url.searchParams.get('showHistory') === 'true',
-          showInput: url.searchParams.get('showInput') !== 'false',
-        });
-        if (!status) return problem(res, 404, 'Instance not found', `No instance with ID '${instanceId}'.`);
-        const headers: Record<string, string> =
-          statusCode(status) === 202
-            ? {
-                location: managementUrls(base(), engine.hub, instanceId).statusQueryGetUri!,
-                'retry-after': '1',
-              }
-            : {};
-        return sendJson(res, statusCode(status), status, headers);
-      }
-      if (action === undefined && verb === 'DELETE') {
-        const existing = await engine.status(instanceId, { showInput: false });
-        if (!existing) return problem(res, 404, 'Instance not found');
-        if (statusCode(existing) === 202)
-          return problem(res, 409, 'Instance is running', 'Only finished instances can be purged.');
-        return sendJson(res, 200, { instancesDeleted: await engine.purge({ instanceId }) });
-      }
-      if (action === 'raiseEvent' && verb === 'POST' && parts[3]) {
-        const input = inputText(body);
-        if (!input.ok) return problem(res, 400, 'Invalid event data', 'The event data must be JSON.');
-        const outcome = await engine.raiseEvent(instanceId, parts[3], input.text);
-        if (outcome === 'not-found') return problem(res, 404, 'Instance not found');
-        if (outcome === 'gone')
-          return problem(res, 410, 'Instance finished', 'The instance is no longer running.');
-        res.writeHead(202, { 'content-length': '0' }).end();
-        return;
-      }
-      if (action === 'terminate' && verb === 'POST') {
-        const outcome = await engine.terminate(instanceId, url.searchParams.get('reason') ?? undefined);
-        if (outcome === 'not-found') return problem(res, 404, 'Instance not found');
-        if (outcome === 'gone')
-          return problem(res, 410, 'Instance finished', 'The instance is no longer running.');
-        res.writeHead(202, { 'content-length': '0' }).end();
-        return;
-      }
-      if (['rewind', 'suspend', 'resume', 'restart'].includes(action ?? ''))
-        return problem(res, 501, 'Not implemented', `The local host does not support ${action}.`);
-      return problem(res, 404, 'Not found', `No durable API at ${url.pathname}`);
     },
   };
+
+  async function route(method: string, url: URL, body: Buffer, res: ServerResponse): Promise<void> {
+    const rest = url.pathname.slice(WEBHOOK_PREFIX.length);
+    const parts = rest
+      .split('/')
+      .filter((p) => p !== '')
+      .map(decode);
+    const verb = method.toUpperCase();
+
+    // POST orchestrators/{name}[/{instanceId}]
+    if (parts[0] === 'orchestrators' && verb === 'POST' && (parts.length === 2 || parts.length === 3)) {
+      const [, name, requestedId] = parts as [string, string, string | undefined];
+      if (requestedId !== undefined && !VALID_ID.test(requestedId))
+        return problem(res, 400, 'Invalid instance id', 'Use letters, digits and URL-safe punctuation only.');
+      const input = inputText(body);
+      if (!input.ok) return problem(res, 400, 'Invalid input', 'The orchestration input must be JSON.');
+      const result = await engine.startNew(name, requestedId, input.text);
+      if (result.outcome === 'unknown-orchestrator')
+        return problem(
+          res,
+          400,
+          'Unknown orchestrator',
+          `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+        );
+      if (result.outcome === 'already-running')
+        return problem(
+          res,
+          409,
+          'Instance already exists',
+          `An instance with ID '${result.instanceId}' already exists and is not finished.`,
+        );
+      const links = managementUrls(base(), engine.hub, result.instanceId);
+      return sendJson(res, 202, { ...links, id: result.instanceId }, { location: links.statusQueryGetUri! });
+    }
+
+    if (parts[0] !== 'instances') return problem(res, 404, 'Not found', `No durable API at ${url.pathname}`);
+    const instanceId = parts[1];
+
+    // GET instances  |  DELETE instances (purge by filter)
+    if (instanceId === undefined) {
+      if (verb === 'GET')
+        return sendJson(
+          res,
+          200,
+          await engine.list(filterFrom(url.searchParams), url.searchParams.get('showInput') !== 'false'),
+        );
+      if (verb === 'DELETE') {
+        const deleted = await engine.purge(filterFrom(url.searchParams));
+        return deleted > 0
+          ? sendJson(res, 200, { instancesDeleted: deleted })
+          : problem(res, 404, 'No instances purged');
+      }
+      return problem(res, 405, 'Method not allowed');
+    }
+
+    const action = parts[2];
+    if (action === undefined && verb === 'GET') {
+      const status = await engine.status(instanceId, {
+        showHistory: url.searchParams.get('showHistory') === 'true',
+        showInput: url.searchParams.get('showInput') !== 'false',
+      });
+      if (!status) return problem(res, 404, 'Instance not found', `No instance with ID '${instanceId}'.`);
+      const headers: Record<string, string> =
+        statusCode(status) === 202
+          ? {
+              location: managementUrls(base(), engine.hub, instanceId).statusQueryGetUri!,
+              'retry-after': '1',
+            }
+          : {};
+      return sendJson(res, statusCode(status), status, headers);
+    }
+    if (action === undefined && verb === 'DELETE') {
+      const existing = await engine.status(instanceId, { showInput: false });
+      if (!existing) return problem(res, 404, 'Instance not found');
+      if (statusCode(existing) === 202)
+        return problem(res, 409, 'Instance is running', 'Only finished instances can be purged.');
+      return sendJson(res, 200, { instancesDeleted: await engine.purge({ instanceId }) });
+    }
+    if (action === 'raiseEvent' && verb === 'POST' && parts[3]) {
+      const input = inputText(body);
+      if (!input.ok) return problem(res, 400, 'Invalid event data', 'The event data must be JSON.');
+      const outcome = await engine.raiseEvent(instanceId, parts[3], input.text);
+      if (outcome === 'not-found') return problem(res, 404, 'Instance not found');
+      if (outcome === 'gone')
+        return problem(res, 410, 'Instance finished', 'The instance is no longer running.');
+      res.writeHead(202, { 'content-length': '0' }).end();
+      return;
+    }
+    if (action === 'terminate' && verb === 'POST') {
+      const outcome = await engine.terminate(instanceId, url.searchParams.get('reason') ?? undefined);
+      if (outcome === 'not-found') return problem(res, 404, 'Instance not found');
+      if (outcome === 'gone')
+        return problem(res, 410, 'Instance finished', 'The instance is no longer running.');
+      res.writeHead(202, { 'content-length': '0' }).end();
+      return;
+    }
+    if (['rewind', 'suspend', 'resume', 'restart'].includes(action ?? ''))
+      return problem(res, 501, 'Not implemented', `The local host does not support ${action}.`);
+    return problem(res, 404, 'Not found', `No durable API at ${url.pathname}`);
+  }
 }

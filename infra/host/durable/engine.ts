@@ -1,26 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { InputProvider } from '../invocation.js';
-import { errorText } from '../log.js';
 import type { HostLogger, RegisteredFunction } from '../types.js';
-import {
-  checkDeterminism,
-  emptyBookkeeping,
-  planEpisode,
-  selectBatch,
-  type Bookkeeping,
-  type Work,
-} from './episode.js';
+import { checkDeterminism, emptyBookkeeping, planEpisode, selectBatch, type Work } from './episode.js';
+import { safeErrorText, safeMessage } from './errors.js';
 import { EventType, events, jsonText, type HistoryEvent } from './history.js';
 import { runEpisode, type FailureInfo } from './replay.js';
 import { ActivityWorker } from './activity-worker.js';
 import { Semaphore } from './semaphore.js';
 import {
   TERMINAL,
+  type ActivityRow,
   type DurableStore,
+  type EpisodeOutcome,
+  type EpisodeWrite,
   type InstanceFilter,
   type InstanceRow,
-  type InstanceTx,
   type RuntimeStatus,
 } from './store.js';
 
@@ -72,18 +67,77 @@ function parseJson(text: string | null): unknown {
 
 const EVENT_NAMES = Object.fromEntries(Object.entries(EventType).map(([name, n]) => [n, name]));
 
+/** Waits before each attempt to put an activity result in the inbox (a killed connection is retried). */
+const INBOX_RETRY_DELAYS_MS = [0, 100, 500, 2000];
+/** Waits before replaying an episode again after its read or write failed. */
+const EPISODE_RETRY_DELAYS_MS = [50, 250];
+
+/** An activity result held in memory until an episode (or the inbox) has it; `settle` frees its lease. */
+interface PendingResult {
+  activity: ActivityRow;
+  event: HistoryEvent;
+  /** Epoch ms when the activity finished, to replay it in arrival order among inbox rows. */
+  arrivedAt: number;
+  settle: () => void;
+}
+
+interface Runner {
+  /** The inbox may hold something new. */
+  dirty: boolean;
+  results: PendingResult[];
+  done: Promise<void>;
+}
+
+/** Something to replay: an inbox row, or a result held in memory. */
+interface Candidate {
+  event: HistoryEvent;
+  at: number;
+  messageId?: string;
+  result?: PendingResult;
+}
+
+interface StepResult {
+  kind: 'idle' | 'progressed' | 'conflict';
+  /** Results to replay in a later episode of this runner. */
+  requeue: PendingResult[];
+  /** Due inbox rows were left for the next episode. */
+  more: boolean;
+}
+
+/** What an episode decided: the write (but the parts the step adds) and what to do once it is written. */
+interface Decision {
+  write: Omit<
+    EpisodeWrite,
+    | 'instanceId'
+    | 'expectedVersion'
+    | 'consumedActivities'
+    | 'deleteMessages'
+    | 'insertActivities'
+    | 'lease'
+    | 'now'
+  >;
+  work: Work[];
+  finished: RuntimeStatus | undefined;
+  more?: boolean;
+  after?: () => void;
+}
+
 /**
- * Runs orchestrations the way the Durable extension does: every change to an instance (its start, an
- * activity result, a fired timer, a raised event) is an inbox row; a worker takes the instance's row lock,
- * replays the whole history plus the new events through the orchestrator wrapper, records what the
- * orchestrator decided, and commits. An in-process queue per instance and the row lock together make
- * sure no two workers (in this process or another) ever advance one instance at the same time.
+ * Runs orchestrations the way the Durable extension does: every change to an instance (its start, a
+ * fired timer, a raised event, an activity result) is an inbox row, or — for a result of an activity
+ * this process ran — a result held in memory until the episode that replays it. An episode reads the
+ * instance, its due inbox and its history in one statement, replays them through the orchestrator
+ * wrapper, and writes everything the orchestrator decided in one statement that applies only if the
+ * instance's version is still the one it read (so exactly one of two competing workers, in this process
+ * or another, advances an instance; the other replays again). One runner per instance in this process
+ * keeps its episodes in order; activities scheduled by an episode start right after its write, leased
+ * to this process by that same write.
  */
 export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStatus] }> {
   readonly owner = `host-${randomUUID()}`;
   #o: Required<DurableEngineOptions>;
   #steps: Semaphore;
-  #runners = new Map<string, { dirty: boolean; done: Promise<void> }>();
+  #runners = new Map<string, Runner>();
   #activities: ActivityWorker;
   #poller: NodeJS.Timeout | undefined;
   #wake: { timer: NodeJS.Timeout; at: number } | undefined;
@@ -101,7 +155,7 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
       maxConcurrent: this.#o.maxConcurrentActivities,
       leaseMs: this.#o.leaseMs,
       owner: this.owner,
-      onResult: (instanceId) => void this.kick(instanceId),
+      onResult: (activity, event) => this.#deliver(activity, event),
     });
   }
 
@@ -137,16 +191,23 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
     const id = instanceId ?? randomUUID().replace(/-/g, '');
     const now = new Date();
     const row = { instanceId: id, name, input: inputText ?? null, bookkeeping: emptyBookkeeping() };
-    const outcome = await this.#o.store.transaction(async (tx) => {
-      if (!(await tx.insertInstance(row, now))) {
-        const existing = await tx.lock(id);
-        // A live instance keeps its id: starting it again is refused, as the extension does by default.
-        if (existing && !TERMINAL.includes(existing.status)) return 'already-running' as const;
-        await tx.restartInstance(row, now);
-      }
-      await tx.insertMessage(id, events.executionStarted(name, inputText, now), now);
-      return 'started' as const;
-    });
+    const started = events.executionStarted(name, inputText, now);
+    let outcome: 'started' | 'already-running' | 'retry' = 'retry';
+    // A new id (the usual case) is one statement; a taken id needs a look at the instance under its lock.
+    for (let attempt = 0; outcome === 'retry' && attempt < 3; attempt++) {
+      if (await this.#o.store.createInstance(row, started, now)) outcome = 'started';
+      else
+        outcome = await this.#o.store.transaction(async (tx) => {
+          const existing = await tx.lock(id);
+          if (!existing) return 'retry' as const; // purged in between: create it afresh
+          // A live instance keeps its id: starting it again is refused, as the extension does by default.
+          if (!TERMINAL.includes(existing.status)) return 'already-running' as const;
+          await tx.restartInstance(row, now);
+          await tx.insertMessage(id, started, now);
+          return 'started' as const;
+        });
+    }
+    if (outcome === 'retry') throw new Error(`Instance ${id} could not be created (it kept changing)`);
     if (outcome === 'started') void this.kick(id);
     return { outcome, instanceId: id };
   }
@@ -260,30 +321,65 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
 
   // ---- orchestration steps ----
 
-  /** Schedules a replay of the instance (coalesced with one already queued or running). */
-  kick(instanceId: string): Promise<void> {
+  /**
+   * Schedules a replay of the instance (coalesced with one already queued or running). With `result`,
+   * an activity result held in memory goes along: the episode that replays it also records it.
+   */
+  kick(instanceId: string, result?: PendingResult): Promise<void> {
     const existing = this.#runners.get(instanceId);
     if (existing) {
-      existing.dirty = true;
+      if (result) existing.results.push(result);
+      else existing.dirty = true;
       return existing.done;
     }
-    const runner = { dirty: true, done: Promise.resolve() };
-    runner.done = (async () => {
-      await this.#steps.acquire();
-      try {
-        while (runner.dirty && !this.#stopping) {
-          runner.dirty = false;
-          while (!this.#stopping && (await this.#stepOnce(instanceId))) runner.dirty = false;
-        }
-      } catch (error) {
-        this.#o.logger.error(`Durable: replay of ${instanceId} failed, will retry: ${errorText(error)}`);
-      } finally {
-        this.#steps.release();
-        this.#runners.delete(instanceId);
-      }
-    })();
+    const runner: Runner = { dirty: !result, results: result ? [result] : [], done: Promise.resolve() };
     this.#runners.set(instanceId, runner);
+    runner.done = this.#run(instanceId, runner);
     return runner.done;
+  }
+
+  async #run(instanceId: string, runner: Runner): Promise<void> {
+    await this.#steps.acquire();
+    let conflicts = 0;
+    let failures = 0;
+    try {
+      while (!this.#stopping && (runner.dirty || runner.results.length > 0)) {
+        runner.dirty = false;
+        const taken = runner.results.splice(0);
+        let step: StepResult;
+        try {
+          step = await this.#stepOnce(instanceId, taken);
+        } catch (error) {
+          // The results could not ride on an episode: record them the ordinary way. A lost connection
+          // is retried at once on a fresh one; after that the poll retries the episode from the inbox.
+          await Promise.all(taken.map((r) => this.#recordInInbox(r)));
+          if (++failures > EPISODE_RETRY_DELAYS_MS.length) throw error;
+          this.#o.logger.warn(`Durable: episode of ${instanceId} failed, retrying: ${safeErrorText(error)}`);
+          await new Promise((resolve) => setTimeout(resolve, EPISODE_RETRY_DELAYS_MS[failures - 1]));
+          runner.dirty = true;
+          continue;
+        }
+        runner.results.unshift(...step.requeue);
+        if (step.more) runner.dirty = true;
+        if (step.kind === 'conflict') {
+          // Another writer (another host, a terminate) got there first: read again. Bounded, in case
+          // something keeps changing the row; the poll picks the inbox up later.
+          if (++conflicts > 20) {
+            await Promise.all(runner.results.splice(0).map((r) => this.#recordInInbox(r)));
+            break;
+          }
+          runner.dirty = true;
+        }
+      }
+    } catch (error) {
+      this.#o.logger.error(`Durable: replay of ${instanceId} failed, will retry: ${safeErrorText(error)}`);
+    } finally {
+      this.#steps.release();
+      this.#runners.delete(instanceId);
+    }
+    // Stopping with results still in memory: into the inbox, for the next start.
+    if (runner.results.length > 0)
+      await Promise.all(runner.results.splice(0).map((r) => this.#recordInInbox(r)));
   }
 
   /** Runs `work` while no replay of this instance runs in this process. */
@@ -296,72 +392,195 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
     return work();
   }
 
-  /** One episode: replays the due inbox events. False when there was nothing to do. */
-  async #stepOnce(instanceId: string): Promise<boolean> {
-    const now = new Date();
-    const { progressed, work, finished } = await this.#o.store.transaction(async (tx) => {
-      const idle = {
-        progressed: false,
-        work: [] as Work[],
-        finished: undefined as RuntimeStatus | undefined,
-      };
-      const instance = await tx.lock(instanceId);
-      if (!instance) return idle;
-      if (TERMINAL.includes(instance.status)) {
-        // Results and events that arrive after the end have nothing to wake.
-        await tx.clearPending(instanceId);
-        return idle;
-      }
-      const messages = await tx.visibleMessages(instanceId, now);
-      if (messages.length === 0) return idle;
-      const batch = selectBatch(instance.bookkeeping, messages);
-      const outcome = await this.#replay(
-        tx,
-        instance,
-        batch.map((m) => m.event),
-        now,
-      );
-      await tx.deleteMessages(batch.map((m) => m.id));
-      return { progressed: true, work: outcome.work, finished: outcome.finished };
+  /** An activity's result: replayed by the instance's next episode, which records it with its own write. */
+  #deliver(activity: ActivityRow, event: HistoryEvent): Promise<void> {
+    const arrivedAt = Date.now();
+    if (this.#stopping) return this.#recordInInbox({ activity, event, arrivedAt, settle: () => undefined });
+    return new Promise<void>((resolve) => {
+      void this.kick(activity.instanceId, { activity, event, arrivedAt, settle: resolve });
     });
-    if (!progressed) return false;
-    if (finished) this.emit('finished', instanceId, finished);
-    if (work.some((w) => w.kind === 'activity')) void this.#activities.pump();
-    for (const w of work) if (w.kind === 'timer') this.#wakeAt(w.fireAt);
-    return true;
   }
 
+  /**
+   * Puts a result in the instance's inbox (its own statement). A killed connection is retried on a
+   * fresh one; if the database stays unreachable the lease is handed back, so the activity runs again
+   * as soon as anyone can claim it rather than when the lease lapses.
+   */
+  async #recordInInbox(result: PendingResult): Promise<void> {
+    const { activity, event } = result;
+    let lastError: unknown;
+    try {
+      for (const delay of INBOX_RETRY_DELAYS_MS) {
+        if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+        try {
+          if (await this.#o.store.completeActivity(activity, event, new Date()))
+            if (!this.#stopping) void this.kick(activity.instanceId);
+          return;
+        } catch (error) {
+          lastError = error;
+        }
+      }
+      this.#o.logger.error(
+        `Durable: could not record the result of activity ${activity.name} for ${activity.instanceId}; it will run again: ${safeErrorText(lastError)}`,
+      );
+      await this.#o.store.releaseLeases(this.owner, [activity.id]).catch(() => undefined);
+    } finally {
+      result.settle();
+    }
+  }
+
+  /**
+   * One episode: one read (instance, due inbox, history), the replay, one version-checked write. The
+   * instance row is not locked while the orchestrator runs; a write that finds the row changed does
+   * nothing and the episode is replayed from a fresh read.
+   */
+  async #stepOnce(instanceId: string, results: PendingResult[]): Promise<StepResult> {
+    const now = new Date();
+    const snapshot = await this.#o.store.readEpisode(instanceId, now, results.length > 0);
+    const idle: StepResult = { kind: 'idle', requeue: [], more: false };
+    if (!snapshot) {
+      // Purged: its executions went with it.
+      results.forEach((r) => r.settle());
+      return idle;
+    }
+    const { instance, messages, history } = snapshot;
+    if (TERMINAL.includes(instance.status)) {
+      // Results and events that arrive after the end have nothing to wake.
+      if (messages.length > 0 || results.length > 0) await this.#o.store.clearPending(instanceId);
+      results.forEach((r) => r.settle());
+      return idle;
+    }
+    // In arrival order, inbox rows and results held in memory alike (the sort is stable).
+    const candidates: Candidate[] = [
+      ...messages.map((m) => ({ event: m.event, messageId: m.id, at: Date.parse(m.visibleAt) })),
+      ...results.map((r) => ({ event: r.event, result: r, at: r.arrivedAt })),
+    ].sort((a, b) => a.at - b.at);
+    if (candidates.length === 0) return idle;
+    const batch = selectBatch(instance.bookkeeping, candidates);
+    const consumed = batch.flatMap((c) => (c.result ? [c.result] : []));
+    const requeue = results.filter((r) => !consumed.includes(r));
+    let more = batch.length - consumed.length < messages.length;
+
+    const decision = await this.#replay(
+      instance,
+      history,
+      batch.map((c) => c.event),
+      now,
+    );
+    const activities = decision.work.filter((w) => w.kind === 'activity');
+    const reserved = this.#activities.reserve(activities.length);
+    const leasedTasks = new Set(activities.slice(0, reserved).map((w) => w.id));
+    let outcome: EpisodeOutcome;
+    try {
+      outcome = await this.#o.store.writeEpisode({
+        ...decision.write,
+        instanceId,
+        expectedVersion: instance.version,
+        consumedActivities: consumed.map((r) => r.activity.id),
+        deleteMessages: batch.flatMap((c) => (c.messageId !== undefined ? [c.messageId] : [])),
+        insertActivities: activities.map((w) => ({
+          taskId: w.id,
+          name: w.name,
+          input: w.input,
+          leased: leasedTasks.has(w.id),
+        })),
+        lease: { owner: this.owner, until: new Date(Date.now() + this.#o.leaseMs) },
+        now,
+      });
+    } catch (error) {
+      this.#activities.unreserve(reserved);
+      // The write may have committed with its answer lost: executions it leased to this process are
+      // then re-claimed by the next pump instead of waiting for their lease.
+      if (activities.length > 0) this.#activities.noteBacklog();
+      throw error;
+    }
+    if (!outcome.applied) {
+      this.#activities.unreserve(reserved);
+      if (outcome.reason === 'gone') {
+        consumed.forEach((r) => r.settle());
+        return { kind: 'idle', requeue, more: false };
+      }
+      // A consumed execution that is gone was recorded elsewhere (or dropped): never replay it twice.
+      const missing = new Set(outcome.missing);
+      for (const r of consumed) if (missing.has(r.activity.id)) r.settle();
+      return {
+        kind: 'conflict',
+        requeue: [...consumed.filter((r) => !missing.has(r.activity.id)), ...requeue],
+        more: true,
+      };
+    }
+
+    consumed.forEach((r) => r.settle());
+    if (decision.more) more = true;
+    this.#activities.unreserve(reserved - outcome.leased.length);
+    this.#activities.runLeased(outcome.leased);
+    if (outcome.leased.length < activities.length) {
+      this.#activities.noteBacklog();
+      void this.#activities.pump();
+    }
+    for (const w of decision.work) if (w.kind === 'timer') this.#wakeAt(w.fireAt);
+    decision.after?.();
+    if (decision.finished) this.emit('finished', instanceId, decision.finished);
+    return { kind: 'progressed', requeue, more };
+  }
+
+  /**
+   * Replays the history plus the new events through the orchestrator wrapper and decides what to
+   * write. Pure apart from the orchestrator call: nothing is written here.
+   */
   async #replay(
-    tx: InstanceTx,
     instance: InstanceRow,
+    stored: HistoryEvent[],
     batch: HistoryEvent[],
     now: Date,
-  ): Promise<{ work: Work[]; finished: RuntimeStatus | undefined }> {
+  ): Promise<Decision> {
     const id = instance.instanceId;
     const fn = this.#o.orchestrators.get(instance.name);
     const started = events.orchestratorStarted(now);
     const fresh = batch.map((e) => ({ ...e, IsPlayed: false }));
-    const record = async (
-      appended: HistoryEvent[],
-      patch: Parameters<InstanceTx['update']>[1],
-    ): Promise<void> => {
-      await tx.appendHistory(id, instance.historyLength, appended);
-      await tx.update(id, { ...patch, historyLength: instance.historyLength + appended.length }, now);
+    const base = {
+      input: instance.input,
+      output: instance.output,
+      customStatus: instance.customStatus,
+      failure: null,
+      bookkeeping: instance.bookkeeping,
     };
-    const fail = async (
-      failure: FailureInfo,
-      customStatus: unknown,
-    ): Promise<{ work: Work[]; finished: RuntimeStatus }> => {
+    const write = (
+      appended: HistoryEvent[],
+      patch: Partial<Decision['write']['instance']>,
+      rest: Partial<Omit<Decision['write'], 'instance'>> = {},
+    ): Decision['write'] => ({
+      instance: {
+        ...base,
+        status: 'Running',
+        historyLength: instance.historyLength + appended.length,
+        ...patch,
+      },
+      clearHistory: false,
+      appendHistory: { from: instance.historyLength, events: appended },
+      clearMessages: 'none',
+      cancelTimers: [],
+      insertMessages: [],
+      clearActivities: false,
+      ...rest,
+    });
+    const fail = (failure: FailureInfo, customStatus: unknown): Decision => {
       const output = `Orchestrator function '${instance.name}' failed: ${failure.message}`;
-      this.#o.logger.error(`Durable: instance ${id} failed: ${failure.message}`);
-      await record([started, ...fresh, events.executionCompleted('Failed', JSON.stringify(output), now)], {
-        status: 'Failed',
-        output: JSON.stringify(output),
-        failure: { ...failure },
-        ...(customStatus !== undefined ? { customStatus: jsonText(customStatus)! } : {}),
-      });
-      await tx.clearPending(id);
-      return { work: [], finished: 'Failed' };
+      return {
+        write: write(
+          [started, ...fresh, events.executionCompleted('Failed', JSON.stringify(output), now)],
+          {
+            status: 'Failed',
+            output: JSON.stringify(output),
+            failure: { ...failure },
+            ...(customStatus !== undefined ? { customStatus: jsonText(customStatus)! } : {}),
+          },
+          { clearMessages: 'all', clearActivities: true },
+        ),
+        work: [],
+        finished: 'Failed',
+        after: () => this.#o.logger.error(`Durable: instance ${id} failed: ${safeMessage(failure.message)}`),
+      };
     };
 
     if (!fn)
@@ -372,13 +591,12 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
         undefined,
       );
 
-    const history = (await tx.history(id)).map((e) => ({ ...e, IsPlayed: true }));
     const result = await runEpisode({
       fn,
       logger: this.#o.logger,
       instanceId: id,
       input: parseJson(instance.input) ?? undefined,
-      history: [...history, started, ...fresh],
+      history: [...stored.map((e) => ({ ...e, IsPlayed: true })), started, ...fresh],
     });
     if (result.kind === 'failed') return fail(result.failure, result.customStatus);
     let customStatus: string | undefined;
@@ -406,16 +624,43 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
           { message: nondeterminism, errorType: 'NonDeterministicOrchestrationException' },
           undefined,
         );
-      if (result.actions.continueAsNew)
-        return this.#continueAsNew(tx, instance, result.actions.continueAsNew.input, now);
-      await record([started, ...fresh, events.executionCompleted('Completed', outputText, now)], {
-        status: 'Completed',
-        output: outputText ?? 'null',
-        ...(customStatus !== undefined ? { customStatus } : {}),
-      });
-      await tx.clearPending(id);
-      this.#o.logger.info(`Durable: instance ${id} (${instance.name}) completed`);
-      return { work: [], finished: 'Completed' };
+      if (result.actions.continueAsNew) {
+        // A fresh history with the new input; raised events not yet consumed carry over.
+        const inputText = jsonText(result.actions.continueAsNew.input);
+        return {
+          write: write(
+            [],
+            { input: inputText ?? 'null', bookkeeping: emptyBookkeeping(), historyLength: 0 },
+            {
+              clearHistory: true,
+              appendHistory: { from: 0, events: [] },
+              clearMessages: 'except-raised',
+              clearActivities: true,
+              insertMessages: [
+                { event: events.executionStarted(instance.name, inputText, now), visibleAt: now },
+              ],
+            },
+          ),
+          work: [],
+          finished: undefined,
+          // Its ExecutionStarted is in the inbox: the next episode starts the new execution.
+          more: true,
+        };
+      }
+      return {
+        write: write(
+          [started, ...fresh, events.executionCompleted('Completed', outputText, now)],
+          {
+            status: 'Completed',
+            output: outputText ?? 'null',
+            ...(customStatus !== undefined ? { customStatus } : {}),
+          },
+          { clearMessages: 'all', clearActivities: true },
+        ),
+        work: [],
+        finished: 'Completed',
+        after: () => this.#o.logger.info(`Durable: instance ${id} (${instance.name}) completed`),
+      };
     }
 
     const plan = planEpisode(instance.bookkeeping, result.actions.scheduled, fresh, now);
@@ -424,38 +669,20 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
         { message: plan.nondeterminism, errorType: 'NonDeterministicOrchestrationException' },
         undefined,
       );
-    for (const w of plan.work) {
-      if (w.kind === 'activity') await tx.insertActivity(id, w.id, w.name, w.input);
-      else if (w.kind === 'timer') await tx.insertMessage(id, events.timerFired(w.id, w.fireAt), w.fireAt);
-      else await tx.cancelTimer(id, w.id);
-    }
-    await record([started, ...fresh, ...plan.newEvents, events.orchestratorCompleted(now)], {
-      status: 'Running',
-      bookkeeping: plan.bookkeeping,
-      ...(customStatus !== undefined ? { customStatus } : {}),
-    });
-    return { work: plan.work, finished: undefined };
-  }
-
-  /** `continueAsNew`: a fresh history with the new input; raised events not yet consumed carry over. */
-  async #continueAsNew(
-    tx: InstanceTx,
-    instance: InstanceRow,
-    input: unknown,
-    now: Date,
-  ): Promise<{ work: Work[]; finished: undefined }> {
-    const id = instance.instanceId;
-    const inputText = jsonText(input);
-    await tx.dropStaleWork(id, true);
-    await tx.clearHistory(id);
-    await tx.insertMessage(id, events.executionStarted(instance.name, inputText, now), now);
-    const bookkeeping: Bookkeeping = emptyBookkeeping();
-    await tx.update(
-      id,
-      { status: 'Running', input: inputText ?? 'null', bookkeeping, historyLength: 0 },
-      now,
-    );
-    return { work: [], finished: undefined };
+    return {
+      write: write(
+        [started, ...fresh, ...plan.newEvents, events.orchestratorCompleted(now)],
+        { bookkeeping: plan.bookkeeping, ...(customStatus !== undefined ? { customStatus } : {}) },
+        {
+          cancelTimers: plan.work.flatMap((w) => (w.kind === 'cancelTimer' ? [w.id] : [])),
+          insertMessages: plan.work.flatMap((w) =>
+            w.kind === 'timer' ? [{ event: events.timerFired(w.id, w.fireAt), visibleAt: w.fireAt }] : [],
+          ),
+        },
+      ),
+      work: plan.work,
+      finished: undefined,
+    };
   }
 
   // ---- timers and polling ----
@@ -485,7 +712,7 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
       const next = await this.#o.store.nextVisibleAt(now);
       if (next) this.#wakeAt(next);
     } catch (error) {
-      if (!this.#stopping) this.#o.logger.error(`Durable: poll failed: ${errorText(error)}`);
+      if (!this.#stopping) this.#o.logger.error(`Durable: poll failed: ${safeErrorText(error)}`);
     }
   }
 }
