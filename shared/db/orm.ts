@@ -4,6 +4,7 @@ import { entities } from '../models/index.js';
 import { appMigrations, auditMigrations } from './migration-list.js';
 import { getSettings } from '../config/index.js';
 import { countQuery } from './query-counter.js';
+import { closeReadPool, readPoolMax } from './read-pool.js';
 
 export type AppOrm = MikroORM;
 
@@ -62,7 +63,9 @@ let auditOrm: Promise<MikroORM> | undefined;
 export function getOrm(): Promise<MikroORM> {
   if (!appOrm) {
     const settings = getSettings();
-    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, settings.DATABASE_POOL_MAX));
+    // The read pool (read-pool.ts) takes its share of the instance's connection budget from the ORM's.
+    const poolMax = settings.DATABASE_POOL_MAX;
+    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, Math.max(1, poolMax - readPoolMax(poolMax))));
     appOrm.catch(() => (appOrm = undefined));
   }
   return appOrm;
@@ -80,9 +83,10 @@ export async function closeOrms(): Promise<void> {
   const pending = [appOrm, auditOrm];
   appOrm = undefined;
   auditOrm = undefined;
-  await Promise.all(
-    pending.map(async (orm) => {
+  await Promise.all([
+    ...pending.map(async (orm) => {
       if (orm) await (await orm).close(true);
     }),
-  );
+    closeReadPool(),
+  ]);
 }

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { getSettings } from '../config/index.js';
+import { guardPool } from './pool-guard.js';
 
 let pool: pg.Pool | undefined;
 
@@ -9,15 +10,14 @@ let pool: pg.Pool | undefined;
  */
 export function getStreamPool(): pg.Pool {
   if (!pool) {
-    pool = new pg.Pool({
-      connectionString: getSettings().DATABASE_URL,
-      max: 4,
-      idleTimeoutMillis: 10_000,
-      connectionTimeoutMillis: 10_000,
-    });
-    // An idle client dropped by the server (failover, maintenance) emits 'error' on the pool; unhandled,
-    // it would take the whole worker down. The next checkout simply opens a new connection.
-    pool.on('error', () => undefined);
+    pool = guardPool(
+      new pg.Pool({
+        connectionString: getSettings().DATABASE_URL,
+        max: 4,
+        idleTimeoutMillis: 10_000,
+        connectionTimeoutMillis: 10_000,
+      }),
+    );
   }
   return pool;
 }

@@ -209,9 +209,4 @@ export class ProductRepository {
     );
     return rows.length > 0;
   }
-
-  /** Runs a statement built by `searchWindowStatement` (see services/catalog/search-statement.ts). */
-  async runSearch<Row>(statement: { sql: string; params: unknown[] }): Promise<Row[]> {
-    return this.ctx.em.execute<Row[]>(statement.sql, statement.params);
-  }
 }

@@ -7,8 +7,9 @@
  * measures, and drops it. Every figure is printed beside a baseline measured in the same run:
  *
  * 1. search at --rows products (default 1M) for rare terms, common terms and two-term queries: p50/p95
- *    through SearchService (unit of work, MikroORM, mapping, cursor) and the same SQL text sent directly
- *    on a pg connection; terms of all kinds are interleaved, so a cached generic plan would show up;
+ *    through SearchService (unit of work, read pool, mapping, cursor) and the same statement (text and
+ *    bound values) sent directly on a pg connection, each term back to back both ways; terms of all
+ *    kinds are interleaved, so a cached generic plan would show up;
  * 2. the old platform's search (to_tsvector computed per row, no index) on a 100k-product tenant
  *    against SearchService on the same tenant and queries;
  * 3. cached product detail over HTTP through the local Functions host (autocannon, 50 connections)
@@ -28,9 +29,16 @@ import pg from 'pg';
 import { catalogVocabulary, generateCatalog, type VocabularyWord } from '../../infra/datagen/catalog.js';
 import { closeRedis } from '../../shared/cache/redis.js';
 import { resetSettingsForTests } from '../../shared/config/index.js';
-import { closeOrms, getOrm } from '../../shared/db/orm.js';
+import { closeOrms } from '../../shared/db/orm.js';
+import {
+  closeReadPool,
+  readPoolConfig,
+  readQueryConfig,
+  type ReadStatement,
+} from '../../shared/db/read-pool.js';
 import { runUnitOfWork } from '../../shared/db/unit-of-work.js';
 import { silentLogger } from '../../shared/logging/logger.js';
+import type { PageBody, SearchHitBody } from '../../shared/schemas/catalog.js';
 import { catalogKeys } from '../../shared/services/catalog/catalog-cache.js';
 import { ProductService } from '../../shared/services/catalog/product-service.js';
 import { tsQueryExpression } from '../../shared/services/catalog/search-query.js';
@@ -80,7 +88,7 @@ function options(args: string[]): Options {
   };
   return {
     rows: int(values.rows, quick ? BASELINE_ROWS : 1_000_000),
-    iterations: int(values.iterations, quick ? 15 : 40),
+    iterations: int(values.iterations, quick ? 40 : 100),
     durationSeconds: int(values.duration, quick ? 3 : 10),
     httpRounds: int(values.rounds, quick ? 1 : 2),
     baselineRuns: quick ? 3 : 5,
@@ -146,7 +154,7 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
   return performance.now() - started;
 }
 
-function serviceSearch(tenantId: string, q: string): Promise<unknown> {
+function serviceSearch(tenantId: string, q: string): Promise<PageBody<SearchHitBody>> {
   return runUnitOfWork('read', (em) =>
     new SearchService(context(em, tenantId)).search({
       q,
@@ -157,71 +165,114 @@ function serviceSearch(tenantId: string, q: string): Promise<unknown> {
   );
 }
 
-/** The exact statement text the service sends for the first page (MikroORM inlines the values). */
-async function rawStatement(tenantId: string, q: string): Promise<string> {
-  const statement = searchWindowStatement({
+/** The statement the service sends for the first page: text and bound values (see search-statement.ts). */
+function firstPageStatement(tenantId: string, q: string): ReadStatement {
+  return searchWindowStatement({
     tenantId,
     query: tsQueryExpression(q, false),
     window: { kind: 'open' },
     limit: PAGE_SIZE + 1,
   });
-  const orm = await getOrm();
-  return orm.em.getPlatform().formatQuery(statement.sql, statement.params);
+}
+
+/** Statements sent by any node-postgres client of this process (ORM and read pool alike) during `fn`. */
+async function countStatements<T>(fn: () => Promise<T>): Promise<{ result: T; statements: number }> {
+  const proto = pg.Client.prototype as unknown as { query: (...args: unknown[]) => unknown };
+  const original = proto.query;
+  let statements = 0;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    statements++;
+    return original.apply(this, args);
+  };
+  try {
+    return { result: await fn(), statements };
+  } finally {
+    proto.query = original;
+  }
 }
 
 interface SearchFigures {
   matches: number[];
   service: number[];
   raw: number[];
+  /** service − raw of the same term in the same round: the service's own cost, robust to drift. */
+  paired: number[];
   /** Client (this process) CPU microseconds, summed over the measured runs. */
   cpu: { service: number; raw: number };
 }
 
+/**
+ * The baseline is the service's own statement — same text, same bound values, same prepared-statement
+ * name — sent on one node-postgres connection with the read pool's connection settings (custom plans
+ * forced), without a pool checkout, a unit of work or mapping. Before measuring, every term is checked
+ * to send exactly one statement through the service and to return the same hits both ways.
+ */
 async function measureSearch(
-  raw: pg.Client,
+  databaseUrl: string,
   tenantId: string,
   terms: Record<Kind, string[]>,
   iterations: number,
 ): Promise<Record<Kind, SearchFigures>> {
-  const figures = {} as Record<Kind, SearchFigures>;
-  const statements = new Map<string, string>();
-  for (const kind of KINDS) {
-    figures[kind] = { matches: [], service: [], raw: [], cpu: { service: 0, raw: 0 } };
-    for (const q of terms[kind]) {
-      figures[kind].matches.push(await countMatches(raw, tenantId, q));
-      statements.set(q, await rawStatement(tenantId, q));
-    }
-  }
-  // Enough unrecorded rounds for the JIT to settle on both paths (the first hundred calls are slower).
-  const warmup = 12;
-  const total = 2 * (iterations + warmup) * KINDS.length * terms.rare.length;
-  const progress = new Progress('search', total);
-  let done = 0;
-  // Each round runs every term once through the service and once as raw SQL, kinds interleaved (a
-  // plan cached for one kind would show up on the others); which path goes first alternates by round.
-  const pass = async (round: number, path: 'service' | 'raw'): Promise<void> => {
-    for (let t = 0; t < terms.rare.length; t++) {
-      for (const kind of KINDS) {
-        const q = terms[kind][t]!;
-        const cpu = process.cpuUsage();
-        const time =
-          path === 'service'
-            ? await timed(() => serviceSearch(tenantId, q))
-            : await timed(() => raw.query(statements.get(q)!));
-        const used = process.cpuUsage(cpu);
-        if (round >= warmup) {
-          figures[kind][path].push(time);
-          figures[kind].cpu[path] += used.user + used.system;
+  const raw = new pg.Client(readPoolConfig(databaseUrl, 1)); // a Client ignores the pool-only fields
+  await raw.connect();
+  try {
+    const figures = {} as Record<Kind, SearchFigures>;
+    const statements = new Map<string, pg.QueryConfig>();
+    await serviceSearch(tenantId, terms.rare[0]!); // starts the ORM (its own statements) and the pools
+    for (const kind of KINDS) {
+      figures[kind] = { matches: [], service: [], raw: [], paired: [], cpu: { service: 0, raw: 0 } };
+      for (const q of terms[kind]) {
+        figures[kind].matches.push(await countMatches(raw, tenantId, q));
+        const statement = firstPageStatement(tenantId, q);
+        statements.set(q, readQueryConfig(statement));
+        const { result, statements: sent } = await countStatements(() => serviceSearch(tenantId, q));
+        const direct = await raw.query<{ id: string | null }>(readQueryConfig(statement));
+        const ids = direct.rows.flatMap((r) => (r.id === null ? [] : [r.id])).slice(0, PAGE_SIZE);
+        if (sent !== 1 || JSON.stringify(result.items.map((i) => i.id)) !== JSON.stringify(ids)) {
+          throw new Error(`search for ${q}: ${sent} statements, or not the baseline's hits`);
         }
-        progress.tick(++done);
       }
     }
-  };
-  for (let round = 0; round < iterations + warmup; round++) {
-    const order: ('service' | 'raw')[] = round % 2 === 0 ? ['service', 'raw'] : ['raw', 'service'];
-    for (const path of order) await pass(round, path);
+    // Enough unrecorded rounds for the JIT to settle on both paths (the first hundred calls are slower).
+    const warmup = 12;
+    const total = 2 * (iterations + warmup) * KINDS.length * terms.rare.length;
+    const progress = new Progress('search', total);
+    let done = 0;
+    const once = async (path: 'service' | 'raw', q: string): Promise<{ time: number; cpu: number }> => {
+      const config = statements.get(q)!;
+      const cpu = process.cpuUsage();
+      const time =
+        path === 'service'
+          ? await timed(() => serviceSearch(tenantId, q))
+          : await timed(() => raw.query(config));
+      const used = process.cpuUsage(cpu);
+      progress.tick(++done);
+      return { time, cpu: used.user + used.system };
+    };
+    // Each term runs through the service and directly back to back, so drift on a shared machine hits
+    // both alike; which path goes first alternates by round (the second run of a term may find its pages
+    // in shared buffers). Kinds are interleaved, so a plan cached for one kind would show up on the others.
+    for (let round = 0; round < iterations + warmup; round++) {
+      const order: ('service' | 'raw')[] = round % 2 === 0 ? ['service', 'raw'] : ['raw', 'service'];
+      for (let t = 0; t < terms.rare.length; t++) {
+        for (const kind of KINDS) {
+          const q = terms[kind][t]!;
+          const runs = { service: { time: 0, cpu: 0 }, raw: { time: 0, cpu: 0 } };
+          for (const path of order) runs[path] = await once(path, q);
+          if (round < warmup) continue;
+          const f = figures[kind];
+          f.service.push(runs.service.time);
+          f.raw.push(runs.raw.time);
+          f.paired.push(runs.service.time - runs.raw.time);
+          f.cpu.service += runs.service.cpu;
+          f.cpu.raw += runs.raw.cpu;
+        }
+      }
+    }
+    return figures;
+  } finally {
+    await raw.end();
   }
-  return figures;
 }
 
 async function measureOldWay(
@@ -420,12 +471,12 @@ export async function run(args: string[]): Promise<void> {
     const terms = pickTerms(await catalogVocabulary(scratch.url));
 
     // 1. Search at --rows.
-    const search = await measureSearch(raw, TENANT_BIG, terms, opts.iterations);
+    const search = await measureSearch(scratch.url, TENANT_BIG, terms, opts.iterations);
     console.log(
       `\nSearch, ${opts.rows} products, first page of ${PAGE_SIZE}, ${opts.iterations} runs per term`,
     );
     console.log(
-      'kind      | matches (median) | service p50 / p95 ms | raw SQL p50 / p95 ms | service/raw p50, p95 | client CPU µs/query: service, raw',
+      'kind      | matches (median) | service p50 / p95 ms | raw SQL p50 / p95 ms | service/raw p50, p95 | paired service−raw p50 ms | client CPU µs/query: service, raw',
     );
     for (const kind of KINDS) {
       const f = search[kind];
@@ -433,7 +484,7 @@ export async function run(args: string[]): Promise<void> {
       const r = stats(f.raw);
       const matches = [...f.matches].sort((a, b) => a - b)[Math.floor(f.matches.length / 2)]!;
       console.log(
-        `${kind.padEnd(9)} | ${String(matches).padStart(16)} | ${`${fmt(s.p50)} / ${fmt(s.p95)}`.padStart(20)} | ${`${fmt(r.p50)} / ${fmt(r.p95)}`.padStart(20)} | ${`${ratio(s.p50, r.p50)}, ${ratio(s.p95, r.p95)}`.padEnd(20)} | ${(f.cpu.service / f.service.length).toFixed(0)}, ${(f.cpu.raw / f.raw.length).toFixed(0)}`,
+        `${kind.padEnd(9)} | ${String(matches).padStart(16)} | ${`${fmt(s.p50)} / ${fmt(s.p95)}`.padStart(20)} | ${`${fmt(r.p50)} / ${fmt(r.p95)}`.padStart(20)} | ${`${ratio(s.p50, r.p50)}, ${ratio(s.p95, r.p95)}`.padEnd(20)} | ${fmt(stats(f.paired).p50).padStart(25)} | ${(f.cpu.service / f.service.length).toFixed(0)}, ${(f.cpu.raw / f.raw.length).toFixed(0)}`,
       );
     }
     console.log(`terms: ${JSON.stringify(terms)}`);
@@ -495,6 +546,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     await raw.end();
     await closeOrms();
+    await closeReadPool();
     await closeRedis();
     await deleteKeys(redisUrl, prefix).catch(() => undefined);
     if (opts.keep || opts.database) console.log(`kept database ${scratch.url}`);

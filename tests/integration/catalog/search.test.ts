@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeRedis } from '../../../shared/cache/redis.js';
 import { closeOrms } from '../../../shared/db/orm.js';
 import { countQueries } from '../../../shared/db/query-counter.js';
+import { closeReadPool, getReadPool, readTenantRows } from '../../../shared/db/read-pool.js';
 import { SEARCH_WINDOW } from '../../../shared/services/catalog/search-statement.js';
 import { closeTestPool } from '../../fixtures/sample_data.js';
 import { archive, created, createShop, insertProducts, patch, search, walk, type Shop } from './helpers.js';
@@ -23,6 +24,7 @@ describe('catalog: search', () => {
   });
   afterAll(async () => {
     await closeOrms();
+    await closeReadPool();
     await closeRedis();
     await closeTestPool();
   });
@@ -193,6 +195,40 @@ describe('catalog: search', () => {
       expect(one.queries).toBe(1);
       const single = await countQueries(() => search(big.anonymous, { q: 'lantern', pageSize: '1' }));
       expect(single.queries).toBe(1);
+    });
+  });
+
+  describe('read pool', () => {
+    it('plans every run of the prepared search for its own values, never generically', async () => {
+      // Rare and common terms share one prepared statement; one generic plan for both turns a common
+      // term's 2 ms into seconds at 1M products. Sequential calls reuse the pool's most recent client.
+      for (const q of ['kettle', 'tea', 'mug', 'stove', 'sencha', 'espresso', 'kettle']) {
+        expect((await search(shop.anonymous, { q })).status).toBe(200);
+      }
+      const client = await getReadPool().connect();
+      try {
+        const { rows } = await client.query<{ generic: number; custom: number; mode: string }>(
+          `select coalesce(sum(generic_plans), 0)::int as generic, coalesce(sum(custom_plans), 0)::int as custom,
+                  current_setting('plan_cache_mode') as mode
+             from pg_prepared_statements where not from_sql`,
+        );
+        expect(rows[0]).toEqual({ generic: 0, custom: expect.any(Number), mode: 'force_custom_plan' });
+        expect(rows[0]!.custom).toBeGreaterThanOrEqual(7);
+      } finally {
+        client.release();
+      }
+    });
+
+    it('refuses a statement that is not scoped to the tenant as $1', async () => {
+      await expect(
+        readTenantRows(shop.tenantId, { text: 'select id from products', values: [shop.tenantId] }),
+      ).rejects.toThrow(/scoped to the tenant/);
+      await expect(
+        readTenantRows(shop.tenantId, {
+          text: 'select id from products where tenant_id = $1',
+          values: ['0b0b0b0b-0000-4000-8000-000000000000'],
+        }),
+      ).rejects.toThrow(/scoped to the tenant/);
     });
   });
 });
