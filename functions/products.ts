@@ -59,5 +59,6 @@ export const getProduct = defineRoute({
     200: json(Product, 'The product'),
     404: problemResponse('No such active product in this tenant'),
   },
-  handler: async ({ params, domain }) => ({ body: await new ProductService(domain).get(params.id) }),
+  // The cached JSON text is the response body as it is (no parse and re-serialise per request).
+  handler: async ({ params, domain }) => ({ json: await new ProductService(domain).getJson(params.id) }),
 });

@@ -28,7 +28,8 @@ export async function accessTokens(): Promise<AccessTokenService> {
   return tokenService.service;
 }
 
-function bearerToken(request: HttpRequest): string | undefined {
+/** The bearer token, undefined without an Authorization header; 401 when the header is malformed. */
+export function bearerToken(request: HttpRequest): string | undefined {
   const header = request.headers.get('authorization');
   if (!header) return undefined;
   const match = /^Bearer\s+([A-Za-z0-9._~+/=-]+)$/i.exec(header.trim());
@@ -46,6 +47,11 @@ interface UserAuthRow {
 export async function verifyBearer(request: HttpRequest): Promise<AccessClaims | undefined> {
   const token = bearerToken(request);
   if (token === undefined) return undefined;
+  return verifyToken(token);
+}
+
+/** Verifies a bearer token's signature and claims (no database). */
+export async function verifyToken(token: string): Promise<AccessClaims> {
   return (await accessTokens()).verify(token);
 }
 

@@ -7,6 +7,7 @@ import {
   PayloadTooLargeError,
   readBody,
   writeHttpResponse,
+  writePlain,
 } from './http-io.js';
 import {
   collectOutputs,
@@ -42,6 +43,36 @@ export interface FunctionRouting {
   inputs: InputProvider;
   dispatchOutputs: OutputDispatcher;
   systemRoutes: SystemRoute[];
+}
+
+const EMPTY_BODY = Buffer.alloc(0);
+
+function hasNoBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0');
+}
+
+/** A Host header that can only be a host name or address and a port. */
+const PLAIN_HOST = /^[A-Za-z0-9.:[\]-]+$/;
+/** After a leading `/`, these would make the target scheme-relative (`//host`; tabs and newlines are dropped). */
+const AUTHORITY_START = new Set(['/', '\\', '\t', '\r', '\n']);
+
+/**
+ * The request target resolved against `http://<Host header>` (or `fallbackHost` when that fails). For
+ * the usual target — a path that cannot be read as `//authority` (its second character is none of
+ * `/ \ TAB CR LF`) — and a plain Host header, `origin + target` parses to exactly that URL in one
+ * parse instead of two (base, then target): measurable on every request.
+ */
+export function requestUrl(req: Pick<IncomingMessage, 'url' | 'headers'>, fallbackHost: string): URL {
+  const target = req.url ?? '/';
+  const host = req.headers.host ?? fallbackHost;
+  try {
+    if (target.startsWith('/') && !AUTHORITY_START.has(target.charAt(1)) && PLAIN_HOST.test(host))
+      return new URL(`http://${host}${target}`);
+    return new URL(target, `http://${host}`);
+  } catch {
+    return new URL(target, `http://${fallbackHost}`);
+  }
 }
 
 /** `::ffff:127.0.0.1` → `127.0.0.1`: the form the app compares against. */
@@ -155,13 +186,10 @@ export class HttpHost {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', `http://${req.headers.host ?? `127.0.0.1:${this.#port}`}`);
-    } catch {
-      url = new URL(req.url ?? '/', `http://127.0.0.1:${this.#port}`);
-    }
-    const system = this.#routing?.systemRoutes.find((r) => url.pathname.startsWith(r.prefix));
+    const url = requestUrl(req, `127.0.0.1:${this.#port}`);
+    // Read once: every read of URL#pathname cuts a new string.
+    const pathname = url.pathname;
+    const system = this.#routing?.systemRoutes.find((r) => pathname.startsWith(r.prefix));
     if (this.#draining && !system) {
       res.setHeader('connection', 'close');
       return sendProblem(res, {
@@ -187,23 +215,25 @@ export class HttpHost {
     }
 
     const prefix = this.#options.routePrefix ? `/${this.#options.routePrefix}` : '';
-    const lower = url.pathname.toLowerCase();
+    const lower = pathname.toLowerCase();
     if (prefix && lower !== prefix && !lower.startsWith(`${prefix}/`))
-      return sendProblem(res, { status: 404, title: 'Not Found', instance: url.pathname });
-    const match = this.#routing.routes.match(method, url.pathname.slice(prefix.length));
+      return sendProblem(res, { status: 404, title: 'Not Found', instance: pathname });
+    const match = this.#routing.routes.match(method, pathname.slice(prefix.length));
     if (match.kind === 'not-found')
-      return sendProblem(res, { status: 404, title: 'Not Found', instance: url.pathname });
+      return sendProblem(res, { status: 404, title: 'Not Found', instance: pathname });
     if (match.kind === 'method-not-allowed')
       return sendProblem(res, {
         status: 405,
         title: 'Method Not Allowed',
         detail: `${method} is not allowed here; use ${match.allowed.join(', ')}.`,
-        instance: url.pathname,
+        instance: pathname,
         extensions: { allowed: match.allowed },
         headers: { allow: match.allowed.join(', ') },
       });
 
-    const body = await this.#body(req, res);
+    // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): no need to
+    // wait for the stream's end (Node discards the empty stream when the response finishes).
+    const body = hasNoBody(req) ? EMPTY_BODY : await this.#body(req, res);
     if (!body) return;
     const fn = match.target;
     const headers = flattenHeaders(req);
@@ -213,14 +243,15 @@ export class HttpHost {
     const request = createHttpRequest({ method, url: url.toString(), headers, params: match.params, body });
     const context = createInvocationContext(fn, this.#options.logger, this.#routing.inputs);
     this.#options.logger.info(
-      `Executing 'Functions.${fn.name}' (Reason='${method} ${url.pathname}', Id=${context.invocationId})`,
+      `Executing 'Functions.${fn.name}' (Reason='${method} ${pathname}', Id=${context.invocationId})`,
     );
     let result: unknown;
     try {
       result = await invokeWithHooks(fn, [request], context);
       const outputName = httpOutputName(fn);
       if (outputName && outputName !== '$return') result = context.extraOutputs.get(outputName);
-      await this.#routing.dispatchOutputs(fn.name, collectOutputs(fn, context, result));
+      const outputs = collectOutputs(fn, context, result);
+      if (outputs.length > 0) await this.#routing.dispatchOutputs(fn.name, outputs);
     } catch (error) {
       this.#options.logger.error(
         `Executed 'Functions.${fn.name}' (Failed, Id=${context.invocationId}, Duration=${Date.now() - started}ms): ${errorText(error)}`,
@@ -234,7 +265,8 @@ export class HttpHost {
     }
     const closing: Record<string, string> = this.#draining ? { connection: 'close' } : {};
     try {
-      await writeHttpResponse(res, result, method, closing);
+      // The plain case is written at once; only other shapes need the asynchronous writer.
+      if (!writePlain(res, result, method, closing)) await writeHttpResponse(res, result, method, closing);
     } catch (error) {
       // A client that hangs up mid-stream is routine; anything else is the function's response failing.
       if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')

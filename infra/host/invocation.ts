@@ -10,7 +10,7 @@ import {
 } from '@azure/functions';
 import { hookCallbacks } from './core-api.js';
 import { functionLogHandler } from './log.js';
-import type { BindingInfo, HostLogger, RegisteredFunction } from './types.js';
+import type { BindingInfo, HostLogger, LogLevel, RegisteredFunction } from './types.js';
 
 export const RETURN_BINDING = '$return';
 
@@ -18,22 +18,68 @@ const isTrigger = (type: string): boolean => /trigger$/i.test(type);
 
 /** Rebuilds `context.options` from the metadata, the way the worker's fromRpcBindings does. */
 export function effectiveOptions(fn: RegisteredFunction): EffectiveFunctionOptions {
+  return copyOptions(profileOf(fn).options);
+}
+
+/**
+ * What the host derives from a function's metadata, once per function rather than once per
+ * invocation: the metadata does not change after registration, and re-deriving it for every request
+ * showed in the profile of cached reads.
+ */
+interface FunctionProfile {
+  /** Template for `context.options`; each invocation gets its own copy (a handler may mutate it). */
+  options: EffectiveFunctionOptions;
+  /** Non-HTTP output bindings, the ones written after the function returns. */
+  outputs: [string, BindingInfo][];
+  /** The binding that carries the HTTP response. */
+  httpOutput: string | undefined;
+  /** One log handler per host logger (the host has one; tests may start several). */
+  logHandlers: Map<HostLogger, (level: LogLevel, ...args: unknown[]) => void>;
+}
+
+const profiles = new WeakMap<RegisteredFunction, FunctionProfile>();
+
+function profileOf(fn: RegisteredFunction): FunctionProfile {
+  let profile = profiles.get(fn);
+  if (profile) return profile;
   let trigger: FunctionTrigger | undefined;
   let returnBinding: FunctionOutput | undefined;
   const extraInputs: FunctionInput[] = [];
   const extraOutputs: FunctionOutput[] = [];
+  const outputs: [string, BindingInfo][] = [];
+  let httpOutput: string | undefined;
   for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
     const withName = { ...binding, name };
     if (isTrigger(binding.type)) trigger = withName;
     else if (name === RETURN_BINDING) returnBinding = withName;
     else if (binding.direction === 'in') extraInputs.push(withName);
     else if (binding.direction === 'out') extraOutputs.push(withName);
+    if (binding.direction === 'out') {
+      if (binding.type.toLowerCase() !== 'http') outputs.push([name, binding]);
+      else httpOutput ??= name;
+    }
   }
+  profile = {
+    options: {
+      trigger: trigger ?? { ...fn.trigger },
+      ...(returnBinding ? { return: returnBinding } : {}),
+      extraInputs,
+      extraOutputs,
+    },
+    outputs,
+    httpOutput,
+    logHandlers: new Map(),
+  };
+  profiles.set(fn, profile);
+  return profile;
+}
+
+function copyOptions(template: EffectiveFunctionOptions): EffectiveFunctionOptions {
   return {
-    trigger: trigger ?? { ...fn.trigger },
-    ...(returnBinding ? { return: returnBinding } : {}),
-    extraInputs,
-    extraOutputs,
+    trigger: { ...template.trigger },
+    ...(template.return ? { return: { ...template.return } } : {}),
+    extraInputs: template.extraInputs.map((b) => ({ ...b })),
+    extraOutputs: template.extraOutputs.map((b) => ({ ...b })),
   };
 }
 
@@ -57,17 +103,23 @@ export function createInvocationContext(
   inputs: InputProvider,
   init: ContextInit = {},
 ): InvocationContext {
-  const options = effectiveOptions(fn);
+  const profile = profileOf(fn);
+  let logHandler = profile.logHandlers.get(logger);
+  if (!logHandler) {
+    logHandler = functionLogHandler(logger, fn.name);
+    profile.logHandlers.set(logger, logHandler);
+  }
+  const options = copyOptions(profile.options);
   const context = new InvocationContext({
     invocationId: init.invocationId ?? randomUUID(),
     functionName: fn.name,
-    logHandler: functionLogHandler(logger, fn.name),
+    logHandler,
     options,
     ...(init.triggerMetadata ? { triggerMetadata: init.triggerMetadata } : {}),
     ...(init.retryContext ? { retryContext: init.retryContext } : {}),
   });
   for (const input of options.extraInputs) {
-    if (isDurableClientBinding(input) && inputs.durableClient)
+    if (inputs.durableClient && isDurableClientBinding(input))
       context.extraInputs.set(input, inputs.durableClient());
   }
   return context;
@@ -82,6 +134,18 @@ export async function invokeWithHooks(
   inputs: unknown[],
   context: InvocationContext,
 ): Promise<unknown> {
+  const preHooks = hookCallbacks('preInvocation');
+  const postHooks = hookCallbacks('postInvocation');
+  if (preHooks.length === 0 && postHooks.length === 0) {
+    // No hooks registered (the usual case): the same call and the same error rule, without the hook
+    // objects.
+    try {
+      return await fn.handler(...inputs, context);
+    } catch (e) {
+      // eslint-disable-next-line @typescript-eslint/only-throw-error
+      throw e ?? new Error('The function threw a nullish value');
+    }
+  }
   const hookData: Record<string, unknown> = {};
   const pre: Record<string, unknown> = {
     hookData,
@@ -89,7 +153,7 @@ export async function invokeWithHooks(
     invocationContext: context,
     functionCallback: fn.handler,
   };
-  for (const hook of hookCallbacks('preInvocation')) await hook(pre);
+  for (const hook of preHooks) await hook(pre);
   let result: unknown;
   let error: unknown;
   try {
@@ -105,7 +169,7 @@ export async function invokeWithHooks(
     result,
     error,
   };
-  for (const hook of hookCallbacks('postInvocation')) await hook(post);
+  for (const hook of postHooks) await hook(post);
   // Rethrown exactly as the function (or a post hook) threw it, Error or not.
   // eslint-disable-next-line @typescript-eslint/only-throw-error
   if (post.error !== undefined && post.error !== null) throw post.error;
@@ -125,8 +189,7 @@ export function collectOutputs(
   result: unknown,
 ): OutputValue[] {
   const out: OutputValue[] = [];
-  for (const [name, binding] of Object.entries(fn.metadata.bindings)) {
-    if (binding.direction !== 'out' || binding.type.toLowerCase() === 'http') continue;
+  for (const [name, binding] of profileOf(fn).outputs) {
     const value = name === RETURN_BINDING ? result : context.extraOutputs.get(name);
     if (value !== undefined && value !== null) out.push({ name, binding, value });
   }
@@ -135,7 +198,5 @@ export function collectOutputs(
 
 /** The binding that carries the HTTP response (normally `$return`). */
 export function httpOutputName(fn: RegisteredFunction): string | undefined {
-  return Object.entries(fn.metadata.bindings).find(
-    ([, b]) => b.direction === 'out' && b.type.toLowerCase() === 'http',
-  )?.[0];
+  return profileOf(fn).httpOutput;
 }

@@ -284,7 +284,7 @@ export function compileRoute(template: string): CompiledRoute {
           else if (!parameter.optional) return undefined;
           continue;
         }
-        const value = safeDecode(raw);
+        const value = raw.includes('%') ? safeDecode(raw) : raw;
         if (!parameter.constraints.every((c) => c.test(value))) return undefined;
         values[parameter.name] = value;
       }
@@ -331,16 +331,15 @@ export class RouteTable<T> {
 
   match(method: string, path: string): RouteMatch<T> {
     const verb = method.toUpperCase();
-    const allowed = new Set<string>();
-    let pathMatched = false;
+    let allowed: Set<string> | undefined;
     for (const entry of this.#entries) {
       const params = entry.route.match(path);
       if (!params) continue;
-      pathMatched = true;
       if (!entry.methods || entry.methods.includes(verb))
         return { kind: 'match', target: entry.target, params, route: entry.route };
-      entry.methods.forEach((m) => allowed.add(m));
+      allowed ??= new Set();
+      for (const m of entry.methods) allowed.add(m);
     }
-    return pathMatched ? { kind: 'method-not-allowed', allowed: [...allowed].sort() } : { kind: 'not-found' };
+    return allowed ? { kind: 'method-not-allowed', allowed: [...allowed].sort() } : { kind: 'not-found' };
   }
 }

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { MgetBatcher } from './mget-batch.js';
 import { whenReady } from './redis.js';
 import { SingleFlight } from './single-flight.js';
 import type { Logger } from '../logging/logger.js';
@@ -29,6 +30,10 @@ export const DEFAULT_CACHE_OPTIONS: CacheOptions = {
   generationTtlSeconds: 86_400,
 };
 
+/** A lookup's result: a value (loaded, or parsed from Redis), or the JSON text found in Redis. */
+type Found<T> =
+  { loaded: true; value: T; outcome: CacheOutcome } | { loaded: false; text: string; outcome: CacheOutcome };
+
 /** How a read was answered; for tests and telemetry. */
 export type CacheOutcome = 'hit' | 'miss' | 'shared' | 'waited' | 'bypass';
 
@@ -42,10 +47,11 @@ export interface CacheRead<T> {
  *
  * Invalidation: a value is stored with the generations (counters in Redis) it was computed under and is
  * valid only while they are unchanged; a write bumps the generations after it commits. One MGET reads
- * the generations and the value together. Because the generations are read *before* the database, a
- * reader racing a write can at worst store an old value under an old generation, which nobody reads
- * again — unlike delete-on-write, where a slow reader can put stale data back after the delete. No
- * pattern deletes (KEYS or SCAN) are needed: stale values just expire.
+ * the generations and the value together (concurrent reads share one MGET: see MgetBatcher). Because
+ * the generations are read *before* the database, a reader racing a write can at worst store an old
+ * value under an old generation, which nobody reads again — unlike delete-on-write, where a slow reader
+ * can put stale data back after the delete. No pattern deletes (KEYS or SCAN) are needed: stale values
+ * just expire.
  *
  * Stampedes: concurrent misses of one key in this process share one load (single flight); across
  * instances a short `SET NX PX` lock lets one instance load while the others poll for its value (and
@@ -64,6 +70,8 @@ export class GenerationalCache {
   private sequence = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private retryDelayMs = 0;
+  /** Coalesces concurrent reads' MGETs (recreated when the client changes). */
+  private batcher: MgetBatcher | undefined;
 
   constructor(
     private readonly redis: () => Redis,
@@ -86,34 +94,70 @@ export class GenerationalCache {
     load: () => Promise<T>,
     log: Logger = silentLogger,
   ): Promise<CacheRead<T>> {
-    let client = await this.client(log);
+    const found = await this.lookup(key, generations, load, log, true);
+    if (found.loaded) return { value: found.value, outcome: found.outcome };
+    // Text another instance stored while this one waited, but that does not parse: load it here.
+    const parsed = parse<T>(found.text);
+    return parsed
+      ? { value: parsed.value, outcome: found.outcome }
+      : { value: await load(), outcome: 'bypass' };
+  }
+
+  /**
+   * Like `read`, but the value as its JSON text (`JSON.stringify(value ?? null)`): a hit is handed
+   * over exactly as stored, never parsed — for callers that only send the value on (an HTTP body).
+   * Values are only ever stored by this class, as JSON.stringify's output.
+   */
+  async readJson<T>(
+    key: string,
+    generations: readonly string[],
+    load: () => Promise<T>,
+    log: Logger = silentLogger,
+  ): Promise<CacheRead<string>> {
+    const found = await this.lookup(key, generations, load, log, false);
+    return {
+      value: found.loaded ? JSON.stringify(found.value ?? null) : found.text,
+      outcome: found.outcome,
+    };
+  }
+
+  /** `parseHits`: a hit is parsed here, and one that does not parse counts as a miss. */
+  private async lookup<T>(
+    key: string,
+    generations: readonly string[],
+    load: () => Promise<T>,
+    log: Logger,
+    parseHits: boolean,
+  ): Promise<Found<T>> {
+    let client = this.readyClient() ?? (await this.client(log));
     // Invalidations this instance could not deliver go first, or it could serve what it invalidated.
     if (client && this.pending.size > 0 && !(await this.flush(client, log))) client = undefined;
     // Without Redis there is no generation to tell a load that began before a write from one after it,
     // so bypassed reads are not shared: each goes to the database (correct data beats fewer queries).
-    if (!client) return { value: await load(), outcome: 'bypass' };
-    let stamp: string;
+    if (!client) return { loaded: true, value: await load(), outcome: 'bypass' };
+    let stamp = '';
     try {
-      const values = await client.mget(...generations, key);
-      stamp = values
-        .slice(0, generations.length)
-        .map((v) => v ?? '0')
-        .join('.');
+      const values = await this.batcherFor(client).mget([...generations, key]);
+      for (let i = 0; i < generations.length; i++) stamp += `${i > 0 ? '.' : ''}${values[i] ?? '0'}`;
       const cached = values[generations.length];
-      const hit = cached ? decode<T>(cached, stamp) : undefined;
-      if (hit) return { value: hit.value, outcome: 'hit' };
+      const text = cached ? payload(cached, stamp) : undefined;
+      if (text !== undefined) {
+        if (!parseHits) return { loaded: false, text, outcome: 'hit' };
+        const parsed = parse<T>(text);
+        if (parsed) return { loaded: true, value: parsed.value, outcome: 'hit' };
+      }
     } catch (error) {
       this.trip(client, error, log);
-      return { value: await load(), outcome: 'bypass' };
+      return { loaded: true, value: await load(), outcome: 'bypass' };
     }
     // The flight key carries the stamp: a reader who already sees a newer generation must not join a
     // load that started before the write.
     let leader = false;
-    const value = await this.flights.run(`${key}|${stamp}`, async () => {
+    const found = await this.flights.run(`${key}|${stamp}`, async () => {
       leader = true;
       return this.fill(client, key, stamp, load, log);
     });
-    return { value: value.value, outcome: leader ? value.outcome : 'shared' };
+    return leader ? found : { ...found, outcome: 'shared' };
   }
 
   /**
@@ -175,18 +219,18 @@ export class GenerationalCache {
     stamp: string,
     load: () => Promise<T>,
     log: Logger,
-  ): Promise<CacheRead<T>> {
+  ): Promise<Found<T>> {
     const lockKey = `lock:${key}|${stamp}`;
     let locked: boolean;
     try {
       locked = (await client.set(lockKey, '1', 'PX', this.options.lockMs, 'NX')) === 'OK';
     } catch (error) {
       this.trip(client, error, log);
-      return { value: await load(), outcome: 'bypass' };
+      return { loaded: true, value: await load(), outcome: 'bypass' };
     }
     if (!locked) {
-      const waited = await this.waitFor<T>(client, key, stamp, log);
-      if (waited) return { value: waited.value, outcome: 'waited' };
+      const text = await this.waitFor(client, key, stamp, log);
+      if (text !== undefined) return { loaded: false, text, outcome: 'waited' };
     }
     const value = await load();
     try {
@@ -196,29 +240,44 @@ export class GenerationalCache {
     } catch (error) {
       this.trip(client, error, log);
     }
-    return { value, outcome: 'miss' };
+    return { loaded: true, value, outcome: 'miss' };
   }
 
-  /** Polls for the lock holder's value; undefined when it does not come in time. */
-  private async waitFor<T>(
-    client: Redis,
-    key: string,
-    stamp: string,
-    log: Logger,
-  ): Promise<{ value: T } | undefined> {
+  /** Polls for the lock holder's value (its JSON text); undefined when it does not come in time. */
+  private async waitFor(client: Redis, key: string, stamp: string, log: Logger): Promise<string | undefined> {
     const deadline = Date.now() + this.options.waitMs;
     while (Date.now() < deadline) {
       await new Promise((resolve) => setTimeout(resolve, this.options.pollMs));
       try {
         const cached = await client.get(key);
-        const hit = cached ? decode<T>(cached, stamp) : undefined;
-        if (hit) return hit;
+        const text = cached ? payload(cached, stamp) : undefined;
+        if (text !== undefined) return text;
       } catch (error) {
         this.trip(client, error, log);
         return undefined;
       }
     }
     return undefined;
+  }
+
+  private batcherFor(client: Redis): MgetBatcher {
+    if (this.batcher?.client !== client) this.batcher = new MgetBatcher(client);
+    return this.batcher;
+  }
+
+  /**
+   * The client when it can be used at once (connected, breaker closed), without the awaits of
+   * `client()`; undefined means "ask `client()`", which decides.
+   */
+  private readyClient(): Redis | undefined {
+    let client: Redis;
+    try {
+      client = this.redis();
+    } catch {
+      return undefined;
+    }
+    if (this.downClient === client && Date.now() < this.downUntil) return undefined;
+    return (client as { status?: string }).status === 'ready' ? client : undefined;
   }
 
   /** The client to use, or undefined while Redis is considered down (`force`: try anyway). */
@@ -253,11 +312,16 @@ function encode(stamp: string, value: unknown): string {
   return `${stamp}\n${JSON.stringify(value ?? null)}`;
 }
 
-function decode<T>(raw: string, stamp: string): { value: T } | undefined {
+/** The JSON text of a stored value when it carries `stamp`, else undefined. */
+function payload(raw: string, stamp: string): string | undefined {
   const newline = raw.indexOf('\n');
-  if (newline < 0 || raw.slice(0, newline) !== stamp) return undefined;
+  if (newline !== stamp.length || !raw.startsWith(stamp)) return undefined;
+  return raw.slice(newline + 1);
+}
+
+function parse<T>(text: string): { value: T } | undefined {
   try {
-    return { value: JSON.parse(raw.slice(newline + 1)) as T };
+    return { value: JSON.parse(text) as T };
   } catch {
     return undefined;
   }

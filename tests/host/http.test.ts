@@ -55,6 +55,20 @@ describe('HTTP triggers through the local host', () => {
     expect(body.invocationId).toMatch(/^[0-9a-f-]{36}$/);
   });
 
+  it('gives a request without query string or body an empty query and body; keeps repeated parameters', async () => {
+    const plain = (await (await fetch(`${host.baseUrl}/echo/7`)).json()) as Record<string, unknown>;
+    expect(plain).toMatchObject({ method: 'GET', query: {}, repeated: [], body: '' });
+    const empty = (await (
+      await fetch(`${host.baseUrl}/echo/7`, { method: 'POST', headers: { 'content-length': '0' } })
+    ).json()) as Record<string, unknown>;
+    expect(empty).toMatchObject({ method: 'POST', query: {}, body: '' });
+    const repeated = (await (await fetch(`${host.baseUrl}/echo/7?x=1&x=2`)).json()) as Record<
+      string,
+      unknown
+    >;
+    expect(repeated).toMatchObject({ repeated: ['1', '2'] });
+  });
+
   it('omits an absent optional parameter', async () => {
     const body = (await (await fetch(`${host.baseUrl}/echo/7`)).json()) as { params: Record<string, string> };
     expect(body.params).toEqual({ n: '7' });

@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { requestUrl } from '../../infra/host/http-server.js';
 import { compileRoute, RouteTable } from '../../infra/host/routing.js';
 
 const GUID = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
@@ -83,5 +85,73 @@ describe('route table', () => {
 
   it('answers 404 when no template matches the path', () => {
     expect(table.match('GET', '/nothing/here')).toEqual({ kind: 'not-found' });
+  });
+});
+
+describe('request URL', () => {
+  // What the host did before the one-parse shortcut, and must still give (or throw) for every target
+  // and Host header.
+  const outcome = (parse: () => URL): string => {
+    try {
+      return parse().href;
+    } catch {
+      return 'throws';
+    }
+  };
+  const twoParses = (target: string, host: string | undefined): string =>
+    outcome(() => {
+      try {
+        return new URL(target, `http://${host ?? '127.0.0.1:7071'}`);
+      } catch {
+        return new URL(target, 'http://127.0.0.1:7071');
+      }
+    });
+  const of = (target: string, host: string | undefined): string =>
+    outcome(() => requestUrl({ url: target, headers: host === undefined ? {} : { host } }, '127.0.0.1:7071'));
+
+  it('resolves every target against the Host header exactly as a base-relative parse would', () => {
+    const targets = [
+      '/',
+      '/api/products/abc?x=1&x=2',
+      '/api/a/../b/./c',
+      '/api/%2e%2e/x',
+      '/api/a b',
+      '/api/ü?q=ü#frag',
+      '//evil.example/x',
+      '/\\evil.example/x',
+      '/\t/evil.example/x',
+      '\\\\evil.example',
+      'http://other.example/x',
+      '*',
+      '/api/x\t/y',
+      '/api/x?a=%zz',
+    ];
+    const hosts = [
+      undefined,
+      '127.0.0.1:7071',
+      'localhost',
+      '[::1]:80',
+      'a@b',
+      'x/y',
+      'bad host',
+      'h:99999',
+      '',
+    ];
+    for (const target of targets)
+      for (const host of hosts) expect(of(target, host), `${target} @ ${host}`).toBe(twoParses(target, host));
+  });
+
+  it('agrees with a base-relative parse on generated targets', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[/\\\t?#%.a-zA-Z0-9 :@ü-]{0,12}$/),
+        fc.constantFrom('127.0.0.1:7071', 'localhost:1', '[::1]', 'x/y', 'a@b'),
+        (path, host) => {
+          const target = `/${path}`;
+          expect(of(target, host)).toBe(twoParses(target, host));
+        },
+      ),
+      { numRuns: 2_000 },
+    );
   });
 });

@@ -15,26 +15,27 @@ import { silentLogger } from '../../logging/logger.js';
  */
 let shared: GenerationalCache | undefined;
 let base: Redis | undefined;
-let pipelined: Redis | undefined;
+let own: Redis | undefined;
 
 /**
  * The catalog's own connection: a duplicate of the app's client (same URL, prefix and fail-fast
- * options) with auto-pipelining, so the MGETs of concurrent requests leave in one write instead of one
- * syscall each — under load the socket writes were the largest cost of a cached read. It follows the
- * app's client: a new client (reconnect, settings change) gets a new duplicate; closing it closes ours.
- * The in-memory stand-in (`memory://`) is used as it is.
+ * options), so the catalog's reads — concurrent requests share one MGET (GenerationalCache) — and the
+ * app's other commands do not queue behind each other. No auto-pipelining: the reads are coalesced
+ * already, and ioredis' pipeline would only hold each MGET back one more turn of the event loop (it
+ * measured slower). It follows the app's client: a new client (reconnect, settings change) gets a new
+ * duplicate; closing it closes ours. The in-memory stand-in (`memory://`) is used as it is.
  */
 function catalogRedis(): Redis {
   const client = getRedis();
   if (getSettings().REDIS_URL.startsWith('memory://')) return client;
-  if (client !== base || !pipelined) {
+  if (client !== base || !own) {
     base = client;
-    const duplicate = client.duplicate({ enableAutoPipelining: true });
+    const duplicate = client.duplicate();
     duplicate.on('error', () => undefined);
     client.once('end', () => duplicate.disconnect());
-    pipelined = duplicate;
+    own = duplicate;
   }
-  return pipelined;
+  return own;
 }
 
 /** The process-wide catalog cache (Redis client resolved per call, so a reconnect is picked up). */

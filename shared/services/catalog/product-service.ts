@@ -92,13 +92,30 @@ export class ProductService {
     const { value } = await this.cache.read(
       catalogKeys.product(this.ctx.tenantId, productId),
       productGenerations(this.ctx.tenantId, productId),
-      async () => {
-        const row = await this.products.findActive(productId);
-        return row ? toProduct(row) : null;
-      },
+      () => this.loadProduct(productId),
       this.ctx.log,
     );
     if (!value) throw new ProductNotFoundException();
     return value;
+  }
+
+  /**
+   * `get` as the JSON text of the product (what the API sends): a cached product goes out as stored,
+   * without being parsed and serialised again on every request.
+   */
+  async getJson(productId: string): Promise<string> {
+    const { value } = await this.cache.readJson(
+      catalogKeys.product(this.ctx.tenantId, productId),
+      productGenerations(this.ctx.tenantId, productId),
+      () => this.loadProduct(productId),
+      this.ctx.log,
+    );
+    if (value === 'null') throw new ProductNotFoundException();
+    return value;
+  }
+
+  private async loadProduct(productId: string): Promise<ProductBody | null> {
+    const row = await this.products.findActive(productId);
+    return row ? toProduct(row) : null;
   }
 }

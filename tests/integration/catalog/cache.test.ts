@@ -66,6 +66,49 @@ describe('GenerationalCache', () => {
     expect(loads).toBe(1);
   });
 
+  it('hands values over as JSON text: a hit exactly as stored, a miss as the loader’s value serialised', async () => {
+    const cache = new GenerationalCache(() => redis);
+    const key = `k:${randomUUID()}`;
+    const gens = [`g:${randomUUID()}`, `g:${randomUUID()}`];
+    let loads = 0;
+    const load = async () => ({ n: ++loads, text: 'é "quoted" \u2028 \ud800' });
+    const miss = await cache.readJson(key, gens, load);
+    expect(miss).toEqual({
+      value: JSON.stringify({ n: 1, text: 'é "quoted" \u2028 \ud800' }),
+      outcome: 'miss',
+    });
+    expect(await cache.readJson(key, gens, load)).toEqual({ value: miss.value, outcome: 'hit' });
+    // Both forms read the same entry.
+    expect(await cache.read(key, gens, load)).toEqual({ value: JSON.parse(miss.value), outcome: 'hit' });
+    expect(await cache.bump([gens[0]!])).toBe(true);
+    expect(await cache.readJson(key, gens, load)).toEqual({
+      value: JSON.stringify({ n: 2, text: 'é "quoted" \u2028 \ud800' }),
+      outcome: 'miss',
+    });
+    expect(loads).toBe(2);
+    // Absence is the text `null`, cached like any value.
+    const absent = `k:${randomUUID()}`;
+    expect(await cache.readJson(absent, gens, async () => null)).toEqual({ value: 'null', outcome: 'miss' });
+    expect(await cache.readJson(absent, gens, async () => 'unused')).toEqual({
+      value: 'null',
+      outcome: 'hit',
+    });
+    // Without Redis the loader's value is serialised the same way.
+    expect(await new GenerationalCache(() => dead).readJson('k', ['g'], async () => ({ a: 1 }))).toEqual({
+      value: '{"a":1}',
+      outcome: 'bypass',
+    });
+  });
+
+  it('treats a stored value that does not parse as a miss, and replaces it', async () => {
+    const cache = new GenerationalCache(() => redis);
+    const key = `k:${randomUUID()}`;
+    const gen = `g:${randomUUID()}`;
+    await redis.set(key, '0\n{not json', 'EX', 60);
+    expect(await cache.read(key, [gen], async () => 'loaded')).toEqual({ value: 'loaded', outcome: 'miss' });
+    expect(await cache.read(key, [gen], async () => 'unused')).toEqual({ value: 'loaded', outcome: 'hit' });
+  });
+
   it('loads once for many concurrent misses in one process', async () => {
     const cache = new GenerationalCache(() => redis);
     const key = `k:${randomUUID()}`;
