@@ -1,14 +1,17 @@
-import { EntitySchema, OptionalProps } from '@mikro-orm/core';
+import { EntitySchema, OptionalProps, PrimaryKeyProp } from '@mikro-orm/core';
 import { timestamps } from './common.js';
 
 export type ReservationStatus = 'active' | 'committed' | 'released';
 
+/** One order's hold on one product: keyed by (orderId, productId), an order holds a product at most once. */
 export class Reservation {
-  [OptionalProps]?: 'status' | 'createdAt' | 'updatedAt';
-  id!: string;
-  tenantId!: string;
+  [PrimaryKeyProp]?: ['orderId', 'productId'];
+  [OptionalProps]?: 'id' | 'status' | 'createdAt' | 'updatedAt';
   orderId!: string;
   productId!: string;
+  /** Not a key (the database fills it in); kept for tooling that still reads it. */
+  id!: string;
+  tenantId!: string;
   quantity!: number;
   status: ReservationStatus = 'active';
   expiresAt!: Date;
@@ -20,10 +23,10 @@ export const ReservationSchema = new EntitySchema<Reservation>({
   class: Reservation,
   tableName: 'reservations',
   properties: {
-    id: { type: 'uuid', primary: true },
+    orderId: { type: 'uuid', primary: true },
+    productId: { type: 'uuid', primary: true },
+    id: { type: 'uuid', defaultRaw: 'gen_random_uuid()' },
     tenantId: { type: 'uuid' },
-    orderId: { type: 'uuid' },
-    productId: { type: 'uuid' },
     quantity: { type: 'integer' },
     status: { type: 'text' },
     expiresAt: { type: 'Date', columnType: 'timestamptz' },

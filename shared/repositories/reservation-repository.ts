@@ -1,12 +1,17 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { DomainContext } from '../services/context.js';
-import type { ReservationStatus } from '../models/reservation.js';
-import { newId } from '../utils/ids.js';
 
 export interface ActiveReservation {
-  id: string;
   productId: string;
   quantity: number;
+}
+
+/** Why a reservation call took nothing: the first line it could not hold, and that product's stock. */
+export interface ReservationStop {
+  productId: string;
+  /** `insufficient`: not enough stock. `released`: the order's reservation was released before. */
+  reason: 'insufficient' | 'released';
+  available: number;
 }
 
 export interface ExpiredReservationOrder {
@@ -23,80 +28,49 @@ export class ReservationRepository {
   constructor(private readonly ctx: DomainContext) {}
 
   /**
-   * Holds `quantity` of one product for an order: the atomic conditional decrement and the reservation
-   * row, in one statement. Returns false when nothing was reserved — not enough stock, or this order
-   * already holds a reservation for the product (tell them apart with `statusOf`). Two concurrent calls
-   * for the same order and product cannot both decrement: the second one's insert hits the unique
-   * (order_id, product_id) key, which aborts its whole statement (decrement included).
+   * Holds every line for the order until `ttlSeconds` from now, in one statement (`reserve_stock`,
+   * migration 0002): per line the reservation row plus the atomic conditional decrement; a line the
+   * order already holds is skipped (a concurrent run for the same order waits for the first, then
+   * skips). All or nothing: returns undefined when every line is held, else the line that stopped it,
+   * and then this call has changed nothing. `lines` must be sorted by product id without duplicates
+   * (the lock order; the function refuses anything else).
    */
-  async reserveLine(
+  async reserve(
     orderId: string,
-    productId: string,
-    quantity: number,
+    lines: readonly { productId: string; quantity: number }[],
     ttlSeconds: number,
-  ): Promise<boolean> {
-    const rows = await this.ctx.em.execute<{ n: number }[]>(
-      `with upd as (
-         update inventory set available = available - ?, reserved = reserved + ?, updated_at = now()
-         where product_id = ? and tenant_id = ? and available >= ?
-           and not exists (select 1 from reservations where order_id = ? and product_id = ?)
-         returning product_id
-       ), ins as (
-         insert into reservations (id, tenant_id, order_id, product_id, quantity, status, expires_at)
-         select ?, ?, ?, product_id, ?, 'active', now() + make_interval(secs => ?) from upd
-         returning id
-       )
-       select count(*)::int as n from ins`,
-      [
-        quantity,
-        quantity,
-        productId,
-        this.ctx.tenantId,
-        quantity,
-        orderId,
-        productId,
-        newId(),
-        this.ctx.tenantId,
-        orderId,
-        quantity,
-        ttlSeconds,
-      ],
-    );
-    return (rows[0]?.n ?? 0) === 1;
-  }
-
-  async statusOf(orderId: string, productId: string): Promise<ReservationStatus | undefined> {
-    const rows = await this.ctx.em.execute<{ status: ReservationStatus }[]>(
-      `select status from reservations where tenant_id = ? and order_id = ? and product_id = ?`,
-      [this.ctx.tenantId, orderId, productId],
-    );
-    return rows[0]?.status;
-  }
-
-  async available(productId: string): Promise<number> {
-    const rows = await this.ctx.em.execute<{ available: number }[]>(
-      `select available from inventory where tenant_id = ? and product_id = ?`,
-      [this.ctx.tenantId, productId],
-    );
-    return rows[0]?.available ?? 0;
+  ): Promise<ReservationStop | undefined> {
+    const rows = await this.ctx.em.execute<
+      { stopped_product_id: string; stopped_status: ReservationStop['reason']; stopped_available: number }[]
+    >(`select * from reserve_stock(?, ?, array[?]::uuid[], array[?]::integer[], ?)`, [
+      this.ctx.tenantId,
+      orderId,
+      lines.map((line) => line.productId),
+      lines.map((line) => line.quantity),
+      ttlSeconds,
+    ]);
+    const stop = rows[0];
+    return stop
+      ? { productId: stop.stopped_product_id, reason: stop.stopped_status, available: stop.stopped_available }
+      : undefined;
   }
 
   /** The order's active reservations in product-id order (the lock order of every stock movement). */
   async listActive(orderId: string): Promise<ActiveReservation[]> {
-    const rows = await this.ctx.em.execute<{ id: string; product_id: string; quantity: number }[]>(
-      `select id, product_id, quantity from reservations
+    const rows = await this.ctx.em.execute<{ product_id: string; quantity: number }[]>(
+      `select product_id, quantity from reservations
        where tenant_id = ? and order_id = ? and status = 'active' order by product_id`,
       [this.ctx.tenantId, orderId],
     );
-    return rows.map((row) => ({ id: row.id, productId: row.product_id, quantity: row.quantity }));
+    return rows.map((row) => ({ productId: row.product_id, quantity: row.quantity }));
   }
 
   /**
-   * Moves one active reservation to `released` (stock back to available) or `committed` (stock sold).
-   * The status transition guards the stock change in the same statement, so running it twice, or
-   * racing the sweeper, moves the stock once. Returns whether this call moved it.
+   * Moves the order's active reservation of one product to `released` (stock back to available) or
+   * `committed` (stock sold). The status transition guards the stock change in the same statement, so
+   * running it twice, or racing the sweeper, moves the stock once. Returns whether this call moved it.
    */
-  async settle(reservationId: string, to: 'released' | 'committed'): Promise<boolean> {
+  async settle(orderId: string, productId: string, to: 'released' | 'committed'): Promise<boolean> {
     const stock =
       to === 'released'
         ? 'available = i.available + r.quantity, reserved = i.reserved - r.quantity'
@@ -104,13 +78,13 @@ export class ReservationRepository {
     const rows = await this.ctx.em.execute<{ product_id: string }[]>(
       `with r as (
          update reservations set status = ?, updated_at = now()
-         where id = ? and tenant_id = ? and status = 'active'
+         where order_id = ? and product_id = ? and tenant_id = ? and status = 'active'
          returning product_id, quantity
        )
        update inventory i set ${stock}, updated_at = now()
        from r where i.product_id = r.product_id and i.tenant_id = ?
        returning i.product_id`,
-      [to, reservationId, this.ctx.tenantId, this.ctx.tenantId],
+      [to, orderId, productId, this.ctx.tenantId, this.ctx.tenantId],
     );
     return rows.length > 0;
   }

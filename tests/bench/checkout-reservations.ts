@@ -90,9 +90,6 @@ class OrderPool {
     }
     this.ids = this.ids.slice(this.next).concat(ids);
     this.next = 0;
-    // Fresh statistics, as autovacuum would have them in production: with stale ones right after a bulk
-    // insert the planner picks a scan of the whole tenant for an order's lines.
-    await this.pool.query('analyze orders, order_lines');
   }
 
   take(): string {
@@ -119,6 +116,17 @@ export interface ReservationBenchResult {
   step: PatternStats;
 }
 
+/**
+ * After bulk-made orders: fresh statistics (with stale ones the planner scans the whole tenant for an
+ * order's lines), the vacuum autovacuum would otherwise start mid-measurement, and their dirty pages
+ * written out now rather than by a checkpoint during some pattern's round.
+ */
+async function settle(pool: pg.Pool): Promise<void> {
+  await pool.query('vacuum analyze orders, order_lines');
+  // Needs superuser or pg_checkpoint; without it the writes just happen later.
+  await pool.query('checkpoint').catch(() => undefined);
+}
+
 function median(values: PatternStats[]): PatternStats {
   const sorted = [...values].sort((a, b) => a.tps - b.tps);
   return sorted[Math.floor(sorted.length / 2)]!;
@@ -128,7 +136,9 @@ export async function runReservationBench(
   options: ReservationBenchOptions,
 ): Promise<ReservationBenchResult[]> {
   const { url, workers, seconds, rounds, log } = options;
-  const pool = new pg.Pool({ connectionString: url, max: workers });
+  // Idle connections are kept for the whole run: reconnecting inside a baseline's round would slow the
+  // denominator (the ORM's pool keeps its own for 30 s, longer than any gap between its rounds).
+  const pool = new pg.Pool({ connectionString: url, max: workers, idleTimeoutMillis: 0 });
   pool.on('error', () => undefined);
   try {
     const tenantId = randomUUID();
@@ -231,13 +241,29 @@ export async function runReservationBench(
           { name: 'step', op: step, orders: stepOrders },
         ];
       const samples: Record<string, PatternStats[]> = { bare: [], pessimistic: [], project: [], step: [] };
-      // Enough orders for the fastest plausible rate; topped up between rounds if a round used them up.
+      // Orders are made BEFORE a round, never between its patterns: a bulk insert leaves dirty pages,
+      // WAL and an autovacuum behind, which would land on whichever pattern is measured next. Enough for
+      // the fastest plausible rate; topped up (at a round's start) only when a round could run short.
       const budget = Math.ceil(seconds * 30_000);
+      const rate = new Map<OrderPool, number>();
       for (let round = 0; round <= rounds; round++) {
+        const short = patterns.flatMap(({ orders }) => {
+          const known = orders && rate.get(orders);
+          const needed = known === undefined ? budget : 2 * known * seconds;
+          return orders && orders.remaining() < needed ? [orders] : [];
+        });
+        if (short.length > 0) {
+          for (const orders of short) await orders.fill(budget);
+          await settle(pool);
+          // A long top-up may have outlived the ORM pool's idle connections: reopen them unmeasured.
+          if (round > 0) for (const pattern of patterns) await measure(workers, 0.5, pattern.op);
+        }
         for (const pattern of patterns) {
-          if (pattern.orders && pattern.orders.remaining() < budget) await pattern.orders.fill(budget);
+          const before = pattern.orders?.remaining() ?? 0;
+          const duration = round === 0 ? Math.min(1.5, seconds) : seconds;
           // Round 0 is the warm-up (connections, JIT, caches) and is not counted.
-          const stats = await measure(workers, round === 0 ? Math.min(1.5, seconds) : seconds, pattern.op);
+          const stats = await measure(workers, duration, pattern.op);
+          if (pattern.orders) rate.set(pattern.orders, (before - pattern.orders.remaining()) / duration);
           if (round > 0) samples[pattern.name]!.push(stats);
           log(
             `  ${dataset.label} · ${round === 0 ? 'warm-up' : `round ${round}/${rounds}`} · ${pattern.name}: ${stats.tps.toFixed(0)}/s` +

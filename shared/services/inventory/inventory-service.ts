@@ -7,27 +7,16 @@ export interface ReservationLine {
   quantity: number;
 }
 
-/** Postgres unique_violation: a concurrent run of the same order's reservation won the race. */
-const UNIQUE_VIOLATION = '23505';
-
-export class ConcurrentReservationError extends Error {
-  constructor() {
-    super('Another run is reserving this order right now; retry.');
-    this.name = 'ConcurrentReservationError';
-  }
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (
-    typeof error === 'object' && error !== null && (error as { code?: unknown }).code === UNIQUE_VIOLATION
-  );
-}
-
-/** Same product twice becomes one line; lines sorted by product id, the global lock order. */
+/**
+ * Same product twice becomes one line; lines sorted by product id, the global lock order. Ids are
+ * compared in canonical lower case, where string order is PostgreSQL's uuid order.
+ */
 export function normaliseLines(lines: readonly ReservationLine[]): ReservationLine[] {
   const byProduct = new Map<string, number>();
-  for (const line of lines)
-    byProduct.set(line.productId, (byProduct.get(line.productId) ?? 0) + line.quantity);
+  for (const line of lines) {
+    const productId = line.productId.toLowerCase();
+    byProduct.set(productId, (byProduct.get(productId) ?? 0) + line.quantity);
+  }
   return [...byProduct]
     .map(([productId, quantity]) => ({ productId, quantity }))
     .sort((a, b) => (a.productId < b.productId ? -1 : a.productId > b.productId ? 1 : 0));
@@ -35,13 +24,13 @@ export function normaliseLines(lines: readonly ReservationLine[]): ReservationLi
 
 /**
  * Stock reservation for orders (fixes the old platform's Issue #234, overselling under concurrent
- * checkouts). No read-modify-write and no lock held across round trips: each line is one atomic
- * conditional decrement (`… where available >= q`) that also writes the reservation row, lines in
- * product-id order so two multi-line orders always lock rows in the same order (no deadlocks).
+ * checkouts). No read-modify-write and no lock held across round trips: per line the reservation row
+ * and one atomic conditional decrement (`… where available >= q`), lines in product-id order so two
+ * multi-line orders always lock rows in the same order (no deadlocks).
  *
- * - `reserve`: all lines or none. A single line is one statement and so atomic by itself — the hot
- *   path keeps the row lock only for that statement. Several lines run in one transaction (joining the
- *   caller's if there is one), which any shortfall rolls back.
+ * - `reserve`: all lines or none, in ONE statement whatever the number of lines (`reserve_stock`,
+ *   migration 0002): atomic by itself, so no transaction of its own — the hot row's lock is held only
+ *   while that statement runs (in autocommit) — and it joins the caller's transaction if there is one.
  * - `commit` / `release`: per active reservation, the `active → committed|released` status transition
  *   and the stock change are one statement, so every call is idempotent and safe to race with the
  *   sweeper or with a re-run of the same activity.
@@ -55,44 +44,18 @@ export class InventoryService {
 
   /**
    * Reserves every line for the order until `ttlSeconds` from now. Throws InsufficientInventoryException
-   * (nothing reserved, once the surrounding transaction — ours or the caller's — rolls back). A re-run
-   * for an order that already holds its reservations is a no-op. Concurrent runs for the same order:
-   * one wins, the other gets ConcurrentReservationError (retry it; it is then a no-op).
+   * when a line is short, and then nothing of this call is reserved (in a caller's transaction too). A
+   * re-run for an order that already holds its reservations is a no-op, and so is a run concurrent with
+   * another for the same order (it waits for the other to finish).
    */
   async reserve(orderId: string, lines: readonly ReservationLine[], ttlSeconds: number): Promise<void> {
     const sorted = normaliseLines(lines);
     if (sorted.length === 0) return;
-    try {
-      if (sorted.length === 1 || this.ctx.em.isInTransaction()) {
-        await this.reserveSorted(this.ctx, orderId, sorted, ttlSeconds);
-      } else {
-        await this.ctx.em.transactional((em) =>
-          this.reserveSorted({ ...this.ctx, em }, orderId, sorted, ttlSeconds),
-        );
-      }
-    } catch (error) {
-      if (isUniqueViolation(error)) throw new ConcurrentReservationError();
-      throw error;
-    }
-  }
-
-  private async reserveSorted(
-    ctx: DomainContext,
-    orderId: string,
-    lines: readonly ReservationLine[],
-    ttlSeconds: number,
-  ): Promise<void> {
-    const repo = ctx === this.ctx ? this.reservations : new ReservationRepository(ctx);
-    for (const line of lines) {
-      if (await repo.reserveLine(orderId, line.productId, line.quantity, ttlSeconds)) continue;
-      // Nothing changed for this line: already held by this order (a re-run), or not enough stock.
-      const existing = await repo.statusOf(orderId, line.productId);
-      if (existing === 'active' || existing === 'committed') continue;
-      // A released reservation means the order was already compensated: never hold stock for it again.
-      if (existing === 'released') throw new Error(`order ${orderId}: its reservation was already released`);
-      const available = await repo.available(line.productId);
-      throw new InsufficientInventoryException(line.productId, available);
-    }
+    const stop = await this.reservations.reserve(orderId, sorted, ttlSeconds);
+    if (!stop) return;
+    // A released reservation means the order was already compensated: never hold stock for it again.
+    if (stop.reason === 'released') throw new Error(`order ${orderId}: its reservation was already released`);
+    throw new InsufficientInventoryException(stop.productId, stop.available);
   }
 
   /**
@@ -111,8 +74,8 @@ export class InventoryService {
   private async settleAll(orderId: string, to: 'committed' | 'released'): Promise<string[]> {
     const moved: string[] = [];
     // Product-id order, like reserve: per-line statements never wait on each other in a cycle.
-    for (const reservation of await this.reservations.listActive(orderId)) {
-      if (await this.reservations.settle(reservation.id, to)) moved.push(reservation.productId);
+    for (const { productId } of await this.reservations.listActive(orderId)) {
+      if (await this.reservations.settle(orderId, productId, to)) moved.push(productId);
     }
     return moved;
   }

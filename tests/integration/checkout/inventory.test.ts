@@ -8,12 +8,12 @@ import { InsufficientInventoryException } from '../../../shared/errors/index.js'
 import { silentLogger } from '../../../shared/logging/logger.js';
 import type { DomainContext } from '../../../shared/services/context.js';
 import {
-  ConcurrentReservationError,
   InventoryService,
   type ReservationLine,
 } from '../../../shared/services/inventory/inventory-service.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { closeTestPool, createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
+import { countQueries } from '../../../shared/db/query-counter.js';
 import { createUser, type TestUser } from '../../fixtures/users.js';
 import { insertOrder, orderRow, reservationStatuses, stockOf } from './helpers.js';
 
@@ -169,26 +169,159 @@ describe('all or nothing', () => {
   });
 });
 
+/** Two products of the tenant, the first sorting before the second (the order locks are taken in). */
+async function orderedPair(first: number, second: number): Promise<[string, string]> {
+  const a = (await createProduct(tenantId, { stock: first })).id;
+  const b = (await createProduct(tenantId, { stock: second })).id;
+  if (a < b) return [a, b];
+  await testPool().query(
+    `update inventory set available = case product_id when $1::uuid then $3::int else $4::int end
+     where product_id in ($1, $2)`,
+    [a, b, second, first],
+  );
+  return [b, a];
+}
+
+describe('one statement per reservation', () => {
+  it('reserves a three-line order in one statement', async () => {
+    const ids = await Promise.all([1, 2, 3].map(() => createProduct(tenantId, { stock: 5 })));
+    const lines = ids.map((p) => ({ productId: p.id, quantity: 2 }));
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    const { queries } = await countQueries(() => reserve(orderId, lines));
+    expect(queries).toBe(1);
+    expect(await reservationStatuses(orderId)).toEqual(['active', 'active', 'active']);
+    for (const p of ids) expect(await stockOf(p.id)).toEqual({ available: 3, reserved: 2, sold: 0 });
+  });
+
+  it('a shortfall on a later line gives back what the same call took on earlier lines', async () => {
+    const [plenty, scarce] = await orderedPair(100, 1);
+    const lines = [
+      { productId: scarce, quantity: 2 },
+      { productId: plenty, quantity: 5 },
+    ];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    const error = await reserve(orderId, lines).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InsufficientInventoryException);
+    expect((error as InsufficientInventoryException).productId).toBe(scarce);
+    expect((error as InsufficientInventoryException).available).toBe(1);
+    expect(await stockOf(plenty)).toEqual({ available: 100, reserved: 0, sold: 0 });
+    expect(await stockOf(scarce)).toEqual({ available: 1, reserved: 0, sold: 0 });
+    expect(await reservationStatuses(orderId)).toEqual([]);
+  });
+
+  it('inside a caller’s transaction that goes on and commits, a shortfall has reserved nothing', async () => {
+    const [plenty, scarce] = await orderedPair(10, 0);
+    const lines = [
+      { productId: plenty, quantity: 1 },
+      { productId: scarce, quantity: 1 },
+    ];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    const outcome = await inventory(async (s) => {
+      const error = await s.reserve(orderId, lines, 60).catch((e: unknown) => e);
+      // The transaction is still usable after the shortfall.
+      const other = await insertOrder(tenantId, user.id, [{ productId: plenty, quantity: 1 }]);
+      await s.reserve(other, [{ productId: plenty, quantity: 1 }], 60);
+      return error;
+    }, 'write');
+    expect(outcome).toBeInstanceOf(InsufficientInventoryException);
+    expect(await reservationStatuses(orderId)).toEqual([]);
+    expect(await stockOf(plenty)).toEqual({ available: 9, reserved: 1, sold: 0 });
+    expect(await stockOf(scarce)).toEqual({ available: 0, reserved: 0, sold: 0 });
+  });
+
+  it('a reservation that read enough stock but lost the last unit to another holds nothing', async () => {
+    const product = await createProduct(tenantId, { stock: 1 });
+    const lines = [{ productId: product.id, quantity: 1 }];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    // Another transaction takes the last unit and holds the row until after our read of the stock.
+    const rival = await testPool().connect();
+    try {
+      await rival.query('begin');
+      await rival.query(
+        'update inventory set available = available - 1, reserved = reserved + 1 where product_id = $1',
+        [product.id],
+      );
+      const attempt = reserve(orderId, lines).catch((e: unknown) => e);
+      await new Promise((r) => setTimeout(r, 300));
+      await rival.query('commit');
+      const error = await attempt;
+      expect(error).toBeInstanceOf(InsufficientInventoryException);
+      expect((error as InsufficientInventoryException).available).toBe(0);
+    } finally {
+      rival.release();
+    }
+    expect(await reservationStatuses(orderId)).toEqual([]);
+    expect(await stockOf(product.id)).toEqual({ available: 0, reserved: 1, sold: 0 });
+  });
+
+  it('refuses lines that are not in ascending product-id order (the lock order)', async () => {
+    const [a, b] = await orderedPair(5, 5);
+    const orderId = await insertOrder(tenantId, user.id, [
+      { productId: a, quantity: 1 },
+      { productId: b, quantity: 1 },
+    ]);
+    await expect(
+      testPool().query(`select * from reserve_stock($1, $2, array[$3, $4]::uuid[], array[1, 1], 60)`, [
+        tenantId,
+        orderId,
+        b,
+        a,
+      ]),
+    ).rejects.toThrow(/ascending order/);
+    expect(await stockOf(a)).toEqual({ available: 5, reserved: 0, sold: 0 });
+  });
+
+  it('holds nothing for a product of another tenant', async () => {
+    const other = await createTenant('Other shop');
+    const foreign = await createProduct(other.id, { stock: 10 });
+    const lines = [{ productId: foreign.id, quantity: 1 }];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    const error = await reserve(orderId, lines).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InsufficientInventoryException);
+    expect((error as InsufficientInventoryException).available).toBe(0);
+    expect(await stockOf(foreign.id)).toEqual({ available: 10, reserved: 0, sold: 0 });
+  });
+});
+
 describe('idempotency', () => {
+  it('a re-run after the stock ran out is still a no-op for the order holding it', async () => {
+    const product = await createProduct(tenantId, { stock: 2 });
+    const lines = [{ productId: product.id, quantity: 2 }];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    await reserve(orderId, lines);
+    await reserve(orderId, lines);
+    expect(await stockOf(product.id)).toEqual({ available: 0, reserved: 2, sold: 0 });
+    expect(await reservationStatuses(orderId)).toEqual(['active']);
+  });
+
+  it('never reserves again for an order whose reservation was released', async () => {
+    const product = await createProduct(tenantId, { stock: 5 });
+    const lines = [{ productId: product.id, quantity: 1 }];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    await reserve(orderId, lines);
+    await inventory((s) => s.release(orderId));
+    const error = await reserve(orderId, lines).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).not.toBeInstanceOf(InsufficientInventoryException);
+    expect((error as Error).message).toMatch(/already released/);
+    expect(await stockOf(product.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+    expect(await reservationStatuses(orderId)).toEqual(['released']);
+  });
+
   it('re-running a reservation holds the stock once; concurrent re-runs too', async () => {
     const product = await createProduct(tenantId, { stock: 10 });
     const lines = [{ productId: product.id, quantity: 3 }];
     const orderId = await insertOrder(tenantId, user.id, lines);
     await reserve(orderId, lines);
     await reserve(orderId, lines);
-    const racing = await Promise.allSettled(Array.from({ length: 8 }, () => reserve(orderId, lines)));
-    for (const r of racing) {
-      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConcurrentReservationError);
-    }
+    // Concurrent runs for the same order wait for the first one and are then no-ops: none fails.
+    await Promise.all(Array.from({ length: 8 }, () => reserve(orderId, lines)));
     expect(await stockOf(product.id)).toEqual({ available: 7, reserved: 3, sold: 0 });
 
     const fresh = await insertOrder(tenantId, user.id, lines);
-    const first = await Promise.allSettled(Array.from({ length: 8 }, () => reserve(fresh, lines)));
-    for (const r of first) {
-      if (r.status === 'rejected') expect(r.reason).toBeInstanceOf(ConcurrentReservationError);
-    }
-    expect(first.some((r) => r.status === 'fulfilled')).toBe(true);
+    await Promise.all(Array.from({ length: 8 }, () => reserve(fresh, lines)));
     expect(await stockOf(product.id)).toEqual({ available: 4, reserved: 6, sold: 0 });
+    expect(await reservationStatuses(fresh)).toEqual(['active']);
   });
 
   it('commit and release move stock exactly once, even when racing each other', async () => {
