@@ -367,15 +367,19 @@ describe('reservation sweeper', () => {
       [abandoned, paid],
     );
 
-    // The sweeper and a concurrent compensation release the same order: the stock moves back once.
-    const [sweep] = await Promise.all([
+    // The sweeper and a concurrent release of the same order: the stock moves back exactly once,
+    // whichever of the two gets there first.
+    const [sweep, releasedByOther] = await Promise.all([
       sweepExpiredReservations(silentLogger, { tenantId }),
       inventory((s) => s.release(abandoned)),
     ]);
-    expect(sweep.released).toBeLessThanOrEqual(1);
+    expect(sweep.released + releasedByOther.length).toBe(1);
     expect(await reservationStatuses(abandoned)).toEqual(['released']);
-    expect((await orderRow(abandoned)).status).toBe('expired');
-    expect((await orderRow(abandoned)).failure_reason).toBe('reservation_expired');
+    // The sweep closes the order when it found the expired reservation (the other release may have
+    // taken it first; a real compensation then closes the order itself).
+    const closedBySweep = sweep.orders === 1;
+    expect((await orderRow(abandoned)).status).toBe(closedBySweep ? 'expired' : 'awaiting_payment');
+    if (closedBySweep) expect((await orderRow(abandoned)).failure_reason).toBe('reservation_expired');
     expect(await reservationStatuses(paid)).toEqual(['active']);
     expect(await reservationStatuses(live)).toEqual(['active']);
     expect(await stockOf(product.id)).toEqual({ available: 16, reserved: 4, sold: 0 });
@@ -387,6 +391,6 @@ describe('reservation sweeper', () => {
       `select count(*)::int as n from audit_outbox where entity_id = $1 and action = 'status:expired'`,
       [abandoned],
     );
-    expect(rows[0]!.n).toBe(1);
+    expect(rows[0]!.n).toBe(closedBySweep ? 1 : 0);
   });
 });
