@@ -34,7 +34,7 @@ export async function run(args: string[]): Promise<void> {
   const scratch = await createScratchDatabase('checkout');
   try {
     Object.assign(process.env, {
-      APP_ENV: 'test',
+      APP_ENV: 'local',
       DATABASE_URL: scratch.url,
       AUDIT_DATABASE_URL: scratch.auditUrl,
       DATABASE_POOL_MAX: String(workers),
