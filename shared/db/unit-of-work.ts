@@ -18,6 +18,19 @@ export async function runUnitOfWork<T>(
   return orm.em.fork({ clear: true }).transactional((tx) => fn(tx));
 }
 
+/** Answered by a lazily forked EntityManager, without forking it: whether it is still unforked. */
+const UNFORKED = Symbol('unforked');
+
+/**
+ * Whether statements run through `em` belong to a transaction (a `write` unit of work, or one begun on
+ * it). A statement that is atomic on its own may bypass the EntityManager only when this is false —
+ * otherwise it would escape the caller's commit or rollback. Never forks a lazy read EntityManager.
+ */
+export function isInTransaction(em: EntityManager): boolean {
+  if (Reflect.get(em, UNFORKED) === true) return false;
+  return em.isInTransaction();
+}
+
 /**
  * A read invocation's EntityManager, forked on first use: a read served from the cache (or rejected
  * before touching data) never pays for a fork.
@@ -27,6 +40,7 @@ function lazyFork(root: EntityManager): EntityManager {
   const real = (): EntityManager => (fork ??= root.fork({ clear: true }));
   return new Proxy({} as EntityManager, {
     get(_target, property) {
+      if (property === UNFORKED) return fork === undefined;
       const em = real();
       const value = Reflect.get(em, property, em) as unknown;
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(em) : value;

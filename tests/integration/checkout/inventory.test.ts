@@ -169,6 +169,24 @@ describe('all or nothing', () => {
   });
 });
 
+describe('outside or inside a caller’s transaction', () => {
+  it.each([
+    ['outside one, the reservation is its own statement: a later failure keeps it', 'read', 3, ['active']],
+    ['inside one, the reservation joins it: a later failure rolls it back', 'write', 5, []],
+  ] as const)('%s', async (_name, mode, available, statuses) => {
+    const product = await createProduct(tenantId, { stock: 5 });
+    const lines = [{ productId: product.id, quantity: 2 }];
+    const orderId = await insertOrder(tenantId, user.id, lines);
+    const failLater = async (s: InventoryService): Promise<never> => {
+      await s.reserve(orderId, lines, 60);
+      throw new Error('later failure');
+    };
+    await expect(inventory(failLater, mode)).rejects.toThrow('later failure');
+    expect(await stockOf(product.id)).toEqual({ available, reserved: 5 - available, sold: 0 });
+    expect(await reservationStatuses(orderId)).toEqual(statuses);
+  });
+});
+
 /** Two products of the tenant, the first sorting before the second (the order locks are taken in). */
 async function orderedPair(first: number, second: number): Promise<[string, string]> {
   const a = (await createProduct(tenantId, { stock: first })).id;
