@@ -3,6 +3,8 @@ import { randomUUID } from 'node:crypto';
 import { closeRedis } from '../../shared/cache/redis.js';
 import { closeOrms } from '../../shared/db/orm.js';
 import { silentLogger } from '../../shared/logging/logger.js';
+import { CheckoutSteps } from '../../shared/services/checkout/checkout-steps.js';
+import type { CheckoutInput } from '../../shared/services/checkout/checkout-types.js';
 import { sweepExpiredReservations } from '../../shared/services/checkout/reservation-sweeper.js';
 import { getSettings } from '../../shared/config/index.js';
 import { installRecordingBus } from '../support/recording-bus.js';
@@ -20,6 +22,37 @@ import { createUser } from '../fixtures/users.js';
  * step), so the customer gets what they paid for even when the orchestration is gone.
  */
 
+/** An order reserved past its expiry and charged (payment `succeeded`), whose finalize never ran. */
+async function chargedOrderPastExpiry(tenantId: string, userId: string, productId: string): Promise<string> {
+  const orderId = randomUUID();
+  const db = testPool();
+  await db.query(
+    `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash, payment_method_id)
+     values ($1, $2, $3, 'awaiting_payment', 1000, 'USD', $4, 'h', 'pm_card_visa')`,
+    [orderId, tenantId, userId, randomUUID()],
+  );
+  await db.query(
+    `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents, line_total_cents)
+     values ($1, $2, $3, $4, 'Thing', 1, 1000, 1000)`,
+    [randomUUID(), tenantId, orderId, productId],
+  );
+  // Reserved (and the reservation is past its expiry)…
+  await db.query(
+    `with r as (insert into reservations (id, tenant_id, order_id, product_id, quantity, status, expires_at)
+       values ($1, $2, $3, $4, 1, 'active', now() - interval '1 minute') returning product_id, quantity)
+     update inventory i set available = available - r.quantity, reserved = reserved + r.quantity
+       from r where i.product_id = r.product_id`,
+    [randomUUID(), tenantId, orderId, productId],
+  );
+  // …and charged: the confirm step recorded the succeeded PaymentIntent; finalize never ran.
+  await db.query(
+    `insert into payments (id, tenant_id, order_id, payment_intent_id, status, amount_cents, currency)
+     values ($1, $2, $3, $4, 'succeeded', 1000, 'USD')`,
+    [randomUUID(), tenantId, orderId, `pi_${randomUUID().replace(/-/g, '')}`],
+  );
+  return orderId;
+}
+
 afterAll(async () => {
   await closeRedis();
   await closeOrms();
@@ -31,32 +64,8 @@ describe('the reservation sweeper and an order whose payment already succeeded',
     const tenantId = (await createTenant('Sweeper shop')).id;
     const user = await createUser(tenantId);
     const product = await createProduct(tenantId, { stock: 5, priceCents: 1000 });
-    const orderId = randomUUID();
+    const orderId = await chargedOrderPastExpiry(tenantId, user.id, product.id);
     const db = testPool();
-    await db.query(
-      `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash, payment_method_id)
-       values ($1, $2, $3, 'awaiting_payment', 1000, 'USD', $4, 'h', 'pm_card_visa')`,
-      [orderId, tenantId, user.id, randomUUID()],
-    );
-    await db.query(
-      `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents, line_total_cents)
-       values ($1, $2, $3, $4, 'Thing', 1, 1000, 1000)`,
-      [randomUUID(), tenantId, orderId, product.id],
-    );
-    // Reserved (and the reservation is past its expiry)…
-    await db.query(
-      `with r as (insert into reservations (id, tenant_id, order_id, product_id, quantity, status, expires_at)
-         values ($1, $2, $3, $4, 1, 'active', now() - interval '1 minute') returning product_id, quantity)
-       update inventory i set available = available - r.quantity, reserved = reserved + r.quantity
-         from r where i.product_id = r.product_id`,
-      [randomUUID(), tenantId, orderId, product.id],
-    );
-    // …and charged: the confirm step recorded the succeeded PaymentIntent; finalize never ran.
-    await db.query(
-      `insert into payments (id, tenant_id, order_id, payment_intent_id, status, amount_cents, currency)
-       values ($1, $2, $3, $4, 'succeeded', 1000, 'USD')`,
-      [randomUUID(), tenantId, orderId, `pi_${randomUUID().replace(/-/g, '')}`],
-    );
 
     const bus = installRecordingBus();
     const sweep = await sweepExpiredReservations(silentLogger, { tenantId });
@@ -87,5 +96,43 @@ describe('the reservation sweeper and an order whose payment already succeeded',
       (await db.query(`select available, reserved, sold from inventory where product_id = $1`, [product.id]))
         .rows[0],
     );
+  });
+
+  it('one order failing does not stop the others; the next sweep retries it', async () => {
+    const tenantId = (await createTenant('Sweeper failures shop')).id;
+    const user = await createUser(tenantId);
+    const product = await createProduct(tenantId, { stock: 5, priceCents: 1000 });
+    const unlucky = await chargedOrderPastExpiry(tenantId, user.id, product.id);
+    const lucky = await chargedOrderPastExpiry(tenantId, user.id, product.id);
+    installRecordingBus();
+
+    const warnings: unknown[][] = [];
+    const log = { ...silentLogger, warn: (...args: unknown[]) => void warnings.push(args) };
+    const real = new CheckoutSteps(log);
+    const flaky = Object.assign(Object.create(real) as CheckoutSteps, {
+      finalize: (input: CheckoutInput) =>
+        input.orderId === unlucky
+          ? Promise.reject(new Error('connection terminated unexpectedly'))
+          : real.finalize(input),
+    });
+
+    expect(await sweepExpiredReservations(log, { tenantId, steps: flaky })).toMatchObject({
+      finalized: 1,
+      failed: 1,
+    });
+    const statuses = async (): Promise<Record<string, string>> => {
+      const { rows } = await testPool().query<{ id: string; status: string }>(
+        'select id, status from orders where id = any($1)',
+        [[unlucky, lucky]],
+      );
+      return Object.fromEntries(rows.map((row) => [row.id, row.status]));
+    };
+    expect(await statuses()).toEqual({ [unlucky]: 'awaiting_payment', [lucky]: 'confirmed' });
+    expect(warnings).toHaveLength(1);
+    expect(String(warnings[0]![0])).toContain(unlucky);
+
+    // The failed order is still charged and past its expiry: the next sweep finalizes it.
+    expect(await sweepExpiredReservations(log, { tenantId })).toMatchObject({ finalized: 1, failed: 0 });
+    expect(await statuses()).toEqual({ [unlucky]: 'confirmed', [lucky]: 'confirmed' });
   });
 });
