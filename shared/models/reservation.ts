@@ -6,11 +6,9 @@ export type ReservationStatus = 'active' | 'committed' | 'released';
 /** One order's hold on one product: keyed by (orderId, productId), an order holds a product at most once. */
 export class Reservation {
   [PrimaryKeyProp]?: ['orderId', 'productId'];
-  [OptionalProps]?: 'id' | 'status' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'status' | 'createdAt' | 'updatedAt';
   orderId!: string;
   productId!: string;
-  /** Not a key (the database fills it in); kept for tooling that still reads it. */
-  id!: string;
   tenantId!: string;
   quantity!: number;
   status: ReservationStatus = 'active';
@@ -25,7 +23,6 @@ export const ReservationSchema = new EntitySchema<Reservation>({
   properties: {
     orderId: { type: 'uuid', primary: true },
     productId: { type: 'uuid', primary: true },
-    id: { type: 'uuid', defaultRaw: 'gen_random_uuid()' },
     tenantId: { type: 'uuid' },
     quantity: { type: 'integer' },
     status: { type: 'text' },

@@ -305,10 +305,10 @@ describe('checkout through the local host', () => {
       [orderId, tenantId, shopper.user.id, randomUUID()],
     );
     await testPool().query(
-      `with r as (insert into reservations (id, tenant_id, order_id, product_id, quantity, status, expires_at)
-         values ($1, $2, $3, $4, 5, 'active', now() - interval '1 minute') returning product_id, quantity)
+      `with r as (insert into reservations (tenant_id, order_id, product_id, quantity, status, expires_at)
+         values ($1, $2, $3, 5, 'active', now() - interval '1 minute') returning product_id, quantity)
        update inventory i set available = available - r.quantity, reserved = reserved + r.quantity from r where i.product_id = r.product_id`,
-      [randomUUID(), tenantId, orderId, product.id],
+      [tenantId, orderId, product.id],
     );
     expect((await stockOf(product.id)).available).toBe(before.available - 5);
 

@@ -38,11 +38,11 @@ async function chargedOrderPastExpiry(tenantId: string, userId: string, productI
   );
   // Reserved (and the reservation is past its expiry)…
   await db.query(
-    `with r as (insert into reservations (id, tenant_id, order_id, product_id, quantity, status, expires_at)
-       values ($1, $2, $3, $4, 1, 'active', now() - interval '1 minute') returning product_id, quantity)
+    `with r as (insert into reservations (tenant_id, order_id, product_id, quantity, status, expires_at)
+       values ($1, $2, $3, 1, 'active', now() - interval '1 minute') returning product_id, quantity)
      update inventory i set available = available - r.quantity, reserved = reserved + r.quantity
        from r where i.product_id = r.product_id`,
-    [randomUUID(), tenantId, orderId, productId],
+    [tenantId, orderId, productId],
   );
   // …and charged: the confirm step recorded the succeeded PaymentIntent; finalize never ran.
   await db.query(

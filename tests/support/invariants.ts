@@ -304,8 +304,8 @@ async function runChecks(
 
     const expiry = check('no active reservation past its expiry');
     const grace = options.expiryGraceSeconds ?? 0;
-    const { rows: overdue } = await app.query<{ id: string; order_id: string; late: number }>(
-      `select id, order_id, extract(epoch from now() - expires_at)::int as late from reservations
+    const { rows: overdue } = await app.query<{ product_id: string; order_id: string; late: number }>(
+      `select product_id, order_id, extract(epoch from now() - expires_at)::int as late from reservations
         where status = 'active' and expires_at < now() - make_interval(secs => $2)
           and ($1::uuid[] is null or tenant_id = any($1))`,
       [tenants, grace],
@@ -317,7 +317,7 @@ async function runChecks(
     );
     expiry.saw(activeRows.length);
     for (const r of overdue)
-      expiry.fail(`reservation ${r.id} of order ${r.order_id}: ${r.late} s past expiry`);
+      expiry.fail(`reservation of product ${r.product_id} by order ${r.order_id}: ${r.late} s past expiry`);
     const activeOfClosed = check('active reservations belong to open orders');
     activeOfClosed.saw(activeRows.length);
     for (const r of activeRows)
