@@ -18,8 +18,9 @@ const TENANT_FIRST = /\b(?:tenant_id = |p_tenant_id => )\$1\b/;
 
 /**
  * Runs ONE statement that is atomic by itself, on its own (autocommit), on a connection borrowed from
- * the ORM's pool, and returns its rows. For hot writes that need nothing of a unit of work (no
- * entities, no identity map, no transaction) — today the stock reservation, `reserve_stock`. Why not
+ * the ORM's pool, and returns its rows. For hot statements that need nothing of a unit of work (no
+ * entities, no identity map, no transaction) — today the stock reservation, `reserve_stock`, and the
+ * checkout activities' first read of their committed order. Why not
  * `em.execute`: its EntityManager fork, value inlining and knex query runner cost about as much client
  * CPU again as node-postgres spends on the statement itself, and under load that halved reservation
  * throughput (tests/bench/checkout.ts). Why the ORM's pool and not the read pool: the reservation

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { runAutocommitStatement } from '../db/autocommit.js';
 import type { OrderStatus } from '../models/order.js';
 import type { PaymentStatus } from '../models/payment.js';
 import type { DomainContext } from '../services/context.js';
@@ -61,6 +62,15 @@ interface OrderSqlRow {
   client_secret?: string | null;
 }
 
+/** An order's lines as the JSON aggregate of ORDER_LINES_JSON (camelCase keys, int8 money as numbers). */
+interface LineJson {
+  productId: string;
+  name: string;
+  quantity: number;
+  unitPriceCents: string | number;
+  lineTotalCents: string | number;
+}
+
 interface LineSqlRow {
   order_id: string;
   product_id: string;
@@ -81,6 +91,66 @@ const CREATED_AT = `to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:
 const ORDER_COLUMNS = `o.id, o.tenant_id, o.user_id, o.status, o.total_cents, o.currency, o.idempotency_key,
   o.request_hash, o.payment_method_id, o.failure_reason, ${CREATED_AT}`;
 const WITH_PAYMENT = `${ORDER_COLUMNS}, p.status as payment_status, p.payment_intent_id, p.client_secret`;
+
+/** The order's lines in product-id order, as one JSON value (a correlated subquery on `o`). */
+const ORDER_LINES_JSON = `(select coalesce(json_agg(json_build_object('productId', l.product_id, 'name', l.name,
+    'quantity', l.quantity, 'unitPriceCents', l.unit_price_cents, 'lineTotalCents', l.line_total_cents)
+    order by l.product_id), '[]'::json)
+  from order_lines l where l.tenant_id = o.tenant_id and l.order_id = o.id) as lines`;
+
+export interface OrderWithLines {
+  order: OrderRecord;
+  lines: OrderLineRecord[];
+}
+
+function toOrderWithLines(row: OrderSqlRow & { lines: LineJson[] }): OrderWithLines {
+  return {
+    order: toOrder(row),
+    lines: row.lines.map((line) => ({
+      orderId: row.id,
+      productId: line.productId,
+      name: line.name,
+      quantity: line.quantity,
+      unitPriceCents: exact(line.unitPriceCents),
+      lineTotalCents: exact(line.lineTotalCents),
+    })),
+  };
+}
+
+// Autocommit texts: values bound, the tenant as $1 (runAutocommitStatement refuses anything else).
+const READ_ORDER = `select ${ORDER_COLUMNS} from orders o where o.tenant_id = $1 and o.id = $2`;
+const READ_ORDER_WITH_LINES = `select ${ORDER_COLUMNS}, ${ORDER_LINES_JSON}
+  from orders o where o.tenant_id = $1 and o.id = $2`;
+
+/**
+ * Committed order state outside any unit of work, as one autocommit statement on the ORM's pool
+ * (shared/db/autocommit.ts): no EntityManager fork, no value inlining. Not the read pool: it is a
+ * quarter of the connections, shared with search, and every checkout activity starts here. For the checkout activities' first look
+ * at their order, which must see only committed data and never an invocation's own uncommitted writes —
+ * every decision taken on it is re-checked by the conditional write that follows.
+ */
+export async function readCommittedOrder(
+  tenantId: string,
+  orderId: string,
+): Promise<OrderRecord | undefined> {
+  const rows = await runAutocommitStatement<OrderSqlRow>(tenantId, {
+    text: READ_ORDER,
+    values: [tenantId, orderId],
+  });
+  return rows[0] ? toOrder(rows[0]) : undefined;
+}
+
+/** As readCommittedOrder, with the order's lines in product-id order (one statement). */
+export async function readCommittedOrderWithLines(
+  tenantId: string,
+  orderId: string,
+): Promise<OrderWithLines | undefined> {
+  const rows = await runAutocommitStatement<OrderSqlRow & { lines: LineJson[] }>(tenantId, {
+    text: READ_ORDER_WITH_LINES,
+    values: [tenantId, orderId],
+  });
+  return rows[0] ? toOrderWithLines(rows[0]) : undefined;
+}
 
 function toOrder(row: OrderSqlRow): OrderRecord {
   return {
@@ -173,6 +243,15 @@ export class OrderRepository {
       [this.ctx.tenantId, orderId],
     );
     return rows[0] ? toOrder(rows[0]) : undefined;
+  }
+
+  /** The order and its lines in one statement, in this unit of work (sees its uncommitted writes). */
+  async findWithLines(orderId: string): Promise<OrderWithLines | undefined> {
+    const rows = await this.ctx.em.execute<(OrderSqlRow & { lines: LineJson[] })[]>(
+      `select ${ORDER_COLUMNS}, ${ORDER_LINES_JSON} from orders o where o.tenant_id = ? and o.id = ?`,
+      [this.ctx.tenantId, orderId],
+    );
+    return rows[0] ? toOrderWithLines(rows[0]) : undefined;
   }
 
   /** One of the user's orders with its payment (one statement); another user's order is not found. */

@@ -18,6 +18,14 @@ import { percentile } from './scratch-db.js';
  * for the machine's cores. A slow poll (every 250 ms, for orders waiting over 1 s) stays as a fallback;
  * if it ever has to answer, the run says how many checkouts it timed (their latency is then overstated
  * by up to that interval).
+ *
+ * Closed-loop levels saturate the machine from 8 clients on: their latency is ≈ clients / throughput,
+ * a queue length, not what a customer sees at a sustainable load. So after them the run also offers an
+ * open-loop load — checkouts arriving at a fixed average rate (Poisson arrivals), by default 50 % and
+ * 80 % of the throughput the most concurrent closed level reached — and reports p95 from each
+ * checkout's scheduled arrival (a checkout that had to wait for a free client counts its wait: no
+ * coordinated omission). Those lines go to the log (stderr); the closed-loop figures are unchanged.
+ * BENCH_E2E_OPEN_LOOP=0 skips them; BENCH_E2E_OPEN_LOOP=0.3,0.6,0.9 chooses other fractions.
  */
 
 export interface E2eStats {
@@ -36,12 +44,55 @@ export interface E2eStats {
   polled: number;
 }
 
+/** One open-loop level: checkouts offered at `offeredPerSecond`, latency from each scheduled arrival. */
+export interface E2eOpenLoopStats {
+  /** The fraction of the reference (most concurrent closed level's) throughput offered. */
+  fraction: number;
+  offeredPerSecond: number;
+  /** Completions per second over the level (below the offered rate when the host cannot keep up). */
+  perSecond: number;
+  checkouts: number;
+  seconds: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  acceptP95: number;
+  /** Checkouts that found no idle client at their arrival and waited for one (the wait is counted). */
+  queued: number;
+  /** Most checkouts in flight at once. */
+  maxInFlight: number;
+  failed: number;
+  polled: number;
+}
+
 export interface E2eBenchOptions {
   url: string;
   auditUrl: string;
   levels: { concurrency: number; checkouts: number }[];
   log: (line: string) => void;
+  /**
+   * Open-loop levels after the closed ones, as fractions of the most concurrent closed level's
+   * throughput; default from BENCH_E2E_OPEN_LOOP (`0` = none), else 50 % and 80 %. `checkouts` per
+   * level defaults to the last closed level's.
+   */
+  openLoop?: { fractions: number[]; checkouts?: number };
+  /** Receives the open-loop results (they are also written to `log`). */
+  onOpenLoop?: (stats: E2eOpenLoopStats[]) => void;
 }
+
+/** Open-loop fractions: BENCH_E2E_OPEN_LOOP (`0` = none, or a comma-separated list), else 0.5 and 0.8. */
+function openLoopFractions(): number[] {
+  const raw = process.env.BENCH_E2E_OPEN_LOOP;
+  if (raw === undefined || raw.trim() === '') return [0.5, 0.8];
+  const fractions = raw
+    .split(',')
+    .map(Number)
+    .filter((f) => Number.isFinite(f) && f > 0);
+  return fractions;
+}
+
+/** Clients kept for open-loop levels: enough that a client is nearly always idle at an arrival. */
+const OPEN_LOOP_CLIENTS = 48;
 
 interface Host {
   baseUrl: string;
@@ -153,7 +204,11 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       audience: 'ecommerce-api-clients',
       signingKeys,
     });
-    const maxClients = Math.max(...options.levels.map((l) => l.concurrency));
+    const openLoop = options.openLoop ?? { fractions: openLoopFractions() };
+    const maxClients = Math.max(
+      ...options.levels.map((l) => l.concurrency),
+      openLoop.fractions.length > 0 ? OPEN_LOOP_CLIENTS : 0,
+    );
     const clients: Client[] = [];
     for (let i = 0; i < maxClients; i++) {
       const userId = randomUUID();
@@ -225,9 +280,12 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
 
     const checkout = async (
       client: Client,
+      /** When the checkout was due (open loop): latency counts from then, waiting included. */
+      dueAt?: number,
+      filled = false,
     ): Promise<{ total: number; accept: number; ok: boolean; polled: boolean }> => {
-      await fillCart(client);
-      const started = performance.now();
+      if (!filled) await fillCart(client);
+      const started = dueAt ?? performance.now();
       const res = await fetch(`${host!.baseUrl}/checkout`, {
         method: 'POST',
         headers: { ...client.headers, 'idempotency-key': randomUUID() },
@@ -292,8 +350,96 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
         polled,
       });
     }
+
+    // Open loop: Poisson arrivals at a fraction of the saturated throughput.
+    const reference = results.reduce<E2eStats | undefined>(
+      (best, r) => (!best || r.concurrency > best.concurrency ? r : best),
+      undefined,
+    );
+    const openStats: E2eOpenLoopStats[] = [];
+    const openCheckouts = openLoop.checkouts ?? options.levels[options.levels.length - 1]?.checkouts ?? 0;
+    for (const fraction of reference && openCheckouts > 0 ? openLoop.fractions : []) {
+      const rate = reference!.perSecond * fraction;
+      const totals: number[] = [];
+      const accepts: number[] = [];
+      let failed = 0;
+      let polled = 0;
+      let queued = 0;
+      let inFlight = 0;
+      let maxInFlight = 0;
+      // Idle clients have their cart filled already, so an arrival sends its POST at once.
+      const idle: Client[] = [];
+      await Promise.all(
+        clients.slice(0, OPEN_LOOP_CLIENTS).map(async (c) => {
+          await fillCart(c);
+          idle.push(c);
+        }),
+      );
+      const waitingForClient: ((c: Client) => void)[] = [];
+      const release = (c: Client): void => {
+        const next = waitingForClient.shift();
+        if (next) next(c);
+        else idle.push(c);
+      };
+      const progress = new Progress(
+        `  e2e open loop, ${rate.toFixed(1)}/s offered (${Math.round(fraction * 100)} %)`,
+        openCheckouts,
+      );
+      const runs: Promise<void>[] = [];
+      const started = performance.now();
+      let dueAt = started;
+      for (let i = 0; i < openCheckouts; i++) {
+        // Exponential gaps: a Poisson process with the offered mean rate.
+        dueAt += (-Math.log(1 - Math.random()) / rate) * 1000;
+        const wait = dueAt - performance.now();
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+        const due = dueAt;
+        runs.push(
+          (async () => {
+            let client = idle.pop();
+            if (!client) {
+              queued++;
+              client = await new Promise<Client>((resolve) => waitingForClient.push(resolve));
+            }
+            maxInFlight = Math.max(maxInFlight, ++inFlight);
+            const r = await checkout(client, due, true);
+            inFlight--;
+            totals.push(r.total);
+            accepts.push(r.accept);
+            if (!r.ok) failed++;
+            if (r.polled) polled++;
+            progress.tick(totals.length);
+            await fillCart(client);
+            release(client);
+          })(),
+        );
+      }
+      await Promise.all(runs);
+      const seconds = (performance.now() - started) / 1000;
+      totals.sort((a, b) => a - b);
+      accepts.sort((a, b) => a - b);
+      openStats.push({
+        fraction,
+        offeredPerSecond: rate,
+        perSecond: totals.length / seconds,
+        checkouts: totals.length,
+        seconds,
+        p50: percentile(totals, 50),
+        p95: percentile(totals, 95),
+        p99: percentile(totals, 99),
+        acceptP95: percentile(accepts, 95),
+        queued,
+        maxInFlight,
+        failed,
+        polled,
+      });
+    }
     polling = false;
     await poller;
+    if (openStats.length > 0) {
+      for (const line of describeOpenLoop(results, openStats)) options.log(line);
+      options.onOpenLoop?.(openStats);
+    }
     return results;
   } catch (error) {
     if (host) options.log(host.output().slice(-3000));
@@ -304,4 +450,36 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
     await listener?.end().catch(() => undefined);
     await pool.end();
   }
+}
+
+const ms = (n: number): string => `${n.toFixed(0)} ms`;
+
+/**
+ * The open-loop lines and a verdict on the 500 ms p95 target at each load measured, closed levels
+ * included: the target is stated as met or not at every load, saturated ones too.
+ */
+export function describeOpenLoop(closed: E2eStats[], open: E2eOpenLoopStats[], targetMs = 500): string[] {
+  const lines = [`  open loop (Poisson arrivals; latency from each scheduled arrival, waits included):`];
+  for (const o of open) {
+    lines.push(
+      `  ${o.offeredPerSecond.toFixed(1).padStart(5)}/s offered (${Math.round(o.fraction * 100)} % of the ` +
+        `${closed.reduce((m, c) => Math.max(m, c.concurrency), 0)}-client throughput): ` +
+        `${o.perSecond.toFixed(1)} checkouts/s done (${o.checkouts} in ${o.seconds.toFixed(1)} s` +
+        `${o.failed ? `, ${o.failed} not confirmed` : ''}, up to ${o.maxInFlight} in flight` +
+        `${o.queued ? `, ${o.queued} waited for a free client` : ''})   confirmed after p50 ${ms(o.p50)}, ` +
+        `p95 ${ms(o.p95)}, p99 ${ms(o.p99)}; POST answered p95 ${ms(o.acceptP95)}` +
+        `${o.polled ? `; ${o.polled} timed by the fallback poll` : ''}`,
+    );
+  }
+  const verdict = (p95: number): string => (p95 < targetMs ? 'met' : 'NOT met');
+  lines.push(
+    `  ${targetMs} ms p95 target by load: ` +
+      [
+        ...closed.map(
+          (c) => `${c.concurrency} closed-loop clients (${c.perSecond.toFixed(1)}/s) ${verdict(c.p95)}`,
+        ),
+        ...open.map((o) => `${o.offeredPerSecond.toFixed(1)}/s open loop ${verdict(o.p95)}`),
+      ].join('; '),
+  );
+  return lines;
 }

@@ -4,7 +4,12 @@ import { runUnitOfWork, type UnitOfWorkMode } from '../../db/unit-of-work.js';
 import { InsufficientInventoryException } from '../../errors/index.js';
 import type { Logger } from '../../logging/logger.js';
 import { getMessageSender, type MessageSender } from '../../messaging/index.js';
-import { OrderRepository, type OrderRecord } from '../../repositories/order-repository.js';
+import {
+  OrderRepository,
+  readCommittedOrder,
+  readCommittedOrderWithLines,
+  type OrderRecord,
+} from '../../repositories/order-repository.js';
 import { trackEvent, trackMetric } from '../../telemetry/index.js';
 import { nudgeAuditRelay } from '../audit/nudge.js';
 import { CartService } from '../cart/cart-service.js';
@@ -84,15 +89,23 @@ export class CheckoutSteps {
     );
   }
 
+  /**
+   * The order as committed, for a step's first look: one autocommit statement (no EntityManager), since
+   * nothing here is uncommitted yet. A status seen here only short-cuts; every
+   * write after it is conditional on the status it moves from, so a stale read cannot misplace one.
+   */
   private async order(input: CheckoutInput): Promise<OrderRecord> {
-    const order = await this.unit('read', input, (ctx) => new OrderRepository(ctx).find(input.orderId));
+    const order = await readCommittedOrder(input.tenantId, input.orderId);
     if (!order) throw new Error(`order ${input.orderId} not found`);
     return order;
   }
 
   /** pending → reserved: every line held, or the order fails with insufficient_inventory and holds nothing. */
   async reserve(input: CheckoutInput): Promise<ReserveOutcome> {
-    const order = await this.order(input);
+    // The lines come with the order (they never change after checkout): one read instead of two.
+    const found = await readCommittedOrderWithLines(input.tenantId, input.orderId);
+    if (!found) throw new Error(`order ${input.orderId} not found`);
+    const { order, lines } = found;
     if (order.status === 'paid' || order.status === 'confirmed') return { outcome: 'paid' };
     if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { outcome: 'closed', status: order.status };
     if (order.status !== 'pending') return { outcome: 'reserved' };
@@ -103,7 +116,6 @@ export class CheckoutSteps {
       // No surrounding transaction: a one-line order's reservation is a single atomic statement that
       // holds the hot row's lock only while it runs; several lines get a transaction of their own.
       products = await this.unit('autocommit', input, async (ctx) => {
-        const lines = await new OrderRepository(ctx).linesOf([input.orderId]);
         await new InventoryService(ctx).reserve(input.orderId, lines, ttl);
         return lines.map((line) => line.productId);
       });
@@ -145,10 +157,13 @@ export class CheckoutSteps {
     if (order.status === 'paid' || order.status === 'confirmed') return { outcome: 'paid' };
     if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { outcome: 'closed', status: order.status };
 
-    const existing = await this.unit('write', input, async (ctx) => {
+    // Two single statements, each atomic with its audit row; no transaction needed between them: a
+    // re-run after a crash in between finds the order moved (a no-op) and opens the payment then.
+    const existing = await this.unit('autocommit', input, async (ctx) => {
       await new OrderLifecycle(ctx).move(input.orderId, 'awaiting_payment');
       const ledger = new PaymentLedger(ctx);
-      await ledger.open(input.orderId, order.totalCents, order.currency);
+      // Just opened: it has no PaymentIntent yet. Only a re-run needs to look for one.
+      if (await ledger.open(input.orderId, order.totalCents, order.currency)) return null;
       return (await ledger.payments.findByOrder(input.orderId))?.paymentIntentId ?? null;
     });
     if (existing) return { outcome: 'created', paymentIntentId: existing };
@@ -224,17 +239,17 @@ export class CheckoutSteps {
       const orders = new OrderRepository(ctx);
       // Locks the order row first, as the sweeper does, so the two can never interleave.
       const paid = await lifecycle.move(input.orderId, 'paid');
-      const order = await orders.find(input.orderId);
-      if (!order) throw new Error(`order ${input.orderId} not found`);
+      const found = await orders.findWithLines(input.orderId);
+      if (!found) throw new Error(`order ${input.orderId} not found`);
+      const { order, lines } = found;
       if (!paid && order.status !== 'paid') {
-        if (order.status === 'confirmed') return { kind: 'already' as const, order };
+        if (order.status === 'confirmed') return { kind: 'already' as const, order, lines };
         if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { kind: 'closed' as const, order };
         // Not yet awaiting payment: finalize was called out of order. Fail the attempt, refund nothing.
         throw new Error(`order ${order.id} cannot be finalized from ${order.status}`);
       }
       await new PaymentLedger(ctx).advance(input.orderId, 'succeeded', { source: 'finalize' });
       await new InventoryService(ctx).commit(input.orderId);
-      const lines = await orders.linesOf([input.orderId]);
       await new CartService(ctx, order.userId).removeOrdered(lines);
       await lifecycle.move(input.orderId, 'confirmed');
       return { kind: 'confirmed' as const, order, lines };
@@ -248,10 +263,7 @@ export class CheckoutSteps {
         tenantId: order.tenantId,
       });
     }
-    const lines =
-      result.kind === 'confirmed'
-        ? result.lines
-        : await this.unit('read', input, (ctx) => new OrderRepository(ctx).linesOf([input.orderId]));
+    const { lines } = result;
     const event: OrderConfirmedEvent = {
       type: 'order.confirmed',
       orderId: order.id,

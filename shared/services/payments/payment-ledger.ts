@@ -17,12 +17,17 @@ export class PaymentLedger {
     this.audit = new AuditOutboxWriter(ctx);
   }
 
-  async open(orderId: string, amountCents: number, currency: string): Promise<void> {
-    await this.audit.recordChange(this.payments.openStatement(orderId, amountCents, currency), {
-      entity: 'payment',
-      action: 'opened',
-      payload: { orderId, status: 'pending', amountCents, currency },
-    });
+  /** Opens the order's payment; false when it was already open (a re-run), and nothing was written. */
+  async open(orderId: string, amountCents: number, currency: string): Promise<boolean> {
+    const opened = await this.audit.recordChange(
+      this.payments.openStatement(orderId, amountCents, currency),
+      {
+        entity: 'payment',
+        action: 'opened',
+        payload: { orderId, status: 'pending', amountCents, currency },
+      },
+    );
+    return opened.length === 1;
   }
 
   /** Records the PaymentIntent (once) with its current status. */
