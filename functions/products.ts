@@ -24,7 +24,8 @@ export const listProducts = defineRoute({
     'for up to 5 minutes and invalidated by every catalog write. List items carry no stock (see the detail).',
   query: ProductListQuery,
   responses: { 200: json(ProductPage, 'A page of products') },
-  handler: async ({ query, domain }) => ({ body: await new ProductService(domain).list(query) }),
+  // Like the detail: a cached page is sent as stored.
+  handler: async ({ query, domain }) => ({ json: await new ProductService(domain).listJson(query) }),
 });
 
 export const searchProducts = defineRoute({

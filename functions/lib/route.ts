@@ -192,7 +192,10 @@ function toResponse(result: RouteResult, correlationId: string): HttpResponseIni
   const headers: Record<string, string> = { 'x-correlation-id': correlationId, ...result.headers };
   if (result.body === undefined && result.json === undefined)
     return { status: result.status ?? 204, headers };
-  if (!Object.keys(headers).some((name) => name.toLowerCase() === 'content-type')) {
+  if (
+    result.headers === undefined ||
+    !Object.keys(result.headers).some((name) => name.toLowerCase() === 'content-type')
+  ) {
     headers['content-type'] = 'application/json';
   }
   return { status: result.status ?? 200, headers, body: result.json ?? JSON.stringify(result.body) };

@@ -2,7 +2,13 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
-import { HttpRequest, HttpResponse, type Cookie, type HttpResponseInit } from '@azure/functions';
+import {
+  HttpRequest,
+  HttpResponse,
+  type Cookie,
+  type HttpRequestInit,
+  type HttpResponseInit,
+} from '@azure/functions';
 
 export class PayloadTooLargeError extends Error {
   constructor(readonly limit: number) {
@@ -68,13 +74,14 @@ export function discardRest(req: IncomingMessage, maxBytes: number): void {
 }
 
 /** Header values as one string each, the shape HttpRequest's constructor takes (repeats joined). */
-export function flattenHeaders(req: IncomingMessage): Record<string, string> {
+export function flattenHeaders(req: Pick<IncomingMessage, 'rawHeaders'>): Record<string, string> {
   const out: Record<string, string> = {};
   const raw = req.rawHeaders;
   for (let i = 0; i + 1 < raw.length; i += 2) {
     const name = raw[i]!.toLowerCase();
     const value = raw[i + 1]!;
-    if (name in out) out[name] += name === 'cookie' ? `; ${value}` : `, ${value}`;
+    // Own keys only: a header named like an Object.prototype member (`constructor`) is a header too.
+    if (Object.hasOwn(out, name)) out[name] += name === 'cookie' ? `; ${value}` : `, ${value}`;
     else out[name] = value;
   }
   return out;
@@ -83,26 +90,148 @@ export function flattenHeaders(req: IncomingMessage): Record<string, string> {
 export interface RequestInit {
   method: string;
   url: string;
-  headers: Record<string, string>;
+  /** Node's `rawHeaders`: name, value, name, value… as received. */
+  rawHeaders: readonly string[];
+  /**
+   * Headers the host states itself, replacing any the client sent under these (lower-case) names:
+   * like App Service's front end, the peer address goes in as `x-client-ip`.
+   */
+  hostHeaders: Record<string, string>;
   params: Record<string, string>;
   body: Buffer;
 }
 
 /**
- * A real `HttpRequest` through its public constructor, as the worker builds one. Without a query string
- * it is given the (empty) query directly; otherwise it reads the query from the URL itself, which keeps
- * repeated parameters (the constructor's `query` map cannot). Either way `request.query` is an empty or
- * the URL's URLSearchParams; the shortcut only spares re-parsing the URL on every request.
+ * The request headers as a fetch `Headers`, appended straight from the raw list: a repeated header is
+ * joined by the Headers class itself (`, `, or `; ` for Cookie) exactly as flattenHeaders joins it, and
+ * Node has already trimmed each value, so this is the Headers a Request would build from the flattened
+ * record — without the record.
+ */
+function requestHeaders(raw: readonly string[], hostHeaders: Record<string, string>): Headers {
+  const headers = new Headers();
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (!Object.hasOwn(hostHeaders, name.toLowerCase())) headers.append(name, raw[i + 1]!);
+  }
+  for (const [name, value] of Object.entries(hostHeaders)) headers.set(name, value);
+  return headers;
+}
+
+/** flattenHeaders over a raw list, with the host's own headers in place of the client's. */
+function headerRecord(raw: readonly string[], hostHeaders: Record<string, string>): Record<string, string> {
+  const out = flattenHeaders({ rawHeaders: raw as string[] });
+  return Object.assign(out, hostHeaders);
+}
+
+/** Methods the fetch Request keeps as given (after upper-casing) and accepts with or without a body. */
+const DEFERRABLE_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+
+/**
+ * What an `HttpRequest` wraps in place of a fetch `Request`: the same members HttpRequest reads (url,
+ * method, headers, body and its readers, clone), with the `Request` itself built only when the body
+ * or a clone is asked for. Building a `Request` (an AbortSignal, URL and header validation) was the
+ * largest part of the host's own work on a cached read (CPU profile of `npm run bench catalog --only
+ * http`), and a GET handler that reads only headers never needs one.
+ *
+ * The headers are a real `Headers`, built at once (invalid values fail here, as they did in the
+ * Request constructor). `url` is the serialised URL the Request would report (callers
+ * pass `URL#href`) and `method` the upper-cased method, which a Request keeps as it is for the
+ * methods deferred here.
+ */
+class DeferredRequest {
+  #request: Request | undefined;
+
+  constructor(
+    readonly url: string,
+    readonly method: string,
+    readonly headers: Headers,
+    private readonly bytes: Buffer | undefined,
+  ) {}
+
+  #real(): Request {
+    return (this.#request ??= new Request(this.url, {
+      method: this.method,
+      headers: this.headers,
+      ...(this.bytes ? { body: this.bytes } : {}),
+    }));
+  }
+
+  get body(): ReadableStream<Uint8Array> | null {
+    return this.bytes ? this.#real().body : null;
+  }
+
+  get bodyUsed(): boolean {
+    return this.#request?.bodyUsed ?? false;
+  }
+
+  arrayBuffer(): Promise<ArrayBuffer> {
+    return this.#real().arrayBuffer();
+  }
+
+  blob(): Promise<Blob> {
+    return this.#real().blob();
+  }
+
+  formData(): Promise<FormData> {
+    return this.#real().formData();
+  }
+
+  json(): Promise<unknown> {
+    return this.#real().json();
+  }
+
+  text(): Promise<string> {
+    return this.#real().text();
+  }
+
+  /** A real Request with the body teed and the headers as they are now (a handler may have set some). */
+  clone(): Request {
+    const copy = this.#real().clone();
+    for (const name of [...copy.headers.keys()]) copy.headers.delete(name);
+    for (const [name, value] of this.headers) copy.headers.append(name, value);
+    return copy;
+  }
+}
+
+/**
+ * A real `HttpRequest`, as the worker builds one. Without a query string it is given the (empty) query
+ * directly; otherwise it reads the query from the URL itself, which keeps repeated parameters (the
+ * constructor's `query` map cannot). Either way `request.query` is an empty or the URL's
+ * URLSearchParams; the shortcut only spares re-parsing the URL on every request.
+ *
+ * The request it wraps is a DeferredRequest — the library's own hook for a native request, which the
+ * worker's streaming mode uses to hand over a Request it built itself — except where the Request
+ * constructor would act on what it is given: other methods (it refuses some, normalises none of
+ * these), and a GET or HEAD with a body (HttpRequest drops the body, with a warning).
  */
 export function createHttpRequest(init: RequestInit): HttpRequest {
-  return new HttpRequest({
+  const query = init.url.includes('?') ? {} : { query: {} };
+  const hasBody = init.body.length > 0;
+  const bodiless = init.method === 'GET' || init.method === 'HEAD';
+  if (!DEFERRABLE_METHODS.has(init.method) || (bodiless && hasBody))
+    return new HttpRequest({
+      method: init.method,
+      url: init.url,
+      headers: headerRecord(init.rawHeaders, init.hostHeaders),
+      params: init.params,
+      ...query,
+      ...(hasBody ? { body: { bytes: init.body } } : {}),
+    });
+  // No `headers` record: with a native request HttpRequest reads the headers from it alone (`clone`
+  // takes them from the native request's clone too).
+  const withNative: HttpRequestInit & { nativeRequest: DeferredRequest } = {
     method: init.method,
     url: init.url,
-    headers: init.headers,
     params: init.params,
-    ...(init.url.includes('?') ? {} : { query: {} }),
-    ...(init.body.length > 0 ? { body: { bytes: init.body } } : {}),
-  });
+    ...query,
+    nativeRequest: new DeferredRequest(
+      init.url,
+      init.method,
+      requestHeaders(init.rawHeaders, init.hostHeaders),
+      hasBody ? init.body : undefined,
+    ),
+  };
+  return new HttpRequest(withNative);
 }
 
 function serializeCookie(cookie: Cookie): string {
@@ -173,10 +302,13 @@ export function writePlain(
     return false;
   const status = init.status ?? 200;
   const headers: Record<string, string> = {};
-  for (const [key, value] of Object.entries((given ?? {}) as Record<string, string>)) {
-    const name = key.toLowerCase();
-    if (name === 'set-cookie') return false;
-    headers[name] = String(value);
+  if (given) {
+    const record = given as Record<string, string>;
+    for (const key of Object.keys(record)) {
+      const name = key.toLowerCase();
+      if (name === 'set-cookie') return false;
+      headers[name] = String(record[key]);
+    }
   }
   Object.assign(headers, extraHeaders);
   const nullBody = NULL_BODY.has(status);

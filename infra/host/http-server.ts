@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import {
   createHttpRequest,
   discardRest,
-  flattenHeaders,
   PayloadTooLargeError,
   readBody,
   writeHttpResponse,
@@ -16,7 +15,8 @@ import {
   invokeWithHooks,
   type InputProvider,
 } from './invocation.js';
-import { errorText } from './log.js';
+import { safeErrorReport } from './durable/errors.js';
+import { logs } from './log.js';
 import type { OutputDispatcher } from './outputs.js';
 import { sendProblem } from './problem.js';
 import { RouteTable } from './routing.js';
@@ -46,6 +46,8 @@ export interface FunctionRouting {
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
+const NO_HEADERS: Record<string, string> = Object.freeze({}) as Record<string, string>;
+const CLOSING: Record<string, string> = Object.freeze({ connection: 'close' }) as Record<string, string>;
 
 function hasNoBody(req: IncomingMessage): boolean {
   const length = req.headers['content-length'];
@@ -75,6 +77,68 @@ export function requestUrl(req: Pick<IncomingMessage, 'url' | 'headers'>, fallba
   }
 }
 
+/**
+ * A target the URL parser would give back exactly as it is: a path (and query) of characters that are
+ * neither percent-encoded nor rewritten in an http URL (no `%`, backslash, quote, space or fragment), and
+ * no dot segment to resolve (checked apart).
+ */
+const VERBATIM_TARGET = /^\/[A-Za-z0-9\-._~!$&()*+,;=:@/]*(?:\?[A-Za-z0-9\-._~!$&()*+,;=:@/?]*)?$/;
+const DOT_SEGMENT = /\/\.{1,2}(?:[/?]|$)/;
+/**
+ * A Host the URL parser would give back exactly as it is: a lower-case ASCII name whose last label
+ * starts with a letter (so it is not read as an IPv4 address; no `xn--` label, checked apart), or a
+ * dotted quad in canonical form; an optional port without leading zeros (80, the default, is dropped
+ * by the parser, so it is left to it).
+ */
+const VERBATIM_HOST =
+  /^(?:(?:[a-z0-9-]+\.)*[a-z][a-z0-9-]*|(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d))(?::([1-9]\d{0,4}))?$/;
+
+function verbatimHost(host: string): boolean {
+  const match = VERBATIM_HOST.exec(host);
+  if (!match || host.includes('xn--')) return false;
+  const port = match[1];
+  return port === undefined || (port !== '80' && Number(port) <= 65_535);
+}
+
+export interface RequestTarget {
+  /** What `requestUrl(...).href` is. */
+  href: string;
+  /** What `requestUrl(...).pathname` is. */
+  pathname: string;
+}
+
+/**
+ * `requestUrl`'s href and pathname, without parsing a URL when the target and Host header are ones the
+ * parser would give back as they are (the usual `/api/…` request): the parse was a measurable part of
+ * the host's work on a cached read. Anything else goes through `requestUrl`.
+ */
+export function requestTarget(
+  req: Pick<IncomingMessage, 'url' | 'headers'>,
+  fallbackHost: string,
+): RequestTarget {
+  const target = req.url ?? '/';
+  const host = req.headers.host ?? fallbackHost;
+  if (
+    VERBATIM_TARGET.test(target) &&
+    !AUTHORITY_START.has(target.charAt(1)) &&
+    !DOT_SEGMENT.test(target) &&
+    verbatimHost(host)
+  ) {
+    const query = target.indexOf('?');
+    return { href: `http://${host}${target}`, pathname: query < 0 ? target : target.slice(0, query) };
+  }
+  const url = requestUrl(req, fallbackHost);
+  return { href: url.href, pathname: url.pathname };
+}
+
+/** `pathname` is `prefix` or below it, compared case-insensitively (`prefix` is lower-case). */
+function underPrefix(pathname: string, prefix: string): boolean {
+  if (pathname.length < prefix.length) return false;
+  if (pathname.length > prefix.length && pathname.charCodeAt(prefix.length) !== 0x2f /* / */) return false;
+  const head = pathname.slice(0, prefix.length);
+  return head === prefix || head.toLowerCase() === prefix;
+}
+
 /** `::ffff:127.0.0.1` → `127.0.0.1`: the form the app compares against. */
 function peerAddress(req: IncomingMessage): string {
   const address = req.socket.remoteAddress ?? 'unknown';
@@ -91,24 +155,42 @@ export class HttpHost {
   readonly server: http.Server;
   #options: HttpHostOptions;
   #routing: (FunctionRouting & { routes: RouteTable<RegisteredFunction> }) | undefined;
-  #inFlight = new Set<Promise<void>>();
+  /** Requests being handled; `drain` waits for this to reach zero (a count: no promise per request). */
+  #inFlight = 0;
+  #onIdle: (() => void)[] = [];
   #draining = false;
   #port = 0;
+  /** The Host assumed when a request's Host header is missing or unusable. */
+  #fallbackHost = '127.0.0.1:0';
+  /** `/api` (or '' without a prefix), lower-cased like the paths it is compared with. */
+  #prefix: string;
+  /** Whether the logger shows the per-invocation lines: when it does not, they are not even built. */
+  #logInvocations: boolean;
 
   constructor(options: HttpHostOptions) {
     this.#options = options;
+    this.#prefix = options.routePrefix ? `/${options.routePrefix}`.toLowerCase() : '';
+    this.#logInvocations = logs(options.logger, 'info');
     this.server = http.createServer((req, res) => {
-      const work = this.#handle(req, res).catch((error: unknown) => {
-        this.#options.logger.error(`HTTP request failed: ${errorText(error)}`);
-        if (!res.headersSent) sendProblem(res, { status: 500, title: 'Internal Server Error' });
-        else res.destroy();
+      this.#inFlight++;
+      this.#handle(req, res).then(this.#finished, (error: unknown) => {
+        try {
+          // The safe report: an error's message can quote SQL with its values, or a caller's input.
+          this.#options.logger.error(`HTTP request failed: ${safeErrorReport(error)}`);
+          if (!res.headersSent) sendProblem(res, { status: 500, title: 'Internal Server Error' });
+          else res.destroy();
+        } finally {
+          this.#finished();
+        }
       });
-      this.#inFlight.add(work);
-      void work.finally(() => this.#inFlight.delete(work));
     });
     // Large request bodies are refused early; slow clients should not hold a connection forever.
     this.server.requestTimeout = 5 * 60_000;
   }
+
+  #finished = (): void => {
+    if (--this.#inFlight === 0 && this.#onIdle.length > 0) for (const wake of this.#onIdle.splice(0)) wake();
+  };
 
   get port(): number {
     return this.#port;
@@ -137,12 +219,13 @@ export class HttpHost {
       this.server.listen(this.#options.port, this.#options.hostname, () => {
         this.server.removeAllListeners('error');
         this.server.on('error', (error) =>
-          this.#options.logger.error(`HTTP server error: ${errorText(error)}`),
+          this.#options.logger.error(`HTTP server error: ${safeErrorReport(error)}`),
         );
         resolve();
       });
     });
     this.#port = (this.server.address() as AddressInfo).port;
+    this.#fallbackHost = `127.0.0.1:${this.#port}`;
     return this.#port;
   }
 
@@ -169,10 +252,15 @@ export class HttpHost {
   async drain(timeoutMs: number): Promise<boolean> {
     this.#draining = true;
     this.server.closeIdleConnections();
-    const deadline = Date.now() + timeoutMs;
-    while (this.#inFlight.size > 0 && Date.now() < deadline)
-      await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((r) => setTimeout(r, 50))]);
-    return this.#inFlight.size === 0;
+    if (this.#inFlight > 0)
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, timeoutMs);
+        this.#onIdle.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    return this.#inFlight === 0;
   }
 
   /** Phase 2: stop listening and cut the remaining connections. */
@@ -186,9 +274,9 @@ export class HttpHost {
   async #handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const started = Date.now();
     const method = (req.method ?? 'GET').toUpperCase();
-    const url = requestUrl(req, `127.0.0.1:${this.#port}`);
-    // Read once: every read of URL#pathname cuts a new string.
-    const pathname = url.pathname;
+    const fallbackHost = this.#fallbackHost;
+    const target = requestTarget(req, fallbackHost);
+    const pathname = target.pathname;
     const system = this.#routing?.systemRoutes.find((r) => pathname.startsWith(r.prefix));
     if (this.#draining && !system) {
       res.setHeader('connection', 'close');
@@ -210,13 +298,12 @@ export class HttpHost {
 
     if (system) {
       const body = await this.#body(req, res);
-      if (body) await system.handle(method, url, body, res);
+      if (body) await system.handle(method, requestUrl(req, fallbackHost), body, res);
       return;
     }
 
-    const prefix = this.#options.routePrefix ? `/${this.#options.routePrefix}` : '';
-    const lower = pathname.toLowerCase();
-    if (prefix && lower !== prefix && !lower.startsWith(`${prefix}/`))
+    const prefix = this.#prefix;
+    if (prefix && !underPrefix(pathname, prefix))
       return sendProblem(res, { status: 404, title: 'Not Found', instance: pathname });
     const match = this.#routing.routes.match(method, pathname.slice(prefix.length));
     if (match.kind === 'not-found')
@@ -236,15 +323,21 @@ export class HttpHost {
     const body = hasNoBody(req) ? EMPTY_BODY : await this.#body(req, res);
     if (!body) return;
     const fn = match.target;
-    const headers = flattenHeaders(req);
     // Like App Service's front end, the host states the peer address itself and overwrites any
     // client-supplied value; X-Forwarded-For passes through untouched for the app's own proxy logic.
-    headers['x-client-ip'] = peerAddress(req);
-    const request = createHttpRequest({ method, url: url.toString(), headers, params: match.params, body });
+    const request = createHttpRequest({
+      method,
+      url: target.href,
+      rawHeaders: req.rawHeaders,
+      hostHeaders: { 'x-client-ip': peerAddress(req) },
+      params: match.params,
+      body,
+    });
     const context = createInvocationContext(fn, this.#options.logger, this.#routing.inputs);
-    this.#options.logger.info(
-      `Executing 'Functions.${fn.name}' (Reason='${method} ${pathname}', Id=${context.invocationId})`,
-    );
+    if (this.#logInvocations)
+      this.#options.logger.info(
+        `Executing 'Functions.${fn.name}' (Reason='${method} ${pathname}', Id=${context.invocationId})`,
+      );
     let result: unknown;
     try {
       result = await invokeWithHooks(fn, [request], context);
@@ -254,7 +347,7 @@ export class HttpHost {
       if (outputs.length > 0) await this.#routing.dispatchOutputs(fn.name, outputs);
     } catch (error) {
       this.#options.logger.error(
-        `Executed 'Functions.${fn.name}' (Failed, Id=${context.invocationId}, Duration=${Date.now() - started}ms): ${errorText(error)}`,
+        `Executed 'Functions.${fn.name}' (Failed, Id=${context.invocationId}, Duration=${Date.now() - started}ms): ${safeErrorReport(error)}`,
       );
       return sendProblem(res, {
         status: 500,
@@ -263,7 +356,7 @@ export class HttpHost {
         extensions: { invocationId: context.invocationId },
       });
     }
-    const closing: Record<string, string> = this.#draining ? { connection: 'close' } : {};
+    const closing = this.#draining ? CLOSING : NO_HEADERS;
     try {
       // The plain case is written at once; only other shapes need the asynchronous writer.
       if (!writePlain(res, result, method, closing)) await writeHttpResponse(res, result, method, closing);
@@ -272,7 +365,9 @@ export class HttpHost {
       if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')
         this.#options.logger.debug(`Functions.${fn.name}: the client left before the response was sent`);
       else
-        this.#options.logger.error(`Functions.${fn.name}: could not send the response: ${errorText(error)}`);
+        this.#options.logger.error(
+          `Functions.${fn.name}: could not send the response: ${safeErrorReport(error)}`,
+        );
       if (!res.headersSent)
         sendProblem(res, {
           status: 500,
@@ -282,9 +377,10 @@ export class HttpHost {
       else res.destroy();
       return;
     }
-    this.#options.logger.info(
-      `Executed 'Functions.${fn.name}' (Succeeded, Id=${context.invocationId}, Duration=${Date.now() - started}ms, Status=${res.statusCode})`,
-    );
+    if (this.#logInvocations)
+      this.#options.logger.info(
+        `Executed 'Functions.${fn.name}' (Succeeded, Id=${context.invocationId}, Duration=${Date.now() - started}ms, Status=${res.statusCode})`,
+      );
   }
 
   /** Refuses a declared oversized body before reading it. */

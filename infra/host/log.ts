@@ -3,9 +3,22 @@ import type { HostLogger, LogLevel } from './types.js';
 
 const stamp = (): string => new Date().toISOString().slice(11, 23);
 
+type HostLevel = keyof HostLogger;
+
+/** Levels a logger of this module drops, so callers can skip building lines nobody will see. */
+const dropped = new WeakMap<HostLogger, ReadonlySet<HostLevel>>();
+
+/**
+ * False when `logger` is known to drop `level` (the silent logger, the console logger's debug when
+ * off): the caller need not format the line. True for any other logger, which decides for itself.
+ */
+export function logs(logger: HostLogger, level: HostLevel): boolean {
+  return dropped.get(logger)?.has(level) !== true;
+}
+
 /** Console output in the spirit of `func start`: a timestamp, then the line. */
 export function consoleLogger(options: { debug?: boolean } = {}): HostLogger {
-  return {
+  const logger: HostLogger = {
     debug: (message) => {
       if (options.debug) console.log(`[${stamp()}] ${message}`);
     },
@@ -13,6 +26,8 @@ export function consoleLogger(options: { debug?: boolean } = {}): HostLogger {
     warn: (message) => console.warn(`[${stamp()}] WARNING: ${message}`),
     error: (message) => console.error(`[${stamp()}] ERROR: ${message}`),
   };
+  if (!options.debug) dropped.set(logger, new Set(['debug']));
+  return logger;
 }
 
 export const silentLogger: HostLogger = {
@@ -21,6 +36,17 @@ export const silentLogger: HostLogger = {
   warn: () => undefined,
   error: () => undefined,
 };
+dropped.set(silentLogger, new Set(['debug', 'info', 'warn', 'error']));
+
+const HOST_LEVEL = new Map<LogLevel, HostLevel | undefined>([
+  ['trace', 'debug'],
+  ['debug', 'debug'],
+  ['information', 'info'],
+  ['warning', 'warn'],
+  ['error', 'error'],
+  ['critical', 'error'],
+  ['none', undefined],
+]);
 
 /** Adapts `context.log`/`context.error`… of one function to the host logger. */
 export function functionLogHandler(
@@ -28,24 +54,10 @@ export function functionLogHandler(
   functionName: string,
 ): (level: LogLevel, ...args: unknown[]) => void {
   return (level, ...args) => {
-    const line = `[${functionName}] ${format(...args)}`;
-    switch (level) {
-      case 'error':
-      case 'critical':
-        logger.error(line);
-        break;
-      case 'warning':
-        logger.warn(line);
-        break;
-      case 'trace':
-      case 'debug':
-        logger.debug(line);
-        break;
-      case 'none':
-        break;
-      default:
-        logger.info(line);
-    }
+    // Anything else than the six levels is logged as information, as before.
+    const target = HOST_LEVEL.has(level) ? HOST_LEVEL.get(level) : 'info';
+    if (target === undefined || !logs(logger, target)) return;
+    logger[target](`[${functionName}] ${format(...args)}`);
   };
 }
 

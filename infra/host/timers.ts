@@ -5,7 +5,7 @@ import {
   invokeWithHooks,
   type InputProvider,
 } from './invocation.js';
-import { errorText } from './log.js';
+import { safeErrorReport } from './durable/errors.js';
 import { parseSchedule, type Schedule } from './ncrontab.js';
 import type { OutputDispatcher } from './outputs.js';
 import type { HostLogger, RegisteredFunction, RetryPolicy, RpcDuration } from './types.js';
@@ -159,7 +159,7 @@ export class TimerScheduler {
         return;
       } catch (error) {
         this.options.logger.error(
-          `Executed 'Functions.${fn.name}' (Failed, Id=${context.invocationId}, Duration=${Date.now() - t0}ms): ${errorText(error)}`,
+          `Executed 'Functions.${fn.name}' (Failed, Id=${context.invocationId}, Duration=${Date.now() - t0}ms): ${safeErrorReport(error)}`,
         );
         if (retry >= maxRetries || this.#stopped) {
           this.runs.push({

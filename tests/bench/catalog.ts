@@ -1,6 +1,6 @@
 /**
  * `npm run bench catalog [--rows N] [--quick] [--iterations N] [--duration S] [--rounds N] [--keep]
- *                        [--database URL]`
+ *                        [--database URL] [--only http] [--profile DIR]`
  *
  * From a clean checkout, with only PostgreSQL (postgres://postgres@127.0.0.1:5432) and Redis
  * (127.0.0.1:6379, or $REDIS_URL) running: makes a scratch database, migrates it, generates the catalog,
@@ -18,9 +18,16 @@
  *    process, autocannon in this one.
  *
  * `--database URL` reuses an already generated database (kept with `--keep`) and never drops it.
+ *
+ * `--only http` runs the third comparison alone, on a small generated tenant (--rows, default
+ * 1000) unless `--database` names one that already has products: under a minute, one round of 10 s
+ * runs by default. Each server's own CPU time per request is printed too (read from /proc): on a
+ * shared machine it moves much less than req/s. `--profile DIR` starts the three servers with
+ * `--cpu-prof --cpu-prof-dir DIR` (one .cpuprofile per server process).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import autocannon from 'autocannon';
@@ -51,6 +58,8 @@ import { createScratchDatabase, percentile } from './scratch-db.js';
 const TENANT_BIG = '0b0b0b0b-0000-4000-8000-000000000001';
 const TENANT_100K = '0b0b0b0b-0000-4000-8000-000000000002';
 const BASELINE_ROWS = 100_000;
+/** The tenant `--only http` generates: one product is read, the rest only make it a realistic catalog. */
+const HTTP_ONLY_ROWS = 1_000;
 const PAGE_SIZE = 20;
 
 type Kind = 'rare' | 'common' | 'two-term';
@@ -64,6 +73,8 @@ interface Options {
   baselineRuns: number;
   keep: boolean;
   database: string | undefined;
+  only: 'http' | undefined;
+  profileDir: string | undefined;
 }
 
 function options(args: string[]): Options {
@@ -77,9 +88,14 @@ function options(args: string[]): Options {
       rounds: { type: 'string' },
       keep: { type: 'boolean' },
       database: { type: 'string' },
+      only: { type: 'string' },
+      profile: { type: 'string' },
     },
   });
   const quick = values.quick === true;
+  if (values.only !== undefined && values.only !== 'http')
+    throw new Error(`--only takes "http" (the other parts need the large datasets): ${values.only}`);
+  const httpOnly = values.only === 'http';
   const int = (v: string | undefined, fallback: number): number => {
     if (v === undefined) return fallback;
     const n = Number(v);
@@ -87,13 +103,15 @@ function options(args: string[]): Options {
     return n;
   };
   return {
-    rows: int(values.rows, quick ? BASELINE_ROWS : 1_000_000),
+    rows: int(values.rows, httpOnly ? HTTP_ONLY_ROWS : quick ? BASELINE_ROWS : 1_000_000),
     iterations: int(values.iterations, quick ? 40 : 100),
     durationSeconds: int(values.duration, quick ? 3 : 10),
-    httpRounds: int(values.rounds, quick ? 1 : 2),
+    httpRounds: int(values.rounds, quick || httpOnly ? 1 : 2),
     baselineRuns: quick ? 3 : 5,
     keep: values.keep === true,
     database: values.database,
+    only: httpOnly ? 'http' : undefined,
+    profileDir: values.profile === undefined ? undefined : path.resolve(values.profile),
   };
 }
 
@@ -307,14 +325,40 @@ interface HttpFigures {
   p99: number;
   non2xx: number;
   errors: number;
+  /** The server process's CPU time (user + system) per answered request, µs; NaN where unknown. */
+  cpuPerRequest: number;
 }
+
+/** A process's CPU time so far in µs (utime + stime of /proc/<pid>/stat), undefined off Linux. */
+async function processCpuMicros(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; fields after its closing parenthesis are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    return Number.isFinite(ticks) ? (ticks * 1e6) / CLOCK_TICKS : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** USER_HZ: 100 on every Linux build in practice (getconf CLK_TCK). */
+const CLOCK_TICKS = 100;
 
 async function startServer(
   mode: 'host' | 'wrapper' | 'bare',
   env: NodeJS.ProcessEnv,
+  profileDir: string | undefined,
 ): Promise<{ port: number; child: ChildProcess }> {
   const script = path.join(__dirname, 'catalog', 'http-server.js');
-  const child = spawn(process.execPath, [script, mode], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const flags = profileDir
+    ? ['--cpu-prof', '--cpu-prof-dir', profileDir, '--cpu-prof-name', `${mode}-${Date.now()}.cpuprofile`]
+    : [];
+  const child = spawn(process.execPath, [...flags, script, mode], {
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     let buffer = '';
     const timer = setTimeout(() => reject(new Error(`${mode} server did not start`)), 60_000);
@@ -342,16 +386,28 @@ async function stopServer(child: ChildProcess): Promise<void> {
   if (child.exitCode === null) child.kill('SIGKILL');
 }
 
-async function load(url: string, headers: Record<string, string>, seconds: number): Promise<HttpFigures> {
+async function load(
+  url: string,
+  headers: Record<string, string>,
+  seconds: number,
+  pid: number | undefined,
+): Promise<HttpFigures> {
   // A short unrecorded run first: JIT, connection set-up, the host's first tenant lookup.
   await autocannon({ url, headers, connections: 50, duration: 1 });
+  const cpuBefore = await processCpuMicros(pid);
   const result = await autocannon({ url, headers, connections: 50, duration: seconds });
+  const cpuAfter = await processCpuMicros(pid);
+  const answered = result.requests.total;
   return {
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
     non2xx: result.non2xx,
     errors: result.errors,
+    cpuPerRequest:
+      cpuBefore === undefined || cpuAfter === undefined || answered === 0
+        ? NaN
+        : (cpuAfter - cpuBefore) / answered,
   };
 }
 
@@ -365,12 +421,13 @@ async function measureHttp(
   expectedName: string,
   seconds: number,
   rounds: number,
+  profileDir: string | undefined,
 ): Promise<Record<Server, HttpFigures[]>> {
   const headers = { 'x-tenant-id': tenantId };
   const out: Record<Server, HttpFigures[]> = { bare: [], wrapper: [], host: [] };
   for (let round = 0; round < rounds; round++) {
     for (const mode of ['bare', 'wrapper', 'host'] as const) {
-      const server = await startServer(mode, env);
+      const server = await startServer(mode, env, profileDir);
       try {
         const url =
           mode === 'bare'
@@ -385,7 +442,7 @@ async function measureHttp(
             );
           }
         }
-        out[mode].push(await load(url, headers, seconds));
+        out[mode].push(await load(url, headers, seconds, server.child.pid));
       } finally {
         await stopServer(server.child);
       }
@@ -402,6 +459,7 @@ function combine(runs: HttpFigures[]): HttpFigures & { perRound: number[] } {
     p99: Math.max(...runs.map((r) => r.p99)),
     non2xx: runs.reduce((a, r) => a + r.non2xx, 0),
     errors: runs.reduce((a, r) => a + r.errors, 0),
+    cpuPerRequest: mean((r) => r.cpuPerRequest),
     perRound: runs.map((r) => Math.round(r.requestsPerSecond)),
   };
 }
@@ -418,6 +476,45 @@ async function deleteKeys(redisUrl: string, prefix: string): Promise<void> {
   } finally {
     redis.disconnect();
   }
+}
+
+/** Part 3: cached product detail over HTTP, bare → wrapper → host, and the ratios. */
+async function measureAndPrintHttp(raw: pg.Client, env: NodeJS.ProcessEnv, opts: Options): Promise<void> {
+  const { rows: products } = await raw.query<{ id: string; name: string }>(
+    `select id, name from products where tenant_id = $1 and status = 'active' order by created_at desc limit 1`,
+    [TENANT_BIG],
+  );
+  const product = products[0]!;
+  await runUnitOfWork('read', (em) => new ProductService(context(em, TENANT_BIG)).get(product.id)); // cached now
+  const runs = await measureHttp(
+    { ...env, BENCH_BARE_KEY: catalogKeys.product(TENANT_BIG, product.id) },
+    TENANT_BIG,
+    product.id,
+    product.name,
+    opts.durationSeconds,
+    opts.httpRounds,
+    opts.profileDir,
+  );
+  const http = { bare: combine(runs.bare), host: combine(runs.host), wrapper: combine(runs.wrapper) };
+  console.log(
+    `\nCached product detail over HTTP, autocannon 50 connections, ${opts.durationSeconds} s per run, ` +
+      `${opts.httpRounds} round(s) of bare → wrapper → host (mean req/s; p99 = worst run; server CPU µs per request)`,
+  );
+  for (const [name, f] of [
+    ['bare node:http + 1 Redis GET (baseline)', http.bare],
+    ['GET /api/products/{id}, local Functions host', http.host],
+    ['GET /api/products/{id}, minimal node:http wrapper', http.wrapper],
+  ] as const) {
+    console.log(
+      `${name.padEnd(50)} ${f.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99} ms  CPU ${f.cpuPerRequest.toFixed(0)} µs/req  non-2xx ${f.non2xx}  errors ${f.errors}  runs ${f.perRound.join(', ')}`,
+    );
+  }
+  console.log(
+    `ratio host / bare: ${ratio(http.host.requestsPerSecond, http.bare.requestsPerSecond)}` +
+      `   (wrapper / bare: ${ratio(http.wrapper.requestsPerSecond, http.bare.requestsPerSecond)})` +
+      `   CPU per request host / bare: ${ratio(http.host.cpuPerRequest, http.bare.cpuPerRequest)}`,
+  );
+  if (opts.profileDir) console.log(`CPU profiles in ${opts.profileDir}`);
 }
 
 export async function run(args: string[]): Promise<void> {
@@ -465,6 +562,11 @@ export async function run(args: string[]): Promise<void> {
       );
     };
     await generate(TENANT_BIG, opts.rows, 1);
+    if (opts.only === 'http') {
+      await measureAndPrintHttp(raw, env, opts);
+      console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      return;
+    }
     const baselineTenant = opts.rows === BASELINE_ROWS ? TENANT_BIG : TENANT_100K;
     if (baselineTenant !== TENANT_BIG) await generate(TENANT_100K, BASELINE_ROWS, 2);
 
@@ -510,38 +612,7 @@ export async function run(args: string[]): Promise<void> {
     console.log(`speed-up: ${(o.p50 / n.p50).toFixed(0)}× at p50, ${(o.p95 / n.p95).toFixed(0)}× at p95`);
 
     // 3. Cached product detail over HTTP.
-    const { rows: products } = await raw.query<{ id: string; name: string }>(
-      `select id, name from products where tenant_id = $1 and status = 'active' order by created_at desc limit 1`,
-      [TENANT_BIG],
-    );
-    const product = products[0]!;
-    await runUnitOfWork('read', (em) => new ProductService(context(em, TENANT_BIG)).get(product.id)); // cached now
-    const runs = await measureHttp(
-      { ...env, BENCH_BARE_KEY: catalogKeys.product(TENANT_BIG, product.id) },
-      TENANT_BIG,
-      product.id,
-      product.name,
-      opts.durationSeconds,
-      opts.httpRounds,
-    );
-    const http = { bare: combine(runs.bare), host: combine(runs.host), wrapper: combine(runs.wrapper) };
-    console.log(
-      `\nCached product detail over HTTP, autocannon 50 connections, ${opts.durationSeconds} s per run, ` +
-        `${opts.httpRounds} round(s) of bare → wrapper → host (mean req/s; p99 = worst run)`,
-    );
-    for (const [name, f] of [
-      ['bare node:http + 1 Redis GET (baseline)', http.bare],
-      ['GET /api/products/{id}, local Functions host', http.host],
-      ['GET /api/products/{id}, minimal node:http wrapper', http.wrapper],
-    ] as const) {
-      console.log(
-        `${name.padEnd(50)} ${f.requestsPerSecond.toFixed(0).padStart(7)} req/s  p50 ${f.p50.toFixed(1)} ms  p99 ${f.p99} ms  non-2xx ${f.non2xx}  errors ${f.errors}  runs ${f.perRound.join(', ')}`,
-      );
-    }
-    console.log(
-      `ratio host / bare: ${ratio(http.host.requestsPerSecond, http.bare.requestsPerSecond)}` +
-        `   (wrapper / bare: ${ratio(http.wrapper.requestsPerSecond, http.bare.requestsPerSecond)})`,
-    );
+    await measureAndPrintHttp(raw, env, opts);
     console.log(`\ntotal ${((Date.now() - started) / 1000).toFixed(0)} s`);
   } finally {
     await raw.end();

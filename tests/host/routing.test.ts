@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { requestUrl } from '../../infra/host/http-server.js';
+import { requestTarget, requestUrl } from '../../infra/host/http-server.js';
 import { compileRoute, RouteTable } from '../../infra/host/routing.js';
 
 const GUID = '3f2504e0-4f89-11d3-9a0c-0305e82c3301';
@@ -152,6 +152,85 @@ describe('request URL', () => {
         },
       ),
       { numRuns: 2_000 },
+    );
+  });
+
+  // The shortcut that skips the parse must give what the parse gives, for any target and Host.
+  const viaTarget = (target: string, host: string | undefined): string => {
+    try {
+      const t = requestTarget({ url: target, headers: host === undefined ? {} : { host } }, '127.0.0.1:7071');
+      return `${t.href} ${t.pathname}`;
+    } catch {
+      return 'throws';
+    }
+  };
+  const viaUrl = (target: string, host: string | undefined): string => {
+    try {
+      const url = requestUrl({ url: target, headers: host === undefined ? {} : { host } }, '127.0.0.1:7071');
+      return `${url.href} ${url.pathname}`;
+    } catch {
+      return 'throws';
+    }
+  };
+
+  it('gives the href and pathname of the parsed URL without parsing plain targets', () => {
+    const targets = [
+      '/',
+      '/api/products/3f2504e0-4f89-11d3-9a0c-0305e82c3301',
+      '/api/products?pageSize=20&sort=newest',
+      '/api/x?',
+      '/api/x??a=b?c',
+      '/api/./x',
+      '/api/../x',
+      '/api/x/..',
+      '/api/x/.?a',
+      '/api/.hidden/..x/x..',
+      '/api//x',
+      '//x',
+      "/api/it's?q='",
+      '/api/%2e%2e/x',
+      '/api/X:y@z;a=b,c!$&()*+~',
+      '/api/x#frag',
+    ];
+    const hosts = [
+      undefined,
+      '127.0.0.1:7071',
+      'localhost',
+      'localhost:80',
+      'localhost:080',
+      'localhost:0',
+      'localhost:65535',
+      'localhost:65536',
+      'LocalHost:1',
+      'shop.example.com',
+      'a-.b--c.d',
+      'xn--nxasmq6b.example',
+      '1.2.3.4',
+      '01.2.3.4',
+      '1.2.3',
+      '0x7f.1',
+      '256.1.1.1',
+      'x.123',
+      'host.',
+      '[::1]:7071',
+      'a@b',
+      '',
+    ];
+    for (const target of targets)
+      for (const host of hosts)
+        expect(viaTarget(target, host), `${target} @ ${host}`).toBe(viaUrl(target, host));
+  });
+
+  it('agrees with the parsed URL on generated targets and hosts', () => {
+    fc.assert(
+      fc.property(
+        fc.stringMatching(/^[/\\?#%.a-zA-Z0-9 :@'~!$&()*+,;=-]{0,14}$/),
+        fc.stringMatching(/^[a-zA-Z0-9.:[\]-]{0,14}$/),
+        (path, host) => {
+          expect(viaTarget(`/${path}`, host)).toBe(viaUrl(`/${path}`, host));
+        },
+      ),
+      { numRuns: 5_000 },
     );
   });
 });

@@ -61,6 +61,21 @@ export class ProductService {
 
   /** Active products, one keyset page; a single statement whatever the page size. */
   async list(input: ProductListInput): Promise<PageBody<ProductSummaryBody>> {
+    return (await this.cache.read(...this.listRead(input), this.ctx.log)).value;
+  }
+
+  /**
+   * `list` as the JSON text of the page (what the API sends): a cached page goes out as stored, like
+   * `getJson`'s product.
+   */
+  async listJson(input: ProductListInput): Promise<string> {
+    return (await this.cache.readJson(...this.listRead(input), this.ctx.log)).value;
+  }
+
+  /** The cache key, generations and loader of one page (an invalid cursor is refused here, uncached). */
+  private listRead(
+    input: ProductListInput,
+  ): [key: string, generations: string[], load: () => Promise<PageBody<ProductSummaryBody>>] {
     const after = listAfter(input);
     const normalized = {
       sort: input.sort,
@@ -69,7 +84,7 @@ export class ProductService {
       size: input.pageSize,
       cursor: input.cursor ?? null,
     };
-    const { value } = await this.cache.read(
+    return [
       catalogKeys.listPage(this.ctx.tenantId, normalized),
       listGenerations(this.ctx.tenantId),
       async () => {
@@ -82,9 +97,7 @@ export class ProductService {
         });
         return toPage(rows, input.pageSize, toProductSummary, (row) => cursorOf(input.sort, row));
       },
-      this.ctx.log,
-    );
-    return value;
+    ];
   }
 
   /** One active product with its stock and rating summary; 404 otherwise (absence is cached too). */
