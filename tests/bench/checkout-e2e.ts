@@ -437,8 +437,9 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
     polling = false;
     await poller;
     if (openStats.length > 0) {
-      for (const line of describeOpenLoop(results, openStats)) options.log(line);
-      options.onOpenLoop?.(openStats);
+      // A caller that reports them itself prints them where they belong, after the closed-loop lines.
+      if (options.onOpenLoop) options.onOpenLoop(openStats);
+      else for (const line of describeOpenLoop(results, openStats)) options.log(line);
     }
     return results;
   } catch (error) {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resetSettingsForTests } from '../../shared/config/index.js';
 import { closeOrms } from '../../shared/db/orm.js';
-import { runE2eBench } from './checkout-e2e.js';
+import { describeOpenLoop, runE2eBench, type E2eOpenLoopStats } from './checkout-e2e.js';
 import { runReservationBench, type PatternStats } from './checkout-reservations.js';
 import { createScratchDatabase } from './scratch-db.js';
 
@@ -70,6 +70,7 @@ export async function run(args: string[]): Promise<void> {
     }
     const checkouts = arg(args, 'checkouts', 300);
     console.log('\nEnd to end through the local host + fake Stripe (POST /checkout → order confirmed)');
+    let open: E2eOpenLoopStats[] = [];
     const e2e = await runE2eBench({
       url: scratch.url,
       auditUrl: scratch.auditUrl,
@@ -79,6 +80,7 @@ export async function run(args: string[]): Promise<void> {
         { concurrency: 16, checkouts },
       ],
       log,
+      onOpenLoop: (stats) => (open = stats),
     });
     for (const e of e2e) {
       console.log(
@@ -90,6 +92,7 @@ export async function run(args: string[]): Promise<void> {
           ` → confirmation p95 / answer p95 ${ratio(e.p95, e.acceptP95)};  p95 / 500 ms target ${ratio(e.p95, 500)} ${e.p95 < 500 ? '(met)' : '(NOT met)'}`,
       );
     }
+    if (open.length > 0) for (const line of describeOpenLoop(e2e, open)) console.log(line);
   } finally {
     await closeOrms();
     await scratch.drop();
