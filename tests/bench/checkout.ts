@@ -23,7 +23,10 @@ function row(name: string, s: PatternStats): string {
  * `npm run bench checkout [--workers 32] [--seconds 5] [--rounds 3] [--checkouts 300] [--skip-e2e]
  *  [--skip-reservations]`
  * Needs only PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to override): a scratch database pair is
- * created, migrated, and dropped afterwards.
+ * created, migrated, and dropped afterwards. End to end runs closed-loop levels (1, 8, 16 clients) and
+ * then open-loop levels, Poisson arrivals at 50 % and 80 % of the 16-client throughput
+ * (BENCH_E2E_OPEN_LOOP: `0` for none, or other fractions): a p95 target is about a sustained offered
+ * load, and a closed loop at saturation only measures its own queue (latency ≈ clients / throughput).
  */
 export async function run(args: string[]): Promise<void> {
   const workers = arg(args, 'workers', 32);
