@@ -16,7 +16,6 @@ import {
   type EpisodeWrite,
   type InstanceFilter,
   type InstanceRow,
-  type MessageRow,
   type RuntimeStatus,
 } from './store.js';
 
@@ -72,14 +71,6 @@ const EVENT_NAMES = Object.fromEntries(Object.entries(EventType).map(([name, n])
 const INBOX_RETRY_DELAYS_MS = [0, 100, 500, 2000];
 /** Waits before replaying an episode again after its read or write failed. */
 const EPISODE_RETRY_DELAYS_MS = [50, 250];
-/** Instances whose last written state this process keeps (see `#known`); the oldest is dropped beyond. */
-const KNOWN_INSTANCES_MAX = 10_000;
-
-/** An instance as this process last wrote it: what the next episode would otherwise read back. */
-interface KnownInstance {
-  instance: InstanceRow;
-  history: HistoryEvent[];
-}
 
 /** An activity result held in memory until an episode (or the inbox) has it; `settle` frees its lease. */
 interface PendingResult {
@@ -94,8 +85,6 @@ interface Runner {
   /** The inbox may hold something new. */
   dirty: boolean;
   results: PendingResult[];
-  /** Inbox rows this process just wrote (a start): replayed from `#known` without reading them back. */
-  seeded?: MessageRow[];
   done: Promise<void>;
 }
 
@@ -149,16 +138,6 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
   #o: Required<DurableEngineOptions>;
   #steps: Semaphore;
   #runners = new Map<string, Runner>();
-  /**
-   * The state each running instance had after this process's last write to it. An episode that only
-   * replays activity results held in memory starts from it instead of reading the instance back: the
-   * write is version-checked, so if anything else changed the row meanwhile (another host, a terminate,
-   * a restart) the write applies nothing and the episode is replayed from a fresh read. Inbox rows are
-   * never missed: whoever adds one (a raised event, a poll finding a due timer) marks the runner dirty,
-   * and a dirty runner always reads. Saves the episode read (instance, inbox, whole history as JSON) on
-   * every activity completion but the first of a burst.
-   */
-  #known = new Map<string, KnownInstance>();
   #activities: ActivityWorker;
   #poller: NodeJS.Timeout | undefined;
   #wake: { timer: NodeJS.Timeout; at: number } | undefined;
@@ -216,22 +195,17 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
     let outcome: 'started' | 'already-running' | 'retry' = 'retry';
     // A new id (the usual case) is one statement; a taken id needs a look at the instance under its lock.
     for (let attempt = 0; outcome === 'retry' && attempt < 3; attempt++) {
-      const created = await this.#o.store.create(row, started, now);
-      if (created) {
-        // A brand-new instance: its first episode replays what was just written, without reading it.
-        this.#known.set(id, { instance: created.instance, history: [] });
-        this.#kickSeeded(id, created.message);
-        return { outcome: 'started', instanceId: id };
-      }
-      outcome = await this.#o.store.transaction(async (tx) => {
-        const existing = await tx.lock(id);
-        if (!existing) return 'retry' as const; // purged in between: create it afresh
-        // A live instance keeps its id: starting it again is refused, as the extension does by default.
-        if (!TERMINAL.includes(existing.status)) return 'already-running' as const;
-        await tx.restartInstance(row, now);
-        await tx.insertMessage(id, started, now);
-        return 'started' as const;
-      });
+      if (await this.#o.store.createInstance(row, started, now)) outcome = 'started';
+      else
+        outcome = await this.#o.store.transaction(async (tx) => {
+          const existing = await tx.lock(id);
+          if (!existing) return 'retry' as const; // purged in between: create it afresh
+          // A live instance keeps its id: starting it again is refused, as the extension does by default.
+          if (!TERMINAL.includes(existing.status)) return 'already-running' as const;
+          await tx.restartInstance(row, now);
+          await tx.insertMessage(id, started, now);
+          return 'started' as const;
+        });
     }
     if (outcome === 'retry') throw new Error(`Instance ${id} could not be created (it kept changing)`);
     if (outcome === 'started') void this.kick(id);
@@ -276,7 +250,6 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
         return 'accepted' as const;
       }),
     );
-    this.#known.delete(instanceId);
     if (outcome === 'accepted') {
       this.#o.logger.info(`Durable: instance ${instanceId} terminated${reason ? ` (${reason})` : ''}`);
       this.emit('finished', instanceId, 'Terminated');
@@ -365,37 +338,18 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
     return runner.done;
   }
 
-  /**
-   * Schedules the first replay of an instance this process just created, with its start event: unless
-   * something else marks the runner dirty first, the episode takes both from `#known` and `message`.
-   */
-  #kickSeeded(instanceId: string, message: MessageRow): void {
-    const existing = this.#runners.get(instanceId);
-    if (existing) {
-      existing.dirty = true;
-      return;
-    }
-    const runner: Runner = { dirty: false, results: [], seeded: [message], done: Promise.resolve() };
-    this.#runners.set(instanceId, runner);
-    runner.done = this.#run(instanceId, runner);
-  }
-
   async #run(instanceId: string, runner: Runner): Promise<void> {
     await this.#steps.acquire();
     let conflicts = 0;
     let failures = 0;
     try {
-      while (!this.#stopping && (runner.dirty || runner.results.length > 0 || runner.seeded)) {
-        const read = runner.dirty;
-        const seeded = runner.seeded;
+      while (!this.#stopping && (runner.dirty || runner.results.length > 0)) {
         runner.dirty = false;
-        runner.seeded = undefined;
         const taken = runner.results.splice(0);
         let step: StepResult;
         try {
-          step = await this.#stepOnce(instanceId, taken, read, seeded);
+          step = await this.#stepOnce(instanceId, taken);
         } catch (error) {
-          this.#known.delete(instanceId);
           // The results could not ride on an episode: record them the ordinary way. A lost connection
           // is retried at once on a fresh one; after that the poll retries the episode from the inbox.
           await Promise.all(taken.map((r) => this.#recordInInbox(r)));
@@ -408,7 +362,6 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
         runner.results.unshift(...step.requeue);
         if (step.more) runner.dirty = true;
         if (step.kind === 'conflict') {
-          this.#known.delete(instanceId);
           // Another writer (another host, a terminate) got there first: read again. Bounded, in case
           // something keeps changing the row; the poll picks the inbox up later.
           if (++conflicts > 20) {
@@ -479,20 +432,11 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
   /**
    * One episode: one read (instance, due inbox, history), the replay, one version-checked write. The
    * instance row is not locked while the orchestrator runs; a write that finds the row changed does
-   * nothing and the episode is replayed from a fresh read. Without `read` (only results held in memory
-   * to replay) and with the instance's state known from this process's last write, the read is skipped.
+   * nothing and the episode is replayed from a fresh read.
    */
-  async #stepOnce(
-    instanceId: string,
-    results: PendingResult[],
-    read: boolean,
-    seeded?: MessageRow[],
-  ): Promise<StepResult> {
+  async #stepOnce(instanceId: string, results: PendingResult[]): Promise<StepResult> {
     const now = new Date();
-    const known = !read && (results.length > 0 || seeded) ? this.#known.get(instanceId) : undefined;
-    const snapshot = known
-      ? { instance: known.instance, messages: seeded ?? [], history: known.history }
-      : await this.#o.store.readEpisode(instanceId, now, results.length > 0);
+    const snapshot = await this.#o.store.readEpisode(instanceId, now, results.length > 0);
     const idle: StepResult = { kind: 'idle', requeue: [], more: false };
     if (!snapshot) {
       // Purged: its executions went with it.
@@ -552,7 +496,6 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
     }
     if (!outcome.applied) {
       this.#activities.unreserve(reserved);
-      this.#known.delete(instanceId);
       if (outcome.reason === 'gone') {
         consumed.forEach((r) => r.settle());
         return { kind: 'idle', requeue, more: false };
@@ -567,7 +510,6 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
       };
     }
 
-    this.#remember(instanceId, instance, history, decision, outcome.version, now);
     consumed.forEach((r) => r.settle());
     if (decision.more) more = true;
     this.#activities.unreserve(reserved - outcome.leased.length);
@@ -580,35 +522,6 @@ export class DurableEngine extends EventEmitter<{ finished: [string, RuntimeStat
     decision.after?.();
     if (decision.finished) this.emit('finished', instanceId, decision.finished);
     return { kind: 'progressed', requeue, more };
-  }
-
-  /** Keeps the instance as just written (see `#known`); a finished instance is forgotten. */
-  #remember(
-    instanceId: string,
-    before: InstanceRow,
-    history: HistoryEvent[],
-    decision: Decision,
-    version: string,
-    now: Date,
-  ): void {
-    this.#known.delete(instanceId);
-    const { instance, appendHistory, clearHistory } = decision.write;
-    if (decision.finished || TERMINAL.includes(instance.status)) return;
-    const written = clearHistory ? [...appendHistory.events] : [...history, ...appendHistory.events];
-    // Only a state known to match the stored rows exactly is worth keeping.
-    if (
-      written.length !== instance.historyLength ||
-      appendHistory.from !== (clearHistory ? 0 : history.length)
-    )
-      return;
-    this.#known.set(instanceId, {
-      instance: { ...before, ...instance, version, updatedAt: now },
-      history: written,
-    });
-    if (this.#known.size > KNOWN_INSTANCES_MAX) {
-      const oldest = this.#known.keys().next().value;
-      if (oldest !== undefined) this.#known.delete(oldest);
-    }
   }
 
   /**

@@ -232,8 +232,7 @@ export interface EpisodeWrite {
 }
 
 export type EpisodeOutcome =
-  /** `version`: the instance row's version after this write. */
-  | { applied: true; version: string; leased: ActivityRow[] }
+  | { applied: true; leased: ActivityRow[] }
   | {
       applied: false;
       /** 'gone': no such instance; 'conflict': the row changed, or executions in `missing` are gone. */
@@ -369,49 +368,16 @@ export class DurableStore {
     started: HistoryEvent,
     now: Date,
   ): Promise<boolean> {
-    return (await this.create(row, started, now)) !== undefined;
-  }
-
-  /**
-   * As createInstance, and says what was written — the new row and its inbox row — so the caller can
-   * replay the first episode without reading them back. Undefined when the id is taken.
-   */
-  async create(
-    row: Pick<InstanceRow, 'instanceId' | 'name' | 'input' | 'bookkeeping'>,
-    started: HistoryEvent,
-    now: Date,
-  ): Promise<{ instance: InstanceRow; message: MessageRow } | undefined> {
-    const { rows } = await this.pool.query<{ version: string | null; message_id: string | null }>(
-      this.#sql.start,
-      [
-        this.hub,
-        row.instanceId,
-        row.name,
-        row.input,
-        JSON.stringify(row.bookkeeping),
-        now,
-        JSON.stringify(started),
-      ],
-    );
-    const { version, message_id: messageId } = rows[0] ?? { version: null, message_id: null };
-    if (version === null || messageId === null) return undefined;
-    return {
-      instance: {
-        instanceId: row.instanceId,
-        name: row.name,
-        status: 'Pending',
-        input: row.input,
-        output: null,
-        customStatus: null,
-        failure: null,
-        bookkeeping: row.bookkeeping,
-        historyLength: 0,
-        version,
-        createdAt: now,
-        updatedAt: now,
-      },
-      message: { id: messageId, event: started, visibleAt: now.toISOString() },
-    };
+    const result = await this.pool.query(this.#sql.start, [
+      this.hub,
+      row.instanceId,
+      row.name,
+      row.input,
+      JSON.stringify(row.bookkeeping),
+      now,
+      JSON.stringify(started),
+    ]);
+    return result.rowCount === 1;
   }
 
   /**
@@ -478,7 +444,6 @@ export class DurableStore {
     if (row.applied_version !== null)
       return {
         applied: true,
-        version: row.applied_version,
         leased: row.leased.map((a) => toActivity({ ...a, instance_id: w.instanceId })),
       };
     if (row.current_version === null) return { applied: false, reason: 'gone', missing: [] };
@@ -753,13 +718,10 @@ function episodeStatements(s: string): {
         (hub, instance_id, name, status, input, bookkeeping, history_length, created_at, updated_at, version)
       values ($1, $2, $3, 'Pending', $4, $5, 0, $6, $6, nextval('${s}.instance_versions'))
       on conflict (hub, instance_id) do nothing
-      returning instance_id, version
-    ), msg as (
-      insert into ${s}.messages (hub, instance_id, event, visible_at)
-      select $1, instance_id, $7::jsonb, $6 from ins
-      returning id
+      returning instance_id
     )
-    select (select version::text from ins) as version, (select id::text from msg) as message_id`;
+    insert into ${s}.messages (hub, instance_id, event, visible_at)
+    select $1, instance_id, $7::jsonb, $6 from ins`;
 
   const complete = `
     with done as (delete from ${s}.activities where id = $1 returning 1)
