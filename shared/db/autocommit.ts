@@ -24,8 +24,9 @@ const TENANT_FIRST = /\b(?:tenant_id = |p_tenant_id => )\$1\b/;
  * `em.execute`: its EntityManager fork, value inlining and knex query runner cost about as much client
  * CPU again as node-postgres spends on the statement itself, and under load that halved reservation
  * throughput (tests/bench/checkout.ts). Why the ORM's pool and not the read pool: the reservation
- * rides on the checkout's concurrency, and a quarter of the connections queued it (measured: 0.4× the
- * bare statement through the read pool, 0.75–0.85× through this).
+ * rides on the checkout's concurrency, and a quarter of the connections queued it (`npm run bench
+ * checkout`, 10k products: 0.41× the bare statement through the read pool on a loaded machine; 0.62×
+ * and 0.98× through this on a quiet one).
  *
  * Never for a statement that belongs to a caller's transaction (check `isInTransaction` from
  * unit-of-work.ts first and use `em.execute` then), and never for a write that is atomic only

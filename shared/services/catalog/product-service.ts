@@ -59,14 +59,9 @@ export class ProductService {
     this.products = new ProductRepository(ctx);
   }
 
-  /** Active products, one keyset page; a single statement whatever the page size. */
-  async list(input: ProductListInput): Promise<PageBody<ProductSummaryBody>> {
-    return (await this.cache.read(...this.listRead(input), this.ctx.log)).value;
-  }
-
   /**
-   * `list` as the JSON text of the page (what the API sends): a cached page goes out as stored, like
-   * `getJson`'s product.
+   * Active products, one keyset page (a single statement whatever the page size), as the JSON text of
+   * the page (what the API sends): a cached page goes out as stored, like `getJson`'s product.
    */
   async listJson(input: ProductListInput): Promise<string> {
     return (await this.cache.readJson(...this.listRead(input), this.ctx.log)).value;
