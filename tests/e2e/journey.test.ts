@@ -36,7 +36,7 @@ describe('storefront journey through the typed client', () => {
 
   it('register → login → browse → search → review → cart → checkout → order → export', async () => {
     const admin = apiClient(host.baseUrl, adminHeaders);
-    const created = await admin.POST('/admin/products', {
+    const created = await admin.POST('/manage/products', {
       body: {
         sku: `JRN-${randomUUID().slice(0, 6)}`,
         name: 'Walnut pour-over stand',
@@ -103,7 +103,7 @@ describe('storefront journey through the typed client', () => {
     const after = await anonymous.GET('/products/{id}', { params: { path: { id: productId } } });
     expect(after.data!.available).toBe(3);
 
-    const exportRequest = await admin.POST('/admin/orders/exports', {
+    const exportRequest = await admin.POST('/manage/orders/exports', {
       body: { from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' },
     });
     expect(exportRequest.response.status).toBe(202);

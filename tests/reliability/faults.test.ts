@@ -214,7 +214,7 @@ describe('faults while traffic flows', () => {
 
     // A write during the outage: its invalidation cannot reach Redis, yet nobody may read the old price.
     const headers = { ...(await authHeaders(adminUser)), 'content-type': 'application/json' };
-    const patch = await fetch(`${host.baseUrl}/admin/products/${mug}`, {
+    const patch = await fetch(`${host.baseUrl}/manage/products/${mug}`, {
       method: 'PATCH',
       headers,
       body: JSON.stringify({ priceCents: newPrice }),

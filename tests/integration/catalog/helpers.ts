@@ -4,7 +4,7 @@ import {
   createProduct as adminCreate,
   setProductInventory,
   updateProduct,
-} from '../../../functions/admin-products.js';
+} from '../../../functions/manage-products.js';
 import { getProduct, listProducts, searchProducts } from '../../../functions/products.js';
 import { createReview, listProductReviews, listRecentReviews } from '../../../functions/reviews.js';
 import { createTenant, testPool } from '../../fixtures/sample_data.js';
@@ -52,7 +52,7 @@ export interface NewProduct {
 export function create(shop: Shop, input: NewProduct, headers = shop.adminHeaders): Promise<InvokeResult> {
   return invoke(adminCreate, {
     method: 'POST',
-    url: 'http://localhost/api/admin/products',
+    url: 'http://localhost/api/manage/products',
     headers,
     body: {
       sku: input.sku ?? `SKU-${randomUUID().slice(0, 8)}`,
@@ -80,7 +80,7 @@ export function patch(
 ): Promise<InvokeResult> {
   return invoke(updateProduct, {
     method: 'PATCH',
-    url: `http://localhost/api/admin/products/${id}`,
+    url: `http://localhost/api/manage/products/${id}`,
     params: { id },
     headers,
     body,
@@ -90,7 +90,7 @@ export function patch(
 export function archive(shop: Shop, id: string, headers = shop.adminHeaders): Promise<InvokeResult> {
   return invoke(archiveProduct, {
     method: 'DELETE',
-    url: `http://localhost/api/admin/products/${id}`,
+    url: `http://localhost/api/manage/products/${id}`,
     params: { id },
     headers,
   });
@@ -104,7 +104,7 @@ export function setStock(
 ): Promise<InvokeResult> {
   return invoke(setProductInventory, {
     method: 'PUT',
-    url: `http://localhost/api/admin/products/${id}/inventory`,
+    url: `http://localhost/api/manage/products/${id}/inventory`,
     params: { id },
     headers,
     body,

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { InvocationContext } from '@azure/functions';
 import { parse } from 'csv-parse/sync';
-import { exportStatus, requestExport } from '../../../functions/admin-exports.js';
+import { exportStatus, requestExport } from '../../../functions/manage-exports.js';
 import { orderExport, EXPORT_MAX_DELIVERIES } from '../../../functions/order-export.js';
 import { resetSettingsForTests } from '../../../shared/config/index.js';
 import { closeOrms } from '../../../shared/db/orm.js';
@@ -111,7 +111,7 @@ describe('order export', () => {
     const res = await invoke(requestExport, { method: 'POST', headers: await authHeaders(admin), body });
     expect(res.status).toBe(202);
     const exportId = res.json.exportId as string;
-    expect(res.headers.get('location')).toBe(`/api/admin/orders/exports/${exportId}`);
+    expect(res.headers.get('location')).toBe(`/api/manage/orders/exports/${exportId}`);
     const message = bus.on('order-exports').find((m) => m.messageId === exportId);
     expect(message?.body).toEqual({ exportId, tenantId });
     await orderExport(message!.body, context(1));

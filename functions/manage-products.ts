@@ -16,7 +16,7 @@ const notFound = problemResponse('No such active product in this tenant');
 export const createProduct = defineRoute({
   name: 'adminCreateProduct',
   method: 'POST',
-  route: 'admin/products',
+  route: 'manage/products',
   access: 'admin',
   tags: ['admin'],
   summary: 'Create a product with its initial stock',
@@ -39,7 +39,7 @@ export const createProduct = defineRoute({
 export const updateProduct = defineRoute({
   name: 'adminUpdateProduct',
   method: 'PATCH',
-  route: 'admin/products/{id}',
+  route: 'manage/products/{id}',
   access: 'admin',
   tags: ['admin'],
   summary: 'Update a product (any fields but stock)',
@@ -59,7 +59,7 @@ export const updateProduct = defineRoute({
 export const archiveProduct = defineRoute({
   name: 'adminArchiveProduct',
   method: 'DELETE',
-  route: 'admin/products/{id}',
+  route: 'manage/products/{id}',
   access: 'admin',
   tags: ['admin'],
   summary: 'Archive a product',
@@ -75,7 +75,7 @@ export const archiveProduct = defineRoute({
 export const setProductInventory = defineRoute({
   name: 'adminSetInventory',
   method: 'PUT',
-  route: 'admin/products/{id}/inventory',
+  route: 'manage/products/{id}/inventory',
   access: 'admin',
   tags: ['admin'],
   summary: 'Set the sellable quantity',

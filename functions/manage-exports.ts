@@ -6,7 +6,7 @@ import { defineRoute } from './lib/route.js';
 export const requestExport = defineRoute({
   name: 'requestOrderExport',
   method: 'POST',
-  route: 'admin/orders/exports',
+  route: 'manage/orders/exports',
   access: 'admin',
   tags: ['admin'],
   summary: 'Export orders in a date range to CSV',
@@ -25,7 +25,7 @@ export const requestExport = defineRoute({
     return {
       status: 202,
       body: { exportId: job.id },
-      headers: { location: `/api/admin/orders/exports/${job.id}` },
+      headers: { location: `/api/manage/orders/exports/${job.id}` },
       afterCommit: dispatch,
     };
   },
@@ -34,7 +34,7 @@ export const requestExport = defineRoute({
 export const exportStatus = defineRoute({
   name: 'getOrderExport',
   method: 'GET',
-  route: 'admin/orders/exports/{id}',
+  route: 'manage/orders/exports/{id}',
   access: 'admin',
   tags: ['admin'],
   summary: 'Export status, progress and download link',
