@@ -1,8 +1,10 @@
 // The /v1 surface. One request goes through: record → decode → authenticate → fault (before) → route →
-// idempotency layer → handler → fault (after) → answer. Faults sit outside the idempotency layer on purpose:
-// a "before" fault models a failure in front of Stripe (nothing executed, nothing saved, so the SDK's retry
-// with the same key runs for real), an "after" fault models a lost response (the retry replays the saved
-// answer). Real Stripe would also replay a saved 500, which is exactly why it almost never saves one.
+// idempotency layer → [fault (saved-before)] handler [fault (saved-after)] → fault (after) → answer.
+// "before" models a failure in front of Stripe (nothing executed, nothing saved, so a retry with the same
+// key runs for real); "after" models a lost response (the retry replays the saved real answer). The
+// "saved-…" faults strike inside the idempotency layer, once the endpoint began executing: Stripe saves
+// that 500 and replays it for the same key for 24 h (docs.stripe.com/idempotency), so a retry with the
+// same key can never learn what happened — "saved-after" even hides an operation that did happen.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { apiError, invalidApiKey, missingApiKey, StripeApiError, unrecognizedUrl } from './errors.js';
 import type { EventLog } from './events.js';
@@ -73,6 +75,7 @@ const ROUTES: Route[] = [
   },
   { method: 'GET', template: '/v1/charges/:id', handle: (d, i) => d.store.retrieveCharge(i.path.id!) },
   { method: 'POST', template: '/v1/refunds', handle: (d, i) => d.store.createRefund(i.params, i.ctx) },
+  { method: 'GET', template: '/v1/refunds', handle: (d, i) => d.store.listRefunds(i.params) },
   { method: 'GET', template: '/v1/refunds/:id', handle: (d, i) => d.store.retrieveRefund(i.path.id!) },
   { method: 'GET', template: '/v1/events', handle: (d, i) => d.events.list(i.params) },
   { method: 'GET', template: '/v1/events/:id', handle: (d, i) => d.events.get(i.path.id!) },
@@ -182,17 +185,28 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
 
   const ctx: RequestContext = { requestId, idempotencyKey, baseUrl: deps.baseUrl() };
   const input: RouteInput = { params: new Params(params), path: match.path, ctx };
+  const savedFault = (): ExecutionResult => ({
+    status: fault!.status,
+    body: errorJson(apiError(fault!.status), requestId),
+    requestId,
+    store: true,
+  });
   const execute = async (): Promise<ExecutionResult> => {
+    if (fault?.when === 'saved-before') return savedFault();
+    let result: ExecutionResult;
     try {
       const body = match.route.handle(deps, input);
-      return { status: 200, body: JSON.stringify(body, null, 2), requestId, store: true };
+      result = { status: 200, body: JSON.stringify(body, null, 2), requestId, store: true };
     } catch (e) {
       if (e instanceof StripeApiError) {
-        return { status: e.status, body: errorJson(e, requestId), requestId, store: e.storeIdempotent };
+        result = { status: e.status, body: errorJson(e, requestId), requestId, store: e.storeIdempotent };
+      } else {
+        console.error('[fake-stripe] handler crashed', e);
+        result = { status: 500, body: errorJson(apiError(), requestId), requestId, store: false };
       }
-      console.error('[fake-stripe] handler crashed', e);
-      return { status: 500, body: errorJson(apiError(), requestId), requestId, store: false };
     }
+    // The operation ran (or was refused on its merits); the answer the key keeps is the 5xx regardless.
+    return fault?.when === 'saved-after' && result.store ? savedFault() : result;
   };
 
   let answer: StoredAnswer;

@@ -5,6 +5,11 @@
 //   POST   /_fake/reset
 //   GET    /_fake/payment_intents                     every intent, oldest first
 //   POST   /_fake/payment_intents/:id/authenticate    {"outcome":"succeed"|"fail"}
+//   POST   /_fake/payment_intents/:id/settle          {"outcome":"succeed"|"fail"}  (a processing intent)
+//   POST   /_fake/payment_intents/:id/customer_confirm {"payment_method":"pm_…"}   (client-secret path)
+//   POST   /_fake/payment_intents/:id/dashboard_refund {"amount"?}                 (refund outside the app)
+//   POST   /_fake/payment_intents/:id/dispute         {"reason"?}
+//   POST   /_fake/disputes/:id/close                  {"outcome":"won"|"lost"}
 //   GET    /_fake/3ds/:id[?outcome=succeed|fail]      the "bank page" next_action points at; with an outcome it
 //                                                     completes and redirects to return_url (if any)
 //   GET    /_fake/events | /_fake/requests | /_fake/deliveries
@@ -99,6 +104,33 @@ export async function handleControl(
       const body = asObject(parseJson(raw));
       const pi = await fake.completeAuthentication(m.id!, outcomeOf(body.outcome ?? 'succeed'));
       return sendJson(res, 200, pi);
+    }
+    if (method === 'POST' && (m = matchPath('/_fake/payment_intents/:id/settle', path))) {
+      const body = asObject(parseJson(raw));
+      return sendJson(res, 200, await fake.settleProcessing(m.id!, outcomeOf(body.outcome ?? 'succeed')));
+    }
+    if (method === 'POST' && (m = matchPath('/_fake/payment_intents/:id/customer_confirm', path))) {
+      const body = asObject(parseJson(raw));
+      if (typeof body.payment_method !== 'string') throw new BadRequest('payment_method must be a string');
+      return sendJson(res, 200, await fake.customerConfirm(m.id!, body.payment_method));
+    }
+    if (method === 'POST' && (m = matchPath('/_fake/payment_intents/:id/dashboard_refund', path))) {
+      const body = asObject(parseJson(raw));
+      if (body.amount !== undefined && !Number.isInteger(body.amount))
+        throw new BadRequest('amount must be an integer');
+      return sendJson(res, 200, await fake.dashboardRefund(m.id!, body.amount as number | undefined));
+    }
+    if (method === 'POST' && (m = matchPath('/_fake/payment_intents/:id/dispute', path))) {
+      const body = asObject(parseJson(raw));
+      if (body.reason !== undefined && typeof body.reason !== 'string')
+        throw new BadRequest('reason must be a string');
+      return sendJson(res, 200, await fake.openDispute(m.id!, body.reason as string | undefined));
+    }
+    if (method === 'POST' && (m = matchPath('/_fake/disputes/:id/close', path))) {
+      const body = asObject(parseJson(raw));
+      if (body.outcome !== 'won' && body.outcome !== 'lost')
+        throw new BadRequest("outcome must be 'won' or 'lost'");
+      return sendJson(res, 200, await fake.closeDispute(m.id!, body.outcome));
     }
     if (method === 'POST' && (m = matchPath('/_fake/events/:id/redeliver', path))) {
       fake.redeliver(m.id!);

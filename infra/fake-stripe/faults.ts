@@ -3,7 +3,9 @@
 // moved). Each matching request consumes one count of the first matching fault, so faults queue up in
 // the order they were injected.
 import { newId } from './ids.js';
-import type { ActiveFault, FaultSpec } from './types.js';
+import type { ActiveFault, FaultSpec, FaultWhen } from './types.js';
+
+const FAULT_WHENS: readonly FaultWhen[] = ['before', 'after', 'saved-before', 'saved-after'];
 
 /** `*` = one path segment, `**` = anything (including slashes); everything else literal. */
 function patternToRegExp(pattern: string): RegExp {
@@ -41,7 +43,11 @@ export class FaultInjector {
     const ms = spec.ms ?? (kind === 'timeout' ? 10_000 : kind === 'delay' ? 100 : 0);
     if (!Number.isFinite(ms) || ms < 0) throw new TypeError('fault.ms must be ≥ 0');
     const when = spec.when ?? 'before';
-    if (when !== 'before' && when !== 'after') throw new TypeError("fault.when must be 'before' or 'after'");
+    if (!FAULT_WHENS.includes(when))
+      throw new TypeError(`fault.when must be one of ${FAULT_WHENS.map((w) => `'${w}'`).join(', ')}`);
+    // A saved answer is a status and a body: hangs and delays cannot be saved.
+    if (when.startsWith('saved-') && kind !== 'error')
+      throw new TypeError("fault.when 'saved-…' needs kind 'error'");
     const fault: ActiveFault = {
       id: newId('flt'),
       method: spec.method ? spec.method.toUpperCase() : null,

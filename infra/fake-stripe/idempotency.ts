@@ -4,8 +4,10 @@
 //   (`Idempotent-Replayed: true`), without running again;
 // - the same key with another endpoint or other parameters is a 400 `idempotency_error`;
 // - keys are scoped to the API key (Stripe scopes them to the account).
-// Requests sharing a key are serialized: a racing duplicate waits for the first to finish and then replays
-// it, so a burst of retries can never create two objects. ('reject' mode answers 409 instead, like Stripe.)
+// - a saved answer is replayed for 24 h, then pruned (docs.stripe.com/idempotency: "at least 24 hours old");
+// - a request whose key is in use by a request still running gets 409 `idempotency_key_in_use`, and nothing
+//   is saved for it (docs.stripe.com/error-low-level#idempotency). 'wait' mode serializes such requests
+//   instead (the later one replays) — kinder than Stripe, kept only for tests that ask for it.
 import { idempotencyKeyInUse, idempotencyMismatch, StripeApiError } from './errors.js';
 
 export interface StoredAnswer {
@@ -18,7 +20,10 @@ export interface StoredAnswer {
 interface Entry extends StoredAnswer {
   endpoint: string;
   fingerprint: string;
+  savedAt: number;
 }
+
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
 export interface ExecutionResult extends StoredAnswer {
   /** false = do not save (validation failures, unexpected crashes). */
@@ -36,7 +41,11 @@ export class IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
   private readonly tails = new Map<string, Promise<void>>();
 
-  constructor(private readonly onConflict: 'wait' | 'reject' = 'wait') {}
+  constructor(
+    private readonly onConflict: 'wait' | 'reject' = 'reject',
+    private readonly ttlMs: number = IDEMPOTENCY_TTL_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
 
   /**
    * Runs `execute` at most once per (scope, key) while the saved answer exists. `endpoint` is `METHOD path`;
@@ -61,7 +70,11 @@ export class IdempotencyStore {
     this.tails.set(slot, tail);
     await previous;
     try {
-      const saved = this.entries.get(slot);
+      let saved = this.entries.get(slot);
+      if (saved && this.now() - saved.savedAt >= this.ttlMs) {
+        this.entries.delete(slot);
+        saved = undefined;
+      }
       if (saved) {
         if (saved.endpoint !== endpoint) throw idempotencyMismatch(key, 'endpoint', saved.endpoint);
         if (saved.fingerprint !== fingerprint) throw idempotencyMismatch(key, 'parameters');
@@ -71,7 +84,10 @@ export class IdempotencyStore {
         };
       }
       const result = await execute();
-      if (result.store) this.entries.set(slot, { ...result, endpoint, fingerprint });
+      if (result.store) {
+        const { status, body, requestId } = result;
+        this.entries.set(slot, { status, body, requestId, endpoint, fingerprint, savedAt: this.now() });
+      }
       return {
         answer: { status: result.status, body: result.body, requestId: result.requestId },
         replayed: false,

@@ -3,9 +3,12 @@
 //   requires_payment_method ──(payment_method)──▶ requires_confirmation ──confirm──▶ succeeded
 //         ▲   ▲                                          │                     └──▶ requires_capture ─capture─▶ succeeded
 //         │   └──────── decline (402 card_error) ◀──────┤
-//         │                                              └──▶ requires_action ──3DS passed──▶ succeeded
-//         └──────────────────── 3DS failed ◀─────────────────────┘
-//   any non-final state ──cancel──▶ canceled
+//         │                                              ├──▶ requires_action ──3DS passed──▶ succeeded
+//         ├──────────────────── 3DS failed ◀─────────────┘
+//         └──────────────────── settled: failed ◀── processing ──settled: ok──▶ succeeded
+//   any non-final state but processing ──cancel──▶ canceled
+// A failure is not final: the intent is back in requires_payment_method and the customer may confirm it
+// again (customerConfirm, the client-secret path) until it succeeds or is canceled.
 //
 // Every transition emits the event Stripe would (payment_intent.*, charge.*, refund.created) through the
 // `emit` callback; the server turns those into signed webhook deliveries. All operations are synchronous,
@@ -27,7 +30,13 @@ import {
   type Decline,
   type TestCard,
 } from './test-cards.js';
-import type { Charge, EventObject, LastPaymentError, PaymentIntent, Refund } from './types.js';
+import type { Charge, Dispute, EventObject, LastPaymentError, PaymentIntent, Refund } from './types.js';
+
+const GENERIC_DECLINE: Decline = {
+  code: 'card_declined',
+  declineCode: 'generic_decline',
+  message: 'Your card was declined.',
+};
 
 export interface RequestContext {
   requestId: string | null;
@@ -46,12 +55,13 @@ export interface ListPage<T> {
 }
 
 const CONFIRMABLE = ['requires_payment_method', 'requires_confirmation', 'requires_action'];
+// Stripe allows cancelling `processing` only "in rare cases" (docs.stripe.com/api/payment_intents/cancel);
+// code that depends on it is wrong, so the fake always refuses.
 const CANCELABLE = [
   'requires_payment_method',
   'requires_capture',
   'requires_confirmation',
   'requires_action',
-  'processing',
 ];
 const CAPTURE_METHODS = ['automatic', 'automatic_async', 'manual'];
 const CANCELLATION_REASONS = ['duplicate', 'fraudulent', 'requested_by_customer', 'abandoned'];
@@ -68,14 +78,23 @@ export class PaymentStore {
   private readonly refunds = new Map<string, Refund>();
   /** Card behind each intent waiting in requires_action, so 3-D Secure completion knows what follows. */
   private readonly pendingAuth = new Map<string, TestCard>();
+  /** Card behind each intent in processing, and its automatic settlement timer (if any). */
+  private readonly processing = new Map<string, { card: TestCard; timer: NodeJS.Timeout | null }>();
+  private readonly disputes = new Map<string, Dispute>();
 
-  constructor(private readonly emit: EmitFn) {}
+  constructor(
+    private readonly emit: EmitFn,
+    private readonly processingSettleMs: () => number = () => 0,
+  ) {}
 
   reset(): void {
     this.intents.clear();
     this.charges.clear();
     this.refunds.clear();
     this.pendingAuth.clear();
+    for (const { timer } of this.processing.values()) if (timer) clearTimeout(timer);
+    this.processing.clear();
+    this.disputes.clear();
   }
 
   allIntents(): PaymentIntent[] {
@@ -324,6 +343,45 @@ export class PaymentStore {
     return clone(pi);
   }
 
+  /** Test helper: an asynchronous payment settles ('succeed' → succeeded, 'fail' → requires_payment_method). */
+  settleProcessing(id: string, outcome: 'succeed' | 'fail', ctx: RequestContext): PaymentIntent {
+    const pi = this.intent(id);
+    const pending = this.processing.get(id);
+    if (pi.status !== 'processing' || !pending) {
+      throw unexpectedState(`PaymentIntent ${id} is not processing (status ${pi.status}).`);
+    }
+    if (pending.timer) clearTimeout(pending.timer);
+    this.processing.delete(id);
+    const { card } = pending;
+    const after =
+      card.outcome.kind === 'processing' ? card.outcome.afterSettle : { kind: 'succeed' as const };
+    if (outcome === 'succeed') this.succeed(pi, card, ctx);
+    else this.fail(pi, after.kind === 'decline' ? after.decline : GENERIC_DECLINE, card, ctx);
+    return clone(pi);
+  }
+
+  /**
+   * Test helper: the customer confirms with the client secret (Stripe.js), possibly with another card after
+   * a decline. A decline leaves the intent in requires_payment_method, as any confirmation does.
+   */
+  customerConfirm(id: string, paymentMethod: string, ctx: RequestContext): PaymentIntent {
+    const pi = this.intent(id);
+    if (!CONFIRMABLE.includes(pi.status)) {
+      throw unexpectedState(`You cannot confirm this PaymentIntent because it has a status of ${pi.status}.`);
+    }
+    try {
+      this.attempt(
+        pi,
+        paymentMethod,
+        { returnUrl: null, offSession: false, errorOnRequiresAction: false },
+        ctx,
+      );
+    } catch (e) {
+      if (!(e instanceof StripeApiError) || e.status !== 402) throw e;
+    }
+    return clone(pi);
+  }
+
   list(p: Params): ListPage<PaymentIntent> {
     let items = [...this.intents.values()].reverse(); // newest first, like Stripe
     const customer = p.string('customer');
@@ -343,6 +401,58 @@ export class PaymentStore {
     const re = this.refunds.get(id);
     if (!re) throw noSuchResource('refund', id);
     return clone(re);
+  }
+
+  listRefunds(p: Params): ListPage<Refund> {
+    let items = [...this.refunds.values()].reverse();
+    const pi = p.string('payment_intent');
+    if (pi !== undefined) items = items.filter((re) => re.payment_intent === pi);
+    const charge = p.string('charge');
+    if (charge !== undefined) items = items.filter((re) => re.charge === charge);
+    return paginate(items, p, '/v1/refunds', clone);
+  }
+
+  /** Test helper: the cardholder disputes the intent's charge. */
+  openDispute(piId: string, reason: string, ctx: RequestContext): Dispute {
+    const pi = this.intent(piId);
+    const ch = typeof pi.latest_charge === 'string' ? this.charges.get(pi.latest_charge) : undefined;
+    if (!ch || ch.status !== 'succeeded' || !ch.captured) {
+      throw unexpectedState(`PaymentIntent ${piId} has no captured charge to dispute.`);
+    }
+    const dispute: Dispute = {
+      id: newId('dp'),
+      object: 'dispute',
+      amount: ch.amount_captured - ch.amount_refunded,
+      charge: ch.id,
+      created: unixNow(),
+      currency: ch.currency,
+      livemode: false,
+      metadata: {},
+      payment_intent: pi.id,
+      reason,
+      status: 'needs_response',
+    };
+    ch.disputed = true;
+    this.disputes.set(dispute.id, dispute);
+    this.emit('charge.dispute.created', clone(dispute), ctx);
+    return clone(dispute);
+  }
+
+  /** Test helper: the dispute is decided. */
+  closeDispute(id: string, outcome: 'won' | 'lost', ctx: RequestContext): Dispute {
+    const dispute = this.disputes.get(id);
+    if (!dispute) throw noSuchResource('dispute', id);
+    if (dispute.status !== 'needs_response') throw unexpectedState(`Dispute ${id} is already closed.`);
+    dispute.status = outcome;
+    this.emit('charge.dispute.closed', clone(dispute), ctx);
+    return clone(dispute);
+  }
+
+  /** Test helper: a refund made in the Dashboard, outside the app (no API request of ours). */
+  dashboardRefund(piId: string, amount: number | undefined, ctx: RequestContext): Refund {
+    const form: Record<string, string> = { payment_intent: piId };
+    if (amount !== undefined) form.amount = String(amount);
+    return this.createRefund(new Params(form), ctx);
   }
 
   createRefund(p: Params, ctx: RequestContext): Refund {
@@ -451,6 +561,10 @@ export class PaymentStore {
       this.requireAction(pi, card, opts.returnUrl, ctx);
       return;
     }
+    if (outcome.kind === 'processing') {
+      this.startProcessing(pi, card, ctx);
+      return;
+    }
     const decline = outcome.kind === 'decline' ? outcome.decline : AUTHENTICATION_REQUIRED;
     const body = this.fail(pi, decline, card, ctx);
     throw new StripeApiError(402, body, true);
@@ -505,6 +619,25 @@ export class PaymentStore {
     if (ch) this.emit('charge.failed', clone(ch), ctx);
     this.emit('payment_intent.payment_failed', clone(pi), ctx);
     return { ...error, message: error.message ?? '', payment_intent: clone(pi) };
+  }
+
+  private startProcessing(pi: PaymentIntent, card: TestCard, ctx: RequestContext): void {
+    pi.status = 'processing';
+    const settleMs = this.processingSettleMs();
+    const timer =
+      settleMs > 0
+        ? setTimeout(() => {
+            const defaultOutcome =
+              card.outcome.kind === 'processing' && card.outcome.afterSettle.kind === 'decline'
+                ? 'fail'
+                : 'succeed';
+            if (this.processing.has(pi.id))
+              this.settleProcessing(pi.id, defaultOutcome, { ...ctx, requestId: null });
+          }, settleMs)
+        : null;
+    timer?.unref();
+    this.processing.set(pi.id, { card, timer });
+    this.emit('payment_intent.processing', clone(pi), ctx);
   }
 
   private requireAction(

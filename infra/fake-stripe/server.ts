@@ -22,10 +22,12 @@ export type {
   ActiveFault,
   Charge,
   Delivery,
+  Dispute,
   FakeStripe,
   FakeStripeOptions,
   FaultKind,
   FaultSpec,
+  FaultWhen,
   PaymentIntent,
   RecordedRequest,
   Refund,
@@ -46,10 +48,13 @@ export async function startFakeStripe(opts: FakeStripeOptions): Promise<FakeStri
 
   const sender = new WebhookSender(initialUrl, opts.webhookSecret, initialWebhook);
   const events = new EventLog(apiVersion);
-  const store = new PaymentStore((type, object, ctx) => {
-    sender.enqueue(events.record(type, object, ctx, sender.webhookUrl() === null ? 0 : 1));
-  });
-  const idempotency = new IdempotencyStore(opts.idempotencyConflict ?? 'wait');
+  const store = new PaymentStore(
+    (type, object, ctx) => {
+      sender.enqueue(events.record(type, object, ctx, sender.webhookUrl() === null ? 0 : 1));
+    },
+    () => opts.processingSettleMs ?? 0,
+  );
+  const idempotency = new IdempotencyStore(opts.idempotencyConflict ?? 'reject', opts.idempotencyTtlMs);
   const faults = new FaultInjector();
   const requests: RecordedRequest[] = [];
   let baseUrl = '';
@@ -119,6 +124,11 @@ export async function startFakeStripe(opts: FakeStripeOptions): Promise<FakeStri
     faults: () => faults.list(),
     clearFaults: () => faults.clear(),
     completeAuthentication: async (piId, outcome) => store.completeAuthentication(piId, outcome, helperCtx()),
+    settleProcessing: async (piId, outcome) => store.settleProcessing(piId, outcome, helperCtx()),
+    customerConfirm: async (piId, paymentMethod) => store.customerConfirm(piId, paymentMethod, helperCtx()),
+    dashboardRefund: async (piId, amount) => store.dashboardRefund(piId, amount, helperCtx()),
+    openDispute: async (piId, reason = 'fraudulent') => store.openDispute(piId, reason, helperCtx()),
+    closeDispute: async (disputeId, outcome) => store.closeDispute(disputeId, outcome, helperCtx()),
     paymentIntents: () => store.allIntents(),
     events: () => events.all(),
     requests: () => requests.map((r) => structuredClone(r)),

@@ -12,7 +12,13 @@ export type CardOutcome =
   | { kind: 'succeed' }
   | { kind: 'decline'; decline: Decline }
   /** 3-D Secure: the intent goes to requires_action; `afterAuth` is what happens once the customer passes it. */
-  | { kind: 'authenticate'; afterAuth: { kind: 'succeed' } | { kind: 'decline'; decline: Decline } };
+  | { kind: 'authenticate'; afterAuth: { kind: 'succeed' } | { kind: 'decline'; decline: Decline } }
+  /**
+   * Settles asynchronously (bank debits do: docs.stripe.com/payments/paymentintents/lifecycle): the intent
+   * stays `processing` until settled — by `settleProcessing()` or after `processingSettleMs` — with
+   * `afterSettle` as the default outcome.
+   */
+  | { kind: 'processing'; afterSettle: { kind: 'succeed' } | { kind: 'decline'; decline: Decline } };
 
 export interface TestCard {
   brand: string;
@@ -111,6 +117,26 @@ const CARDS: Record<string, TestCard> = {
           declineCode: 'insufficient_funds',
           message: 'Your card has insufficient funds.',
         },
+      },
+    },
+  },
+  // Not Stripe ids (no card goes `processing` in test mode): the `pm_fake_` prefix says so. They stand in
+  // for an asynchronous method such as SEPA Direct Debit, which Stripe settles minutes to days later.
+  pm_fake_processing: {
+    brand: 'visa',
+    last4: '1000',
+    country: 'DE',
+    outcome: { kind: 'processing', afterSettle: ok },
+  },
+  pm_fake_processingThenFail: {
+    brand: 'visa',
+    last4: '1001',
+    country: 'DE',
+    outcome: {
+      kind: 'processing',
+      afterSettle: {
+        kind: 'decline',
+        decline: { code: 'card_declined', declineCode: 'insufficient_funds', message: 'Insufficient funds.' },
       },
     },
   },

@@ -38,8 +38,17 @@ export type Charge = Pick<
   payment_method_details: { type: 'card'; card: { brand: string; last4: string; country: string } };
 };
 
+/** The subset of Stripe's Dispute the fake maintains. */
+export type Dispute = Pick<
+  Stripe.Dispute,
+  'id' | 'object' | 'amount' | 'charge' | 'created' | 'currency' | 'livemode' | 'metadata' | 'reason'
+> & {
+  payment_intent: string | null;
+  status: 'needs_response' | 'won' | 'lost';
+};
+
 /** Objects that can appear as `data.object` of an event. */
-export type EventObject = PaymentIntent | Charge | Refund;
+export type EventObject = PaymentIntent | Charge | Refund | Dispute;
 
 /** A Stripe v1 event (snapshot-style, as delivered to webhook endpoints). */
 export interface StripeEvent {
@@ -78,6 +87,11 @@ export interface WebhookOptions {
   retryBackoffMs: number;
   /** Per-attempt HTTP timeout. */
   timeoutMs: number;
+  /**
+   * Fraction (0..1) of events that are never delivered (Stripe gives up after its retries, or the endpoint
+   * was misconfigured): they stay in the event log (GET /v1/events) but no delivery is attempted.
+   */
+  drop: number;
   /** Deliveries in flight at once. 1 keeps the order strict (the default: tests reason about order). */
   concurrency: number;
   /** Event types sent, like a webhook endpoint's enabled_events; ['*'] = all. */
@@ -125,8 +139,19 @@ export interface FaultSpec {
   times?: number;
   status?: number;
   ms?: number;
-  when?: 'before' | 'after';
+  when?: FaultWhen;
 }
+
+/**
+ * Where the fault strikes relative to Stripe's idempotency layer:
+ * - `before`: in front of the API (a proxy or the network): nothing executed, nothing saved;
+ * - `after`: the operation ran and its real answer was saved; only the response was lost on the way back;
+ * - `saved-before`: the endpoint began executing and failed before changing anything; Stripe saves the
+ *   5xx under the idempotency key and replays it for 24 h (docs.stripe.com/idempotency);
+ * - `saved-after`: the operation happened, then the request failed; the saved answer is the 5xx, so the
+ *   client never learns from a retry with that key that it succeeded.
+ */
+export type FaultWhen = 'before' | 'after' | 'saved-before' | 'saved-after';
 
 /** A fault as stored, with its remaining count. */
 export interface ActiveFault extends Required<Omit<FaultSpec, 'method'>> {
@@ -165,12 +190,19 @@ export interface FakeStripeOptions {
   /** api_version stamped on events (default: the version pinned by stripe-node 23.1.0). */
   apiVersion?: string;
   /**
-   * Two requests with the same idempotency key at once: 'wait' (default) serializes them, so the second
-   * replays the first's answer; 'reject' answers 409 like Stripe does (the SDK retries 409s).
+   * Two requests with the same idempotency key at once: 'reject' (default, as Stripe) answers the later one
+   * 409 `idempotency_key_in_use` and saves nothing for it; 'wait' serializes them (the later replays).
    */
   idempotencyConflict?: 'wait' | 'reject';
   /** Log each API request to stderr. */
   log?: boolean;
+  /** How long a saved idempotent answer is replayed (Stripe: keys may be pruned once 24 h old). */
+  idempotencyTtlMs?: number;
+  /**
+   * `pm_fake_processing*` intents settle on their own this long after entering `processing`; 0 (default)
+   * = only `settleProcessing()` settles them.
+   */
+  processingSettleMs?: number;
 }
 
 /** A running fake. Everything here is also reachable over HTTP under /_fake (see control.ts). */
@@ -195,6 +227,19 @@ export interface FakeStripe {
   events(): StripeEvent[];
   requests(): RecordedRequest[];
   deliveries(): Delivery[];
+  /** Settles an intent in `processing`: 'succeed' → succeeded, 'fail' → requires_payment_method. */
+  settleProcessing(piId: string, outcome: 'succeed' | 'fail'): Promise<PaymentIntent>;
+  /**
+   * The customer confirms client-side with the client secret (Stripe.js `confirmPayment`), e.g. with a new
+   * card after a decline: no idempotency key, no server call of ours.
+   */
+  customerConfirm(piId: string, paymentMethod: string): Promise<PaymentIntent>;
+  /** A refund made in the Dashboard (outside the app); full when `amount` is omitted. */
+  dashboardRefund(piId: string, amount?: number): Promise<Refund>;
+  /** The cardholder disputes the intent's charge (`charge.dispute.created`). */
+  openDispute(piId: string, reason?: string): Promise<Dispute>;
+  /** The dispute ends (`charge.dispute.closed`), won or lost. */
+  closeDispute(disputeId: string, outcome: 'won' | 'lost'): Promise<Dispute>;
   /** Sends an already recorded event again (as Stripe's "Resend" does): same id, same payload, fresh signature. */
   redeliver(eventId: string): void;
   /** Resolves when every queued webhook delivery (retries included) has been attempted. */

@@ -25,6 +25,7 @@ export const DEFAULT_WEBHOOK_OPTIONS: Readonly<WebhookOptions> = Object.freeze({
   maxAttempts: 4,
   retryBackoffMs: 200,
   timeoutMs: 5_000,
+  drop: 0,
   concurrency: 1,
   enabledEvents: ['*'],
 });
@@ -46,6 +47,9 @@ export function mergeWebhookOptions(base: WebhookOptions, patch: Partial<Webhook
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
       throw new TypeError(`webhook option ${name} must be an integer ≥ ${min}`);
     }
+  }
+  if (typeof next.drop !== 'number' || !(next.drop >= 0 && next.drop <= 1)) {
+    throw new TypeError('webhook option drop must be a number between 0 and 1');
   }
   if (!['in-order', 'reverse', 'shuffle'].includes(next.order)) {
     throw new TypeError("webhook option order must be 'in-order', 'reverse' or 'shuffle'");
@@ -81,6 +85,7 @@ export class WebhookSender {
   private generation = 0;
   private seq = 0;
   private log: Delivery[] = [];
+  private dropped: string[] = [];
   private idleWaiters: Array<() => void> = [];
   // A private agent without keep-alive: the receiving test servers come and go, and a pooled socket to a
   // closed server would turn the next delivery into a spurious ECONNRESET.
@@ -119,6 +124,11 @@ export class WebhookSender {
     if (this.closed || !this.opts.enabled || this.url === null) return;
     const types = this.opts.enabledEvents;
     if (!types.includes('*') && !types.includes(event.type)) return;
+    // Lost for good: recorded in the event log (GET /v1/events), never delivered.
+    if (this.opts.drop > 0 && Math.random() < this.opts.drop) {
+      this.dropped.push(event.id);
+      return;
+    }
     // Stripe sends pretty-printed JSON; the signature covers these exact bytes, so receivers must verify the
     // raw body, not a re-serialization. Pretty-printing makes that mistake fail loudly in tests.
     const payload = JSON.stringify(event, null, 2);
@@ -131,6 +141,11 @@ export class WebhookSender {
 
   deliveries(): Delivery[] {
     return this.log.map((d) => ({ ...d }));
+  }
+
+  /** Ids of events the `drop` option lost. */
+  droppedEvents(): string[] {
+    return [...this.dropped];
   }
 
   /** Number of events/copies still queued (including held or backing-off ones). */
@@ -164,6 +179,7 @@ export class WebhookSender {
     this.clearTimer();
     this.queue = [];
     this.log = [];
+    this.dropped = [];
     this.url = url;
     this.opts = opts;
     this.notifyIdle();

@@ -45,14 +45,33 @@ export const settingsSchema = z.object({
 
 export type Settings = z.infer<typeof settingsSchema>;
 
+/**
+ * Time the checkout orchestration may spend on retries around the payment window: three rounds of its
+ * transient retry policy (create intent, confirm, the first compensation round), 3.75 s of back-off
+ * each (functions/checkout/orchestrator.ts transientRetry) plus the calls themselves, rounded up.
+ */
+export const CHECKOUT_RETRY_BUDGET_SECONDS = 30;
+
 /** Cross-field rules: the single-process Redis stand-in would give each Azure instance its own limits. */
-export const settingsRules = settingsSchema.refine(
-  (s) => s.APP_ENV !== 'azure' || !s.REDIS_URL.startsWith('memory://'),
-  {
+export const settingsRules = settingsSchema
+  .refine((s) => s.APP_ENV !== 'azure' || !s.REDIS_URL.startsWith('memory://'), {
     message: 'memory:// is only for the local host and tests',
     path: ['REDIS_URL'],
-  },
-);
+  })
+  // A reservation that can expire while the orchestration still waits for the payment hands the
+  // order to the sweeper while the customer may still pay.
+  .superRefine((s, ctx) => {
+    if (s.RESERVATION_TTL_SECONDS > s.CHECKOUT_PAYMENT_TIMEOUT_SECONDS + CHECKOUT_RETRY_BUDGET_SECONDS)
+      return;
+    ctx.addIssue({
+      code: 'custom',
+      path: ['RESERVATION_TTL_SECONDS'],
+      message:
+        `RESERVATION_TTL_SECONDS (${s.RESERVATION_TTL_SECONDS}) must exceed CHECKOUT_PAYMENT_TIMEOUT_SECONDS ` +
+        `(${s.CHECKOUT_PAYMENT_TIMEOUT_SECONDS}) plus the checkout retry budget (${CHECKOUT_RETRY_BUDGET_SECONDS} s): ` +
+        'the reservation must outlive the payment window',
+    });
+  });
 
 /**
  * Secrets: read through the secret provider (Key Vault when KEY_VAULT_URL is set, else the app setting of

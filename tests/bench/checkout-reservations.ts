@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { runUnitOfWork } from '../../shared/db/unit-of-work.js';
 import { silentLogger } from '../../shared/logging/logger.js';
-import { CheckoutSteps } from '../../shared/services/checkout/checkout-steps.js';
+import { CheckoutSaga } from '../../shared/services/checkout/checkout-saga.js';
 import type { DomainContext } from '../../shared/services/context.js';
 import { InventoryService } from '../../shared/services/inventory/inventory-service.js';
 import { percentile } from './scratch-db.js';
@@ -223,7 +223,7 @@ export async function runReservationBench(
           ),
         );
       const stepOrders = new OrderPool(pool, tenantId, userId, dataset.productFor);
-      const steps = new CheckoutSteps(silentLogger);
+      const steps = new CheckoutSaga(silentLogger);
       const step: Op = async () => {
         const outcome = await steps.reserve({
           orderId: stepOrders.take(),

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { closeRedis } from '../../shared/cache/redis.js';
 import { closeOrms } from '../../shared/db/orm.js';
 import { silentLogger } from '../../shared/logging/logger.js';
-import { CheckoutSteps } from '../../shared/services/checkout/checkout-steps.js';
+import { CheckoutSaga } from '../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../shared/services/checkout/checkout-types.js';
 import { sweepExpiredReservations } from '../../shared/services/checkout/reservation-sweeper.js';
 import { getSettings } from '../../shared/config/index.js';
@@ -108,8 +108,8 @@ describe('the reservation sweeper and an order whose payment already succeeded',
 
     const warnings: unknown[][] = [];
     const log = { ...silentLogger, warn: (...args: unknown[]) => void warnings.push(args) };
-    const real = new CheckoutSteps(log);
-    const flaky = Object.assign(Object.create(real) as CheckoutSteps, {
+    const real = new CheckoutSaga(log);
+    const flaky = Object.assign(Object.create(real) as CheckoutSaga, {
       finalize: (input: CheckoutInput) =>
         input.orderId === unlucky
           ? Promise.reject(new Error('connection terminated unexpectedly'))

@@ -10,7 +10,12 @@ export const ACTIVITY = {
   createIntent: 'checkoutCreatePaymentIntent',
   confirm: 'checkoutConfirmPayment',
   finalize: 'checkoutFinalize',
-  compensate: 'checkoutCompensate',
+  /** reserve's compensation: closeOrder (release the stock, close the order). */
+  release: 'checkoutReleaseInventory',
+  /** createIntent's compensation: cancel the intent, or refund it. */
+  undoPaymentIntent: 'checkoutUndoPaymentIntent',
+  /** Holds the stock longer while Stripe settles a `processing` payment. */
+  extendReservation: 'checkoutExtendReservation',
 } as const;
 
 /** The orchestration's input; its instance id is the order id. */
@@ -41,13 +46,19 @@ export interface ConfirmInput extends CheckoutInput {
 
 export type ConfirmOutcome =
   | { outcome: 'succeeded' }
-  /** 3-D Secure (or an asynchronous method): wait for the webhook's PaymentUpdated event. */
+  /** 3-D Secure: wait for the webhook's PaymentUpdated event. */
   | { outcome: 'requires_action' }
+  /** An asynchronous method: Stripe settles it later (minutes to days); the order stays open meanwhile. */
+  | { outcome: 'processing' }
   | { outcome: 'declined'; code: string }
   | { outcome: 'rejected'; code: string }
   | { outcome: 'closed'; status: OrderStatus };
 
-/** What the webhook tells a waiting orchestration: a payment outcome. */
+/**
+ * What the webhook tells a waiting orchestration: a hint that the payment moved, never proof. Anyone
+ * who can reach the durable runtime API can raise it; finalize and the compensations read the ledger
+ * (Stripe's own answers and signed webhooks) or Stripe itself before acting.
+ */
 export interface PaymentUpdate {
   status: 'succeeded' | 'failed' | 'canceled';
 }
@@ -57,15 +68,28 @@ export interface CompensateInput extends CheckoutInput {
   reason: FailureReason;
 }
 
-export type CompensateOutcome =
-  | { outcome: 'compensated' }
+/** createIntent's compensation; `refund` also refunds an intent that already succeeded. */
+export interface UndoPaymentInput extends CompensateInput {
+  refund?: boolean;
+}
+
+/** What a compensation found. Only `undone` lets the stack move on to the next one. */
+export type UndoOutcome =
+  | { outcome: 'undone' }
   /** The payment turned out to have succeeded (e.g. it completed as the timer fired): finalize instead. */
-  | { outcome: 'payment_succeeded' };
+  | { outcome: 'payment_succeeded' }
+  /** Stripe is settling the payment and refuses to cancel it: keep the order open and ask again later. */
+  | { outcome: 'processing' };
 
 export type FinalizeOutcome =
   | { outcome: 'confirmed' }
-  /** Paid for an order that had already closed (expired by the sweeper): the payment was refunded. */
-  | { outcome: 'refunded' };
+  /**
+   * Refunded instead: paid for an order that had already closed (expired by the sweeper, by default),
+   * or Stripe's amount/currency differ from the order's (`failed`, `payment_error`).
+   */
+  | { outcome: 'refunded'; status?: 'failed' | 'expired'; reason?: FailureReason }
+  /** Neither the ledger nor Stripe shows a succeeded payment: nothing was changed. */
+  | { outcome: 'not_paid' };
 
 /** The orchestration's output, for the status endpoint and logs. */
 export interface CheckoutResult {

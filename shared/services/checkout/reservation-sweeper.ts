@@ -1,15 +1,11 @@
 import { runUnitOfWork } from '../../db/unit-of-work.js';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { errorSummary } from '../../logging/error-summary.js';
 import type { Logger } from '../../logging/logger.js';
-import type { OrderStatus } from '../../models/order.js';
 import { findPaidUnconfirmedOrders } from '../../repositories/order-repository.js';
 import { findExpiredReservationOrders } from '../../repositories/reservation-repository.js';
 import { nudgeAuditRelay } from '../audit/nudge.js';
-import { invalidateProductStock } from '../catalog/catalog-cache.js';
-import type { DomainContext } from '../context.js';
-import { InventoryService } from '../inventory/inventory-service.js';
-import { OrderLifecycle } from '../orders/order-lifecycle.js';
-import { CheckoutSteps } from './checkout-steps.js';
+import { CheckoutSaga } from './checkout-saga.js';
 
 export interface SweepResult {
   /** Orders closed as `expired` and reservations released. */
@@ -17,6 +13,10 @@ export interface SweepResult {
   released: number;
   /** Charged orders whose orchestration never confirmed them, finalized by the sweep. */
   finalized: number;
+  /** Payments refunded: charged orders that had already closed, or whose amount did not match. */
+  refunded: number;
+  /** Orders kept open because Stripe is still settling their payment (reservation extended). */
+  processing: number;
   /** Orders the sweep could not handle this time (logged; the next sweep tries again). */
   failed: number;
 }
@@ -25,82 +25,106 @@ export interface SweepOptions {
   batchSize?: number;
   /** Sweep one tenant only (operations, tests); the timer sweeps every tenant. */
   tenantId?: string;
-  /** The checkout steps used to finalize charged orders (tests pass a fake gateway). */
-  steps?: CheckoutSteps;
+  /** The saga whose steps the sweep runs (tests pass one with a fake gateway). */
+  steps?: CheckoutSaga;
+}
+
+/** Closed orders whose payment succeeded anyway (e.g. 3-D Secure finished after expiry): refund them. */
+async function findPaidClosedOrders(
+  em: EntityManager,
+  limit: number,
+  onlyTenantId?: string,
+): Promise<{ tenantId: string; orderId: string }[]> {
+  const rows = await em.execute<{ tenant_id: string; order_id: string }[]>(
+    `select o.tenant_id, o.id as order_id from orders o
+     join payments p on p.order_id = o.id and p.tenant_id = o.tenant_id
+     where p.status = 'succeeded' and o.status in ('failed', 'expired', 'cancelled')
+       and (?::uuid is null or o.tenant_id = ?::uuid)
+     limit ?`,
+    [onlyTenantId ?? null, onlyTenantId ?? null, limit],
+  );
+  return rows.map((row) => ({ tenantId: row.tenant_id, orderId: row.order_id }));
 }
 
 /**
- * The backstop for orchestrations that died or gave up — a host that lost its state, a finalize that
- * exhausted its retries during a long database outage. For orders holding reservations past their
- * expiry:
- * - charged (a succeeded payment): finalize them, exactly as the orchestration would — confirmed,
- *   stock committed, cart cleared, `order.confirmed` published — because the money has been taken;
- * - otherwise: release the reservations and close the order as `expired`. Each order is handled in its
- *   own transaction that first locks the order row (as finalize does), so a sweep racing a payment
- *   either sees the order paid and skips it, or expires it first and finalize then refunds.
- * Both paths are the same status-guarded statements the orchestration uses, so a sweep and a live
- * orchestration are idempotent with each other: stock moves exactly once. One order failing does not
- * stop the others.
+ * The backstop for orchestrations that died or gave up. It runs the saga's own steps, so a sweep and a
+ * live orchestration are idempotent with each other:
+ * - charged orders holding reservations past expiry: finalized, exactly as the orchestration would;
+ * - closed orders whose payment succeeded anyway: refunded (a customer is never charged for nothing);
+ * - other orders past expiry: the saga's compensations — the PaymentIntent cancelled (or, if it
+ *   succeeded meanwhile, the order finalized), then closeOrder, which re-checks the payment under the
+ *   order's row lock before it expires the order and releases the stock. A payment still `processing`
+ *   keeps the order open and its reservation extended. A Stripe outage skips the order (the stock
+ *   stays held) until a later sweep: stock is never released while money may still be taken.
+ * One order failing does not stop the others.
  */
 export async function sweepExpiredReservations(
   log: Logger,
-  { batchSize = 200, tenantId: onlyTenantId, steps = new CheckoutSteps(log) }: SweepOptions = {},
+  { batchSize = 200, tenantId: onlyTenantId, steps = new CheckoutSaga(log) }: SweepOptions = {},
 ): Promise<SweepResult> {
-  const result: SweepResult = { orders: 0, released: 0, finalized: 0, failed: 0 };
+  const result: SweepResult = { orders: 0, released: 0, finalized: 0, refunded: 0, processing: 0, failed: 0 };
+  const each = async (
+    what: string,
+    orders: { tenantId: string; orderId: string }[],
+    handle: (input: { tenantId: string; orderId: string; paymentTimeoutSeconds: number }) => Promise<void>,
+  ): Promise<void> => {
+    for (const { tenantId, orderId } of orders) {
+      try {
+        await handle({ tenantId, orderId, paymentTimeoutSeconds: 0 });
+      } catch (error) {
+        result.failed++;
+        log.warn(
+          `reservation sweeper: ${what} order ${orderId} failed; next sweep retries`,
+          errorSummary(error),
+        );
+      }
+    }
+  };
 
   const charged = await runUnitOfWork('read', (em) => findPaidUnconfirmedOrders(em, batchSize, onlyTenantId));
-  for (const { tenantId, orderId } of charged) {
-    try {
-      const done = await steps.finalize({ orderId, tenantId, paymentTimeoutSeconds: 0 });
-      if (done.outcome === 'confirmed') result.finalized++;
-    } catch (error) {
-      result.failed++;
-      log.warn(
-        `reservation sweeper: finalizing charged order ${orderId} failed; next sweep retries`,
-        errorSummary(error),
-      );
-    }
-  }
+  await each('finalizing charged', charged, async (input) => {
+    const done = await steps.finalize(input);
+    if (done.outcome === 'confirmed') result.finalized++;
+    if (done.outcome === 'refunded') result.refunded++;
+  });
+
+  const paidClosed = await runUnitOfWork('read', (em) => findPaidClosedOrders(em, batchSize, onlyTenantId));
+  await each('refunding closed', paidClosed, async (input) => {
+    const done = await steps.finalize(input);
+    if (done.outcome === 'refunded') result.refunded++;
+  });
 
   const due = await runUnitOfWork('read', (em) => findExpiredReservationOrders(em, batchSize, onlyTenantId));
-  for (const { tenantId, orderId } of due) {
-    try {
-      const moved = await expire(log, tenantId, orderId);
-      if (moved.expired) result.orders++;
-      if (moved.released.length > 0) await invalidateProductStock(tenantId, moved.released, log);
-      result.released += moved.released.length;
-    } catch (error) {
-      result.failed++;
-      log.warn(
-        `reservation sweeper: expiring order ${orderId} failed; next sweep retries`,
-        errorSummary(error),
-      );
+  await each('expiring', due, async (input) => {
+    const compensation = { ...input, status: 'expired' as const, reason: 'reservation_expired' as const };
+    const undone = await steps.undoPaymentIntent(compensation);
+    if (undone.outcome === 'payment_succeeded') {
+      if ((await steps.finalize(input)).outcome === 'confirmed') result.finalized++;
+      return;
     }
-  }
+    if (undone.outcome === 'processing') {
+      await steps.extendReservation(input);
+      result.processing++;
+      return;
+    }
+    const closed = await steps.release(compensation);
+    if (closed.outcome === 'processing') {
+      await steps.extendReservation(input);
+      result.processing++;
+    } else if (closed.outcome === 'payment_succeeded') {
+      if ((await steps.finalize(input)).outcome === 'confirmed') result.finalized++;
+    } else {
+      if (closed.moved) result.orders++;
+      result.released += closed.released.length;
+    }
+  });
 
-  if (result.released > 0 || result.finalized > 0) {
+  if (result.released > 0 || result.finalized > 0 || result.refunded > 0) {
     log.info(
-      `reservation sweeper: released ${result.released} reservation(s), expired ${result.orders} order(s), finalized ${result.finalized} charged order(s)`,
+      `reservation sweeper: released ${result.released} reservation(s), expired ${result.orders} order(s), ` +
+        `finalized ${result.finalized} charged order(s), refunded ${result.refunded} payment(s)`,
     );
     nudgeAuditRelay(log);
   }
   return result;
-}
-
-async function expire(
-  log: Logger,
-  tenantId: string,
-  orderId: string,
-): Promise<{ expired: boolean; released: string[] }> {
-  return runUnitOfWork('write', async (em) => {
-    const ctx: DomainContext = { em, tenantId, log, correlationId: `sweeper:${orderId}` };
-    const rows = await em.execute<{ status: OrderStatus }[]>(
-      `select status from orders where tenant_id = ? and id = ? for update`,
-      [tenantId, orderId],
-    );
-    const status = rows[0]?.status;
-    if (!status || status === 'paid' || status === 'confirmed') return { expired: false, released: [] };
-    const expired = await new OrderLifecycle(ctx).move(orderId, 'expired', 'reservation_expired');
-    return { expired, released: await new InventoryService(ctx).release(orderId) };
-  });
 }

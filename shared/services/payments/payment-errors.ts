@@ -31,6 +31,11 @@ export function classifyStripeError(error: unknown): StripeFailure {
   if (error instanceof Stripe.errors.StripeCardError) {
     return { kind: 'declined', code: error.decline_code ?? error.code ?? 'card_declined' };
   }
+  if (error instanceof Stripe.errors.StripeError && error.code === 'idempotency_key_in_use') {
+    // Another request with this key is still running (a duplicate activity): its outcome is not known
+    // yet, and nothing was saved for this one; trying again later is right.
+    return { kind: 'transient', code: error.code };
+  }
   if (error instanceof Stripe.errors.StripeInvalidRequestError) {
     return { kind: 'rejected', code: error.code ?? 'invalid_request' };
   }

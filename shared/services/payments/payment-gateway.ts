@@ -10,6 +10,12 @@ export interface IntentView {
   /** Only while the customer must act (3-D Secure); handed to the client through GET /orders/{id}. */
   clientSecret: string | null;
   lastErrorCode: string | null;
+  /** What Stripe says the intent is for, in the smallest currency unit; compared with the order's. */
+  amount: number;
+  /** Lower-case ISO code, as Stripe reports it. */
+  currency: string;
+  /** Captured so far (the upper bound of any refund). */
+  amountReceived: number;
 }
 
 export type ConfirmResult =
@@ -35,17 +41,31 @@ export interface CreateIntentInput {
  * TransientPaymentError.
  */
 export interface PaymentGateway {
-  createIntent(input: CreateIntentInput): Promise<CreateResult>;
-  confirmIntent(orderId: string, intentId: string, paymentMethodId: string): Promise<ConfirmResult>;
+  createIntent(input: CreateIntentInput, key?: string): Promise<CreateResult>;
+  confirmIntent(
+    orderId: string,
+    intentId: string,
+    paymentMethodId: string,
+    key?: string,
+  ): Promise<ConfirmResult>;
   /** Cancels unless it already succeeded or was cancelled; returns the intent as it ends up. */
-  cancelIntent(orderId: string, intentId: string): Promise<IntentView>;
+  cancelIntent(orderId: string, intentId: string, key?: string): Promise<IntentView>;
   retrieveIntent(intentId: string): Promise<IntentView>;
-  /** Refunds a succeeded intent in full (a payment that arrived for an order that had already closed). */
-  refundIntent(orderId: string, intentId: string): Promise<void>;
+  /** Refunds a succeeded intent: what is left of it, or `amount`. */
+  refundIntent(orderId: string, intentId: string, options?: { amount?: number; key?: string }): Promise<void>;
+  /** The sum of the intent's refunds that are not failed or canceled (Stripe's list of refunds). */
+  refundedAmount(intentId: string): Promise<number>;
 }
 
-export const idempotencyKey = (orderId: string, step: 'create' | 'confirm' | 'cancel' | 'refund'): string =>
-  `${orderId}:${step}`;
+export type MoneyStep = 'create' | 'confirm' | 'cancel' | 'refund';
+
+/**
+ * The first attempt of each step uses a key fixed by order and step, so concurrent or repeated runs
+ * share Stripe's saved answer. Stripe also saves a 5xx under that key for 24 h
+ * (docs.stripe.com/idempotency): after one, the caller reads Stripe's state and, only if the operation
+ * is still needed, tries again under a fresh key (see money-rules.ts).
+ */
+export const idempotencyKey = (orderId: string, step: MoneyStep): string => `${orderId}:${step}`;
 
 function view(intent: Stripe.PaymentIntent): IntentView {
   return {
@@ -53,8 +73,14 @@ function view(intent: Stripe.PaymentIntent): IntentView {
     status: intent.status,
     clientSecret: intent.status === 'requires_action' ? intent.client_secret : null,
     lastErrorCode: intent.last_payment_error?.decline_code ?? intent.last_payment_error?.code ?? null,
+    amount: intent.amount,
+    currency: intent.currency,
+    amountReceived: intent.amount_received,
   };
 }
+
+/** The view of a PaymentIntent object received in a (verified) webhook event. */
+export const intentViewOf = view;
 
 /** Our payments-table status for a PaymentIntent status (a declined intent returns to requires_payment_method). */
 export function paymentStatusOf(intent: IntentView): PaymentStatus {
@@ -79,7 +105,7 @@ export function paymentStatusOf(intent: IntentView): PaymentStatus {
 export class StripePaymentGateway implements PaymentGateway {
   constructor(private readonly client: () => Promise<Stripe> = getStripe) {}
 
-  async createIntent(input: CreateIntentInput): Promise<CreateResult> {
+  async createIntent(input: CreateIntentInput, key?: string): Promise<CreateResult> {
     const stripe = await this.client();
     try {
       const intent = await stripe.paymentIntents.create(
@@ -91,7 +117,7 @@ export class StripePaymentGateway implements PaymentGateway {
           automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
           metadata: { orderId: input.orderId, tenantId: input.tenantId },
         },
-        { idempotencyKey: idempotencyKey(input.orderId, 'create') },
+        { idempotencyKey: key ?? idempotencyKey(input.orderId, 'create') },
       );
       return { kind: 'created', intent: view(intent) };
     } catch (error) {
@@ -101,14 +127,19 @@ export class StripePaymentGateway implements PaymentGateway {
     }
   }
 
-  async confirmIntent(orderId: string, intentId: string, paymentMethodId: string): Promise<ConfirmResult> {
+  async confirmIntent(
+    orderId: string,
+    intentId: string,
+    paymentMethodId: string,
+    key?: string,
+  ): Promise<ConfirmResult> {
     const stripe = await this.client();
     try {
       const intent = view(
         await stripe.paymentIntents.confirm(
           intentId,
           { payment_method: paymentMethodId },
-          { idempotencyKey: idempotencyKey(orderId, 'confirm') },
+          { idempotencyKey: key ?? idempotencyKey(orderId, 'confirm') },
         ),
       );
       if (intent.status === 'succeeded') return { kind: 'succeeded', intent };
@@ -125,14 +156,14 @@ export class StripePaymentGateway implements PaymentGateway {
     }
   }
 
-  async cancelIntent(orderId: string, intentId: string): Promise<IntentView> {
+  async cancelIntent(orderId: string, intentId: string, key?: string): Promise<IntentView> {
     const stripe = await this.client();
     try {
       return view(
         await stripe.paymentIntents.cancel(
           intentId,
           {},
-          { idempotencyKey: idempotencyKey(orderId, 'cancel') },
+          { idempotencyKey: key ?? idempotencyKey(orderId, 'cancel') },
         ),
       );
     } catch (error) {
@@ -152,12 +183,29 @@ export class StripePaymentGateway implements PaymentGateway {
     }
   }
 
-  async refundIntent(orderId: string, intentId: string): Promise<void> {
+  async refundedAmount(intentId: string): Promise<number> {
+    const stripe = await this.client();
+    try {
+      let total = 0;
+      for await (const refund of stripe.refunds.list({ payment_intent: intentId, limit: 100 })) {
+        if (refund.status !== 'failed' && refund.status !== 'canceled') total += refund.amount;
+      }
+      return total;
+    } catch (error) {
+      throw transient(classifyStripeError(error), 'list refunds');
+    }
+  }
+
+  async refundIntent(
+    orderId: string,
+    intentId: string,
+    options: { amount?: number; key?: string } = {},
+  ): Promise<void> {
     const stripe = await this.client();
     try {
       await stripe.refunds.create(
-        { payment_intent: intentId },
-        { idempotencyKey: idempotencyKey(orderId, 'refund') },
+        { payment_intent: intentId, ...(options.amount !== undefined ? { amount: options.amount } : {}) },
+        { idempotencyKey: options.key ?? idempotencyKey(orderId, 'refund') },
       );
     } catch (error) {
       const failure = classifyStripeError(error);

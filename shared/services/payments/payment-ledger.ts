@@ -2,6 +2,14 @@ import type { PaymentStatus } from '../../models/payment.js';
 import { PaymentRepository } from '../../repositories/payment-repository.js';
 import { AuditOutboxWriter } from '../audit/outbox.js';
 import type { DomainContext } from '../context.js';
+import { trackEvent } from '../../telemetry/index.js';
+import type { IntentView } from './payment-gateway.js';
+
+/** `last_error` of a payment Stripe reports succeeded for another amount or currency than the order's. */
+export const AMOUNT_MISMATCH = 'amount_mismatch';
+
+/** Where a payment's status came from; only Stripe's own word may record a success. */
+export type StripeSource = 'confirm' | 'retrieve' | 'cancel' | `webhook:${string}`;
 
 /**
  * Writes to `payments`, each with its audit row in the same statement (so each write is atomic even
@@ -12,7 +20,7 @@ export class PaymentLedger {
   readonly payments: PaymentRepository;
   private readonly audit: AuditOutboxWriter;
 
-  constructor(ctx: DomainContext) {
+  constructor(private readonly ctx: DomainContext) {
     this.payments = new PaymentRepository(ctx);
     this.audit = new AuditOutboxWriter(ctx);
   }
@@ -37,6 +45,34 @@ export class PaymentLedger {
       action: 'intent_created',
       payload: { orderId, paymentIntentId, status },
     });
+  }
+
+  /**
+   * Records that Stripe reports the intent succeeded — from a confirm or retrieve answer, or a signed
+   * webhook; nothing else may write `succeeded`. If Stripe's amount or currency differ from the order's,
+   * the payment is marked with AMOUNT_MISMATCH (finalize then refunds instead of confirming) and an
+   * alert is raised (PaymentAmountMismatch event + error log).
+   */
+  async recordSucceeded(orderId: string, intent: IntentView, source: StripeSource): Promise<boolean> {
+    const payment = await this.payments.findByOrder(orderId);
+    if (!payment) return false;
+    const matches =
+      intent.amount === payment.amountCents &&
+      intent.currency.toLowerCase() === payment.currency.toLowerCase();
+    if (!matches) {
+      trackEvent('PaymentAmountMismatch', {
+        tenantId: this.ctx.tenantId,
+        orderId,
+        paymentIntentId: intent.id,
+        expected: `${payment.amountCents} ${payment.currency}`,
+        reported: `${intent.amount} ${intent.currency}`,
+      });
+      this.ctx.log.error(
+        `payment for order ${orderId}: Stripe reports ${intent.amount} ${intent.currency} for intent ${intent.id}, ` +
+          `the order is ${payment.amountCents} ${payment.currency}; it will be refunded`,
+      );
+    }
+    return this.advance(orderId, 'succeeded', { source, ...(matches ? {} : { lastError: AMOUNT_MISMATCH }) });
   }
 
   /** Forward-only status change; returns whether it moved. */

@@ -3,8 +3,12 @@ import type { PaymentStatus } from '../../models/payment.js';
 /**
  * Payment state only moves forward. Webhooks arrive late, twice or out of order; a status may replace
  * another only if its rank is higher, so `succeeded` followed by a stale `requires_action` stays
- * `succeeded`. The three outcomes share a rank: once one is recorded the others cannot overwrite it
- * (a declined payment that we then cancel stays `failed`, which says why). Only a refund follows success.
+ * `succeeded`. `failed` records that the latest attempt failed (it replaces requires_action and
+ * processing), but it is NOT final: the intent is back in `requires_payment_method` and the customer may
+ * still confirm it with the client secret (docs.stripe.com/payments/paymentintents/lifecycle), so
+ * `succeeded` ranks above it, and a refusal to cancel (`processing`) is read from Stripe, not from here.
+ * `canceled` can never be followed by a charge; `succeeded` ranks above everything but `refunded`:
+ * money taken is never hidden by a stale or forged outcome.
  */
 export const PAYMENT_STATUS_RANK: Record<PaymentStatus, number> = {
   pending: 0,
@@ -12,18 +16,14 @@ export const PAYMENT_STATUS_RANK: Record<PaymentStatus, number> = {
   requires_confirmation: 2,
   requires_action: 3,
   processing: 4,
-  succeeded: 5,
   failed: 5,
-  canceled: 5,
-  refunded: 6,
+  canceled: 6,
+  succeeded: 7,
+  refunded: 8,
 };
 
-export const TERMINAL_PAYMENT_STATUSES: readonly PaymentStatus[] = [
-  'succeeded',
-  'failed',
-  'canceled',
-  'refunded',
-];
+/** Statuses after which the intent can never take money again (or already gave it back). */
+export const TERMINAL_PAYMENT_STATUSES: readonly PaymentStatus[] = ['succeeded', 'canceled', 'refunded'];
 
 /** The statuses a payment may be in for `to` to replace it. */
 export function paymentPredecessors(to: PaymentStatus): PaymentStatus[] {

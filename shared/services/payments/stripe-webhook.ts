@@ -8,6 +8,7 @@ import { getSecret, getSecretProvider } from '../../secrets/provider.js';
 import { isUuid } from '../../utils/ids.js';
 import type { PaymentUpdate } from '../checkout/checkout-types.js';
 import type { DomainContext } from '../context.js';
+import { intentViewOf } from './payment-gateway.js';
 import { PaymentLedger } from './payment-ledger.js';
 
 /** Stripe's recommended tolerance: a signed payload older than 5 minutes is a replay. */
@@ -184,13 +185,20 @@ export class StripeWebhookService {
     const ledger = new PaymentLedger(ctx);
     if (!payment.paymentIntentId) await ledger.attachIntent(payment.orderId, ref.intentId, 'pending');
     const change = statusOf(event);
-    const moved = change
-      ? await ledger.advance(payment.orderId, change.status, {
-          ...(change.clientSecret !== undefined ? { clientSecret: change.clientSecret } : {}),
-          ...(change.lastError ? { lastError: change.lastError } : {}),
-          source: `webhook:${event.type}`,
-        })
-      : false;
+    const moved = !change
+      ? false
+      : event.type === 'payment_intent.succeeded'
+        ? // A signed event is Stripe's word: recorded with its amount and currency checked.
+          await ledger.recordSucceeded(
+            payment.orderId,
+            intentViewOf(event.data.object),
+            `webhook:${event.type}`,
+          )
+        : await ledger.advance(payment.orderId, change.status, {
+            ...(change.clientSecret !== undefined ? { clientSecret: change.clientSecret } : {}),
+            ...(change.lastError ? { lastError: change.lastError } : {}),
+            source: `webhook:${event.type}`,
+          });
     const notify =
       moved && change && NOTIFY.includes(change.status)
         ? { status: change.status as PaymentUpdate['status'] }

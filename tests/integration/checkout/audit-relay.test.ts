@@ -6,7 +6,7 @@ import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { PgAuditSink } from '../../../shared/services/audit/audit-sink.js';
 import { AuditRelay } from '../../../shared/services/audit/relay.js';
-import { CheckoutSteps } from '../../../shared/services/checkout/checkout-steps.js';
+import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
 import { installRecordingBus } from '../../support/recording-bus.js';
@@ -59,7 +59,7 @@ describe('audit relay', () => {
     const down = new AuditRelay(
       new PgAuditSink('postgres://postgres@127.0.0.1:1/audit', { connectTimeoutMs: 500 }),
     );
-    const steps = new CheckoutSteps(silentLogger);
+    const steps = new CheckoutSaga(silentLogger);
     const user = await createUser(tenantId);
     const product = await createProduct(tenantId, { stock: 10 });
 

@@ -6,7 +6,7 @@ import { closeRedis, getRedis, whenReady } from '../../../shared/cache/redis.js'
 import { catalogKeys } from '../../../shared/services/catalog/catalog-cache.js';
 import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
-import { CheckoutSteps } from '../../../shared/services/checkout/checkout-steps.js';
+import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput, ConfirmOutcome } from '../../../shared/services/checkout/checkout-types.js';
 import { TransientPaymentError } from '../../../shared/services/payments/payment-errors.js';
 import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
@@ -39,7 +39,7 @@ let user: TestUser;
 let product: CreatedProduct;
 const events: { name: string; properties?: Record<string, string> }[] = [];
 const metrics: { name: string; value: number }[] = [];
-const steps = new CheckoutSteps(silentLogger);
+const steps = new CheckoutSaga(silentLogger);
 
 beforeAll(async () => {
   fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
@@ -177,10 +177,10 @@ describe('checkout steps against the fake Stripe', () => {
     const outcome = await steps.confirm({ ...input, paymentIntentId: pi });
     expect(outcome).toEqual({ outcome: 'declined', code: 'generic_decline' });
     expect(await steps.compensate({ ...input, status: 'failed', reason: 'payment_declined' })).toEqual({
-      outcome: 'compensated',
+      outcome: 'undone',
     });
     expect(await steps.compensate({ ...input, status: 'failed', reason: 'payment_declined' })).toEqual({
-      outcome: 'compensated',
+      outcome: 'undone',
     });
     expect(await orderRow(input.orderId)).toMatchObject({
       status: 'failed',
@@ -189,8 +189,9 @@ describe('checkout steps against the fake Stripe', () => {
     expect(await stockOf(product.id)).toEqual(before);
     expect(await reservationStatuses(input.orderId)).toEqual(['released']);
     expect(fake.paymentIntents().find((p) => p.id === pi)?.status).toBe('canceled');
+    // Cancelled (final) after the failed attempt (not final), keeping why it failed.
     expect(await paymentRow(input.orderId)).toMatchObject({
-      status: 'failed',
+      status: 'canceled',
       last_error: 'generic_decline',
     });
     const failures = events.filter(
@@ -220,7 +221,7 @@ describe('checkout steps against the fake Stripe', () => {
     expect(res.json.payment).toEqual({ status: 'requires_action', paymentIntentId: pi });
 
     expect(await steps.compensate({ ...input, status: 'expired', reason: 'payment_timeout' })).toEqual({
-      outcome: 'compensated',
+      outcome: 'undone',
     });
     expect(await orderRow(input.orderId)).toMatchObject({
       status: 'expired',
@@ -246,14 +247,20 @@ describe('checkout steps against the fake Stripe', () => {
     expect(await reservationStatuses(input.orderId)).toEqual(['committed']);
   });
 
-  it('Stripe 500 on create: a transient error (retried by the orchestration), then one intent', async () => {
+  it('Stripe 500 on create: retried under the same key (then transient for the orchestration), one intent', async () => {
     const input = await newOrder(1);
     expect(await steps.reserve(input)).toEqual({ outcome: 'reserved' });
     fake.injectFault({ method: 'POST', path: '/v1/payment_intents', kind: 'error', status: 500, times: 1 });
-    await expect(steps.createIntent(input)).rejects.toBeInstanceOf(TransientPaymentError);
     const created = await steps.createIntent(input);
     expect(created.outcome).toBe('created');
     expect(fake.paymentIntents()).toHaveLength(1);
+    // Three 500s in front of Stripe: the same key, then a fresh one, then the orchestration's retry.
+    const third = await newOrder(1);
+    await steps.reserve(third);
+    fake.injectFault({ method: 'POST', path: '/v1/payment_intents', kind: 'error', status: 500, times: 3 });
+    await expect(steps.createIntent(third)).rejects.toBeInstanceOf(TransientPaymentError);
+    expect((await steps.createIntent(third)).outcome).toBe('created');
+    expect(fake.paymentIntents()).toHaveLength(2);
     // A 500 *after* Stripe did the work: the retry replays the stored answer, still one intent.
     const other = await newOrder(1);
     await steps.reserve(other);
@@ -264,9 +271,8 @@ describe('checkout steps against the fake Stripe', () => {
       status: 500,
       when: 'after',
     });
-    await expect(steps.createIntent(other)).rejects.toBeInstanceOf(TransientPaymentError);
     expect((await steps.createIntent(other)).outcome).toBe('created');
-    expect(fake.paymentIntents()).toHaveLength(2);
+    expect(fake.paymentIntents()).toHaveLength(3);
   });
 
   it('insufficient stock: the order fails with insufficient_inventory and holds nothing', async () => {

@@ -5,7 +5,7 @@ import { resetSettingsForTests } from '../../../shared/config/index.js';
 import { closeRedis } from '../../../shared/cache/redis.js';
 import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
-import { CheckoutSteps } from '../../../shared/services/checkout/checkout-steps.js';
+import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import {
@@ -32,7 +32,7 @@ let user: TestUser;
 let product: CreatedProduct;
 let client: StubClient;
 const secret = (): string => process.env.STRIPE_WEBHOOK_SECRET!;
-const steps = new CheckoutSteps(silentLogger);
+const steps = new CheckoutSaga(silentLogger);
 
 beforeAll(async () => {
   // Webhooks are captured from the fake's event log and delivered by the test, so it controls order.

@@ -1,0 +1,102 @@
+import { trackEvent } from '../../../telemetry/index.js';
+import { nudgeAuditRelay } from '../../audit/nudge.js';
+import { OrderLifecycle } from '../../orders/order-lifecycle.js';
+import { TERMINAL_ORDER_STATUSES } from '../../orders/order-status.js';
+import { cancelOrRefund, freshKey } from '../../payments/money-rules.js';
+import { TransientPaymentError } from '../../payments/payment-errors.js';
+import { paymentStatusOf, type CreateResult } from '../../payments/payment-gateway.js';
+import { PaymentLedger } from '../../payments/payment-ledger.js';
+import type { CheckoutInput, CreateIntentOutcome, UndoOutcome, UndoPaymentInput } from '../checkout-types.js';
+import { committedOrder, paymentOf, unit, type StepDeps } from './step-context.js';
+
+/**
+ * Step 2 — create PaymentIntent ↔ cancel-or-refund it.
+ * Action: reserved → awaiting_payment, and a PaymentIntent for the order's amount and currency.
+ * Compensation: the intent can no longer take money — cancelled, or (when asked) refunded if it had
+ * already succeeded. Until that is true the compensation does not report done.
+ */
+export async function createPaymentIntent(
+  deps: StepDeps,
+  input: CheckoutInput,
+): Promise<CreateIntentOutcome> {
+  const order = await committedOrder(input);
+  if (order.status === 'paid' || order.status === 'confirmed') return { outcome: 'paid' };
+  if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { outcome: 'closed', status: order.status };
+
+  // Two single statements, each atomic with its audit row; a re-run after a crash in between finds the
+  // order moved (a no-op) and opens the payment then.
+  const existing = await unit(deps, 'autocommit', input, async (ctx) => {
+    await new OrderLifecycle(ctx).move(input.orderId, 'awaiting_payment');
+    const ledger = new PaymentLedger(ctx);
+    // Just opened: it has no PaymentIntent yet. Only a re-run needs to look for one.
+    if (await ledger.open(input.orderId, order.totalCents, order.currency)) return null;
+    return (await ledger.payments.findByOrder(input.orderId))?.paymentIntentId ?? null;
+  });
+  if (existing) return { outcome: 'created', paymentIntentId: existing };
+
+  const request = {
+    orderId: order.id,
+    tenantId: order.tenantId,
+    amountCents: order.totalCents,
+    currency: order.currency,
+  };
+  const create = (key?: string): Promise<CreateResult> => deps.gateway().createIntent(request, key);
+  let created: CreateResult;
+  try {
+    created = await create();
+  } catch (error) {
+    if (!(error instanceof TransientPaymentError)) throw error;
+    try {
+      // A lost answer is replayed under the same key (no second intent)…
+      created = await create();
+    } catch (again) {
+      if (!(again instanceof TransientPaymentError)) throw again;
+      // …but a 5xx Stripe saved is replayed for 24 h. Our ledger has no intent, so one is still
+      // needed: a fresh key. If the failed request did create one, it was never confirmed (it holds no
+      // money) and stays unused.
+      created = await create(freshKey(order.id, 'create'));
+    }
+  }
+  if (created.kind === 'rejected') {
+    await unit(deps, 'autocommit', input, (ctx) =>
+      new PaymentLedger(ctx).advance(input.orderId, 'failed', { lastError: created.code, source: 'create' }),
+    );
+    return { outcome: 'rejected', code: created.code };
+  }
+  const intent = created.intent;
+  await unit(deps, 'autocommit', input, (ctx) =>
+    new PaymentLedger(ctx).attachIntent(input.orderId, intent.id, paymentStatusOf(intent)),
+  );
+  return { outcome: 'created', paymentIntentId: intent.id };
+}
+
+/** The intent's compensation: cancel it, or refund it when `refund` is set and it already succeeded. */
+export async function undoPaymentIntent(deps: StepDeps, input: UndoPaymentInput): Promise<UndoOutcome> {
+  const payment = await unit(deps, 'read', input, (ctx) => paymentOf(ctx, input.orderId));
+  if (!payment?.paymentIntentId || payment.status === 'canceled' || payment.status === 'refunded') {
+    return { outcome: 'undone' };
+  }
+  const undone = await cancelOrRefund(deps.gateway(), input.orderId, payment.paymentIntentId, {
+    refund: input.refund ?? false,
+  });
+  const source = 'cancel' as const;
+  await unit(deps, 'autocommit', input, async (ctx) => {
+    const ledger = new PaymentLedger(ctx);
+    if (undone.kind === 'succeeded') await ledger.recordSucceeded(input.orderId, undone.intent, source);
+    else if (undone.kind === 'processing') await ledger.advance(input.orderId, 'processing', { source });
+    else if (undone.refunded) await ledger.advance(input.orderId, 'refunded', { source: 'refund' });
+    else await ledger.advance(input.orderId, 'canceled', { lastError: undone.intent.lastErrorCode, source });
+  });
+  if (undone.kind === 'succeeded') return { outcome: 'payment_succeeded' };
+  if (undone.kind === 'processing') return { outcome: 'processing' };
+  if (undone.refunded) {
+    trackEvent('PaymentRefunded', {
+      tenantId: input.tenantId,
+      orderId: input.orderId,
+      paymentIntentId: undone.intent.id,
+    });
+    deps.log.warn(`order ${input.orderId}: payment ${undone.intent.id} refunded (${input.reason})`);
+  }
+  nudgeAuditRelay(deps.log);
+  return { outcome: 'undone' };
+}
