@@ -192,7 +192,10 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
     store: true,
   });
   const execute = async (): Promise<ExecutionResult> => {
-    if (fault?.when === 'saved-before') return savedFault();
+    if (fault?.when === 'saved-before') {
+      if (fault.kind === 'error') return savedFault();
+      await sleep(fault.ms);
+    }
     let result: ExecutionResult;
     try {
       const body = match.route.handle(deps, input);
@@ -206,7 +209,7 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
       }
     }
     // The operation ran (or was refused on its merits); the answer the key keeps is the 5xx regardless.
-    return fault?.when === 'saved-after' && result.store ? savedFault() : result;
+    return fault?.when === 'saved-after' && fault.kind === 'error' && result.store ? savedFault() : result;
   };
 
   let answer: StoredAnswer;

@@ -12,7 +12,7 @@
 //   POST   /_fake/disputes/:id/close                  {"outcome":"won"|"lost"}
 //   GET    /_fake/3ds/:id[?outcome=succeed|fail]      the "bank page" next_action points at; with an outcome it
 //                                                     completes and redirects to return_url (if any)
-//   GET    /_fake/events | /_fake/requests | /_fake/deliveries
+//   GET    /_fake/events | /_fake/requests | /_fake/deliveries | /_fake/dropped
 //   POST   /_fake/events/:id/redeliver                send a recorded event again (same id)
 //   GET    /_fake/webhook                             {"url", "options"}
 //   POST   /_fake/webhook                             {"url"?, ...options}  e.g. {"duplicate":2,"order":"reverse"}
@@ -68,6 +68,7 @@ export async function handleControl(
     if (route === 'GET /_fake/events') return sendJson(res, 200, fake.events());
     if (route === 'GET /_fake/requests') return sendJson(res, 200, fake.requests());
     if (route === 'GET /_fake/deliveries') return sendJson(res, 200, fake.deliveries());
+    if (route === 'GET /_fake/dropped') return sendJson(res, 200, fake.droppedEvents());
     if (route === 'GET /_fake/webhook') return sendJson(res, 200, webhookState(fake));
     if (route === 'POST /_fake/webhook') {
       const body = asObject(parseJson(raw));

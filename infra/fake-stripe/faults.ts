@@ -45,9 +45,12 @@ export class FaultInjector {
     const when = spec.when ?? 'before';
     if (!FAULT_WHENS.includes(when))
       throw new TypeError(`fault.when must be one of ${FAULT_WHENS.map((w) => `'${w}'`).join(', ')}`);
-    // A saved answer is a status and a body: hangs and delays cannot be saved.
-    if (when.startsWith('saved-') && kind !== 'error')
-      throw new TypeError("fault.when 'saved-…' needs kind 'error'");
+    // A saved answer is a status and a body: a hang cannot be saved. A delay inside the idempotency layer
+    // ('saved-before') is a slow endpoint that holds its key meanwhile (concurrent uses get 409).
+    if (when.startsWith('saved-') && kind === 'timeout')
+      throw new TypeError("fault.when 'saved-…' needs kind 'error' or 'delay'");
+    if (when === 'saved-after' && kind === 'delay')
+      throw new TypeError("a delay inside the idempotency layer is 'saved-before'");
     const fault: ActiveFault = {
       id: newId('flt'),
       method: spec.method ? spec.method.toUpperCase() : null,

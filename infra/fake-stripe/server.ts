@@ -133,6 +133,7 @@ export async function startFakeStripe(opts: FakeStripeOptions): Promise<FakeStri
     events: () => events.all(),
     requests: () => requests.map((r) => structuredClone(r)),
     deliveries: () => sender.deliveries(),
+    droppedEvents: () => sender.droppedEvents(),
     redeliver: (eventId) => sender.enqueue(events.get(eventId)),
     webhooksIdle: (timeoutMs) => sender.idle(timeoutMs),
   };

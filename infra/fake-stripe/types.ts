@@ -227,6 +227,8 @@ export interface FakeStripe {
   events(): StripeEvent[];
   requests(): RecordedRequest[];
   deliveries(): Delivery[];
+  /** Ids of events the `drop` webhook option lost (recorded, never delivered). */
+  droppedEvents(): string[];
   /** Settles an intent in `processing`: 'succeed' → succeeded, 'fail' → requires_payment_method. */
   settleProcessing(piId: string, outcome: 'succeed' | 'fail'): Promise<PaymentIntent>;
   /**

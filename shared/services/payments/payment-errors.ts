@@ -9,6 +9,11 @@ export class TransientPaymentError extends Error {
   constructor(
     message: string,
     readonly code: string | undefined,
+    /**
+     * Stripe answered with a saved response (`Idempotent-Replayed: true`): the key is spent — retrying
+     * it returns the same failure for 24 h (docs.stripe.com/idempotency).
+     */
+    readonly replayed = false,
   ) {
     super(message);
     this.name = 'TransientPaymentError';
@@ -20,7 +25,7 @@ export type StripeFailure =
   | { kind: 'declined'; code: string }
   /** Stripe refused the request for good (bad parameters, unknown payment method, wrong state). */
   | { kind: 'rejected'; code: string }
-  | { kind: 'transient'; code: string };
+  | { kind: 'transient'; code: string; replayed?: boolean };
 
 /**
  * Classifies an error from the Stripe SDK. Declines and invalid requests are final outcomes, returned
@@ -45,11 +50,16 @@ export function classifyStripeError(error: unknown): StripeFailure {
   }
   if (error instanceof Stripe.errors.StripeError) {
     // API (5xx), connection, rate limit, authentication (a rotating key), permission, lock timeouts.
-    return { kind: 'transient', code: error.code ?? error.type };
+    const replayed = error.headers?.['idempotent-replayed'] === 'true';
+    return { kind: 'transient', code: error.code ?? error.type, ...(replayed ? { replayed } : {}) };
   }
   return { kind: 'transient', code: error instanceof Error ? error.name : 'unknown' };
 }
 
 export function transient(failure: StripeFailure, operation: string): TransientPaymentError {
-  return new TransientPaymentError(`Stripe ${operation} failed transiently (${failure.code})`, failure.code);
+  return new TransientPaymentError(
+    `Stripe ${operation} failed transiently (${failure.code})`,
+    failure.code,
+    failure.kind === 'transient' && failure.replayed === true,
+  );
 }

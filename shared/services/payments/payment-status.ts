@@ -7,8 +7,9 @@ import type { PaymentStatus } from '../../models/payment.js';
  * processing), but it is NOT final: the intent is back in `requires_payment_method` and the customer may
  * still confirm it with the client secret (docs.stripe.com/payments/paymentintents/lifecycle), so
  * `succeeded` ranks above it, and a refusal to cancel (`processing`) is read from Stripe, not from here.
- * `canceled` can never be followed by a charge; `succeeded` ranks above everything but `refunded`:
- * money taken is never hidden by a stale or forged outcome.
+ * `failed` and `canceled` share a rank (a declined payment that we then cancel stays `failed`, which
+ * says why); `succeeded` ranks above everything but `refunded`: money taken is never hidden by a stale
+ * or forged outcome, and a success after a failure is recorded.
  */
 export const PAYMENT_STATUS_RANK: Record<PaymentStatus, number> = {
   pending: 0,
@@ -16,7 +17,7 @@ export const PAYMENT_STATUS_RANK: Record<PaymentStatus, number> = {
   requires_confirmation: 2,
   requires_action: 3,
   processing: 4,
-  failed: 5,
+  failed: 6,
   canceled: 6,
   succeeded: 7,
   refunded: 8,

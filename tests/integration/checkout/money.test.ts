@@ -217,6 +217,20 @@ describe('money rules', () => {
     await expectMoneyInvariant(input, created.paymentIntentId);
   });
 
+  it('a saved 500 on create: the replayed 500 burns the key, a fresh key creates the one intent', async () => {
+    const input = await newOrder('pm_card_visa');
+    await saga.reserve(input);
+    fake.injectFault({ method: 'POST', path: '/v1/payment_intents', status: 500, when: 'saved-before' });
+    // First answer: a 500 (not yet known to be saved) — the orchestration retries the activity.
+    await expect(saga.createIntent(input)).rejects.toThrow(/transiently/);
+    const created = await saga.createIntent(input);
+    expect(created.outcome).toBe('created');
+    const creates = fake.requests().filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents');
+    expect(creates.map((r) => r.replayed)).toEqual([false, true, false]);
+    expect(creates[2]?.idempotencyKey).toMatch(new RegExp(`^${input.orderId}:create:`));
+    expect(fake.paymentIntents().filter((p) => p.metadata.orderId === input.orderId)).toHaveLength(1);
+  });
+
   it('processing keeps the order open with its stock until Stripe settles it, then it is finalized', async () => {
     const { input, pi } = await upToConfirm('pm_fake_processing');
     expect((await paymentRow(input.orderId))?.status).toBe('processing');

@@ -40,22 +40,17 @@ export async function createPaymentIntent(
     amountCents: order.totalCents,
     currency: order.currency,
   };
-  const create = (key?: string): Promise<CreateResult> => deps.gateway().createIntent(request, key);
   let created: CreateResult;
   try {
-    created = await create();
+    created = await deps.gateway().createIntent(request);
   } catch (error) {
-    if (!(error instanceof TransientPaymentError)) throw error;
-    try {
-      // A lost answer is replayed under the same key (no second intent)…
-      created = await create();
-    } catch (again) {
-      if (!(again instanceof TransientPaymentError)) throw again;
-      // …but a 5xx Stripe saved is replayed for 24 h. Our ledger has no intent, so one is still
-      // needed: a fresh key. If the failed request did create one, it was never confirmed (it holds no
-      // money) and stays unused.
-      created = await create(freshKey(order.id, 'create'));
-    }
+    // A first 5xx may be answered for real by the next attempt under the same key (the orchestration
+    // retries), and a lost answer is then replayed without a second intent. A *replayed* 5xx means
+    // Stripe saved it: that key can never create the intent. Our ledger has none, so one is still
+    // needed: a fresh key. If the failed request did create one, it was never confirmed (it holds no
+    // money) and stays unused.
+    if (!(error instanceof TransientPaymentError) || !error.replayed) throw error;
+    created = await deps.gateway().createIntent(request, freshKey(order.id, 'create'));
   }
   if (created.kind === 'rejected') {
     await unit(deps, 'autocommit', input, (ctx) =>
