@@ -17,6 +17,8 @@ async function main(): Promise<void> {
       duplicate: { type: 'string' },
       order: { type: 'string' },
       'delay-ms': { type: 'string' },
+      drop: { type: 'string' },
+      'processing-settle-ms': { type: 'string' },
       quiet: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -24,14 +26,15 @@ async function main(): Promise<void> {
   if (values.help) {
     console.log(
       'usage: fake-stripe [--port N] [--host H] [--webhook-url URL] [--webhook-secret S] [--api-key-prefix P]\n' +
-        '                   [--duplicate N] [--order in-order|reverse|shuffle] [--delay-ms N] [--quiet]',
+        '                   [--duplicate N] [--order in-order|reverse|shuffle] [--delay-ms N] [--drop 0..1]\n' +
+        '                   [--processing-settle-ms N] [--quiet]',
     );
     return;
   }
   const env = process.env;
   const secret =
     values['webhook-secret'] ?? env.FAKE_STRIPE_WEBHOOK_SECRET ?? env.STRIPE_WEBHOOK_SECRET ?? 'whsec_fake';
-  const optionalInt = (v: string | undefined): number | undefined =>
+  const optionalNumber = (v: string | undefined): number | undefined =>
     v === undefined ? undefined : Number(v);
   const fake = await startFakeStripe({
     port: Number(values.port ?? env.FAKE_STRIPE_PORT ?? 12111),
@@ -40,10 +43,12 @@ async function main(): Promise<void> {
     webhookSecret: secret,
     apiKeyPrefix: values['api-key-prefix'] ?? env.FAKE_STRIPE_API_KEY_PREFIX ?? 'sk_test_',
     webhooks: {
-      duplicate: optionalInt(values.duplicate),
+      duplicate: optionalNumber(values.duplicate),
       order: values.order as 'in-order' | 'reverse' | 'shuffle' | undefined,
-      delayMs: optionalInt(values['delay-ms']),
+      delayMs: optionalNumber(values['delay-ms']),
+      drop: optionalNumber(values.drop),
     },
+    processingSettleMs: optionalNumber(values['processing-settle-ms']),
     log: !values.quiet,
   });
   console.log(`fake Stripe listening on ${fake.url}`);

@@ -11,6 +11,7 @@ import {
   type CreatedProduct,
 } from '../fixtures/sample_data.js';
 import { authHeaders, createUser } from '../fixtures/users.js';
+import { checkInvariants } from '../support/invariants.js';
 
 /**
  * Issue #17's money scenarios, black-box: the compiled functions in the local host, the fake Stripe over
@@ -159,5 +160,29 @@ describe('money through the local host', () => {
     await fake.settleProcessing(intentOf(orderId).id, 'succeed');
     await waitFor('confirmation', async () => ((await get()).status === 'confirmed' ? true : undefined));
     await expectMoneyInvariant(orderId);
+  });
+
+  it('afterwards: stock conserved, no money without a confirmed order, audit complete', async () => {
+    await fake.webhooksIdle(10_000);
+    let last = '';
+    const report = await waitFor(
+      'the invariants',
+      async () => {
+        const checked = await checkInvariants({
+          appUrl: db.url,
+          auditUrl: db.auditUrl,
+          initialStock: new Map([[product.id, 50]]),
+          tenantIds: [tenantId],
+          paymentIntents: () => fake.paymentIntents(),
+          settled: true,
+        });
+        last = checked.summary();
+        return checked.ok ? checked : undefined;
+      },
+      30_000,
+    ).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${last}`);
+    });
+    expect(report.summary()).not.toContain('FAIL');
   });
 });

@@ -2,7 +2,7 @@
 import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
-import { sdk, startReceiver, WEBHOOK_SECRET, type Receiver } from './helpers.js';
+import { controlCall, sdk, startReceiver, WEBHOOK_SECRET, type Receiver } from './helpers.js';
 
 let fake: FakeStripe;
 let stripe: Stripe;
@@ -22,23 +22,7 @@ beforeEach(() => {
   receiver.reset();
 });
 
-async function control(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${fake.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    redirect: 'manual',
-  });
-  const text = await res.text();
-  return {
-    status: res.status,
-    json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
-  };
-}
+const control = (method: string, path: string, body?: unknown) => controlCall(fake, method, path, body);
 
 const order = { amount: 1000, currency: 'usd' };
 

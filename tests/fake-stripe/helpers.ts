@@ -73,3 +73,23 @@ export async function startReceiver(): Promise<Receiver> {
       }),
   };
 }
+
+/** A call to the fake's /_fake control API over plain HTTP (JSON in, JSON or text out). */
+export async function controlCall(
+  fake: FakeStripe,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
+  const res = await fetch(`${fake.url}${path}`, {
+    method,
+    headers: { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+    redirect: 'manual',
+  });
+  const text = await res.text();
+  return {
+    status: res.status,
+    json: text && res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : text,
+  };
+}

@@ -4,7 +4,7 @@ import Stripe from 'stripe';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IdempotencyStore } from '../../infra/fake-stripe/idempotency.js';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
-import { sdk, startReceiver, WEBHOOK_SECRET, type Receiver } from './helpers.js';
+import { controlCall, sdk, startReceiver, WEBHOOK_SECRET, type Receiver } from './helpers.js';
 
 let fake: FakeStripe;
 let stripe: Stripe;
@@ -31,18 +31,7 @@ const caught = (p: Promise<unknown>): Promise<unknown> =>
     (e: unknown) => e,
   );
 
-async function control(
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; json: unknown }> {
-  const res = await fetch(`${fake.url}${path}`, {
-    method,
-    headers: { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  return { status: res.status, json: await res.json() };
-}
+const control = (method: string, path: string, body?: unknown) => controlCall(fake, method, path, body);
 
 describe('a 5xx once execution began is saved under the idempotency key', () => {
   it("'saved-before': nothing happened, and the same key replays the 500; a fresh key runs", async () => {
