@@ -164,6 +164,20 @@ describe('money rules', () => {
     await expectMoneyInvariant(input, pi);
   });
 
+  it('closeOrder re-reads the payment under the order lock: a success recorded meanwhile keeps the order', async () => {
+    const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
+    // The customer passes 3-D Secure and the webhook records it just before the sweeper closes the order.
+    await fake.completeAuthentication(pi, 'succeed');
+    await testPool().query(`update payments set status = 'succeeded' where order_id = $1`, [input.orderId]);
+    expect(await saga.release({ ...input, status: 'expired', reason: 'reservation_expired' })).toEqual({
+      outcome: 'payment_succeeded',
+    });
+    expect((await orderRow(input.orderId)).status).toBe('requires_action');
+    expect(await reservationStatuses(input.orderId)).toEqual(['active']);
+    expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
+    await expectMoneyInvariant(input, pi);
+  });
+
   it('a closed order whose payment succeeded anyway is refunded by the sweeper', async () => {
     const { input, pi } = await upToConfirm('pm_card_visa');
     await testPool().query(
