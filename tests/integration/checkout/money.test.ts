@@ -33,6 +33,7 @@ let tenantId: string;
 let user: TestUser;
 let product: CreatedProduct;
 const events: { name: string; properties?: Record<string, string> }[] = [];
+const metrics: { name: string; properties?: Record<string, string> }[] = [];
 const saga = new CheckoutSaga(silentLogger);
 
 beforeAll(async () => {
@@ -49,7 +50,7 @@ beforeAll(async () => {
   installRecordingBus();
   addTelemetrySink({
     event: (name, properties) => events.push({ name, ...(properties ? { properties } : {}) }),
-    metric: () => undefined,
+    metric: (name, _value, properties) => metrics.push({ name, ...(properties ? { properties } : {}) }),
   });
   tenantId = (await createTenant('Money shop')).id;
   user = await createUser(tenantId);
@@ -105,6 +106,19 @@ async function expireReservation(orderId: string): Promise<void> {
 }
 
 describe('money rules', () => {
+  it('CheckoutDurationMs is emitted once per terminal state, with its outcome', async () => {
+    const outcomes = (): string[] =>
+      metrics.filter((m) => m.name === 'CheckoutDurationMs').map((m) => m.properties?.outcome ?? '');
+    const before = outcomes().length;
+    const paid = await upToConfirm('pm_card_visa');
+    await saga.finalize(paid.input);
+    await saga.finalize(paid.input);
+    const declined = await upToConfirm('pm_card_chargeDeclined');
+    await saga.compensate({ ...declined.input, status: 'failed', reason: 'payment_declined' });
+    await saga.compensate({ ...declined.input, status: 'failed', reason: 'payment_declined' });
+    expect(outcomes().slice(before)).toEqual(['confirmed', 'failed']);
+  });
+
   it('a PaymentUpdated event without a payment (forged) confirms nothing: finalize checks Stripe', async () => {
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
     expect(await saga.finalize(input)).toEqual({ outcome: 'not_paid' });
