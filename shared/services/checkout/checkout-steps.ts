@@ -17,6 +17,7 @@ import { invalidateProductStock } from '../catalog/catalog-cache.js';
 import type { DomainContext } from '../context.js';
 import { InventoryService } from '../inventory/inventory-service.js';
 import { OrderLifecycle } from '../orders/order-lifecycle.js';
+import { nudgeOrderEventRelay, stableEventId, writeOrderEvent } from '../orders/order-events.js';
 import { TERMINAL_ORDER_STATUSES } from '../orders/order-status.js';
 import { PaymentLedger } from '../payments/payment-ledger.js';
 import { StripePaymentGateway, paymentStatusOf, type PaymentGateway } from '../payments/payment-gateway.js';
@@ -252,6 +253,18 @@ export class CheckoutSteps {
       await new InventoryService(ctx).commit(input.orderId);
       await new CartService(ctx, order.userId).removeOrdered(lines);
       await lifecycle.move(input.orderId, 'confirmed');
+      // Issue #18: the event commits with the confirmation (the order-events outbox; relayed after commit).
+      await writeOrderEvent(ctx, {
+        type: 'order.confirmed',
+        orderId: order.id,
+        eventId: stableEventId(order.id, 'order.confirmed'),
+        data: {
+          userId: order.userId,
+          totalCents: order.totalCents,
+          currency: order.currency,
+          lines: lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
+        },
+      });
       return { kind: 'confirmed' as const, order, lines };
     });
 
@@ -263,21 +276,7 @@ export class CheckoutSteps {
         tenantId: order.tenantId,
       });
     }
-    const { lines } = result;
-    const event: OrderConfirmedEvent = {
-      type: 'order.confirmed',
-      orderId: order.id,
-      tenantId: order.tenantId,
-      userId: order.userId,
-      totalCents: order.totalCents,
-      currency: order.currency,
-      lines: lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
-    };
-    await this.deps.sender().send(getSettings().ORDER_EVENTS_QUEUE_NAME, {
-      body: event,
-      messageId: `${order.id}:confirmed`,
-      applicationProperties: { type: 'order.confirmed', tenantId: order.tenantId },
-    });
+    nudgeOrderEventRelay(this.log);
     return { outcome: 'confirmed' };
   }
 
