@@ -29,6 +29,7 @@ import {
 } from './support/hostile-values.js';
 import { operationsOf, type Operation } from './support/openapi-ops.js';
 import { rawRequest, type RawResponse } from './support/raw-http.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
 /**
  * Hostile input on every operation of the published OpenAPI document, through the compiled host:
@@ -298,7 +299,7 @@ function templates(): Record<string, Template> {
       as: 'customer',
       user: () => F.checkoutCustomer,
       headers: () => ({ 'Idempotency-Key': randomUUID() }),
-      body: () => ({ paymentMethodId: 'pm_card_visa' }),
+      body: () => ({ paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS }),
       asyncEffects: true,
     },
     openapi: { as: 'public' },
