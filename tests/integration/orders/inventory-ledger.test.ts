@@ -46,8 +46,9 @@ const view = (productId: string) =>
     params: { id: productId },
   });
 
-function inTenant<T>(fn: (ctx: DomainContext) => Promise<T>): Promise<T> {
-  return runUnitOfWork('write', (em) =>
+/** `read` = autocommit, as checkout's reserve step runs: no transaction rolls a refused call back. */
+function inTenant<T>(fn: (ctx: DomainContext) => Promise<T>, mode: 'read' | 'write' = 'write'): Promise<T> {
+  return runUnitOfWork(mode, (em) =>
     fn({ em, tenantId, log: console, correlationId: 'ledger-test' } as DomainContext),
   );
 }
@@ -133,15 +134,25 @@ describe('inventory as a ledger', () => {
     ]);
   });
 
-  it('a reservation refused for want of stock leaves no ledger row', async () => {
-    const product = await createProduct(tenantId, { stock: 1 });
-    const order = await insertOrder(tenantId, customer.id, [{ productId: product.id, quantity: 2 }]);
+  it('an order refused for want of stock leaves no ledger row, even for the line it held for a moment', async () => {
+    const [first, second] = [
+      await createProduct(tenantId, { stock: 5 }),
+      await createProduct(tenantId, { stock: 1 }),
+    ].sort((a, b) => (a.id < b.id ? -1 : 1));
+    // The lower id is reserved first, then the short one stops the call, which gives the first back.
+    await testPool().query('update inventory set available = 1 where product_id = $1', [second!.id]);
+    await testPool().query('update inventory set available = 5 where product_id = $1', [first!.id]);
+    const lines = [
+      { productId: first!.id, quantity: 2 },
+      { productId: second!.id, quantity: 2 },
+    ];
+    const order = await insertOrder(tenantId, customer.id, lines);
     await expect(
-      inTenant((ctx) =>
-        new InventoryService(ctx).reserve(order, [{ productId: product.id, quantity: 2 }], 600),
-      ),
+      inTenant((ctx) => new InventoryService(ctx).reserve(order, lines, 600), 'read'),
     ).rejects.toThrow();
-    expect(await ledger(product.id)).toEqual([]);
+    expect(await stockOf(first!.id)).toEqual({ available: 5, reserved: 0, sold: 0 });
+    expect(await ledger(first!.id)).toEqual([]);
+    expect(await ledger(second!.id)).toEqual([]);
   });
 
   it('never lets on-hand drop below reserved: 409 problem+json, nothing changed', async () => {
