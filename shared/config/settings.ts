@@ -45,6 +45,8 @@ export const settingsSchema = z.object({
   COMMUNICATION_SERVICES_ENDPOINT: z.url().optional(),
   /** The From address of customer emails (in Azure: the ACS email domain's MailFrom). */
   EMAIL_SENDER_ADDRESS: z.email().default('DoNotReply@shop.localhost'),
+  /** Where emails land as `.eml` files when no ACS endpoint is set (local host, tests). */
+  LOCAL_MAIL_DIR: z.string().min(1).default('.local/mail'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

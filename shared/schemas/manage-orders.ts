@@ -68,7 +68,7 @@ export const Refund = z
 
 export const ManagedOrder = ManagedOrderSummary.extend({
   lines: z.array(OrderLineBody),
-  shippingAddress: ShippingAddress.nullable(),
+  shippingAddress: z.union([ShippingAddress, z.null()]),
   failureReason: z.string().optional(),
   refunds: z.array(Refund),
   timeline: z.array(TimelineEntry).openapi({

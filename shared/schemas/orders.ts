@@ -44,10 +44,13 @@ export const OrderBody = z
       status: z.enum(PAYMENT_STATUSES),
       paymentIntentId: z.string().nullable(),
     }),
-    shippingAddress: ShippingAddress.nullable().openapi({
+    // A union, not `.nullable()`: on a registered schema that becomes `allOf: [$ref, {type: null}]`,
+    // which no null satisfies.
+    shippingAddress: z.union([ShippingAddress, z.null()]).openapi({
       description: 'Where the order ships; null only for orders placed before addresses were taken.',
     }),
-    fulfilment: Fulfilment.optional().openapi({ description: 'Present once the order has shipped.' }),
+    /** Present once the order has shipped. */
+    fulfilment: Fulfilment.optional(),
     clientSecret: z.string().optional().openapi({
       description: 'Present only while the order is `requires_action`: hand it to Stripe.js to authenticate.',
     }),

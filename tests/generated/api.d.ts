@@ -844,7 +844,7 @@ export interface components {
             failureReason?: string;
             lines: components["schemas"]["OrderLine"][];
             refunds: components["schemas"]["Refund"][];
-            shippingAddress: components["schemas"]["ShippingAddress"] & (Record<string, never> | null);
+            shippingAddress: components["schemas"]["ShippingAddress"] | null;
             /** @description The order’s audit trail, oldest first: what happened, who did it, before and after. */
             timeline: components["schemas"]["OrderTimelineEntry"][];
             /** @description False when the audit database could not be read: only entries not yet relayed are shown. */
@@ -886,7 +886,7 @@ export interface components {
             currency: string;
             /** @description Why the order failed or expired: insufficient_inventory, payment_declined, payment_failed, payment_canceled, payment_timeout, payment_error, reservation_expired, internal_error. */
             failureReason?: string;
-            fulfilment?: components["schemas"]["Fulfilment"] & unknown;
+            fulfilment?: components["schemas"]["Fulfilment"];
             /**
              * Format: uuid
              * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
@@ -898,7 +898,8 @@ export interface components {
                 /** @enum {string} */
                 status: "pending" | "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "succeeded" | "canceled" | "failed" | "refunded";
             };
-            shippingAddress: components["schemas"]["ShippingAddress"] & (Record<string, never> | null);
+            /** @description Where the order ships; null only for orders placed before addresses were taken. */
+            shippingAddress: components["schemas"]["ShippingAddress"] | null;
             /** @enum {string} */
             status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
             /** @description Integer minor units. */

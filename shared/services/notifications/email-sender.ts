@@ -110,7 +110,7 @@ export function getEmailSender(): EmailSender {
   } else if (settings.APP_ENV === 'azure') {
     throw new ConfigurationError(['COMMUNICATION_SERVICES_ENDPOINT: required in Azure to email customers']);
   } else {
-    sender = new EmlFileSender(path.resolve('.local', 'mail'));
+    sender = new EmlFileSender(path.resolve(settings.LOCAL_MAIL_DIR));
   }
   return sender;
 }
