@@ -88,14 +88,9 @@ export const ManagedOrderQuery = PageQuery.extend({
   status: z.enum(ORDER_STATUSES).optional(),
   from: Instant.optional().openapi({ description: 'Created at or after (inclusive).' }),
   to: Instant.optional().openapi({ description: 'Created before (exclusive).' }),
-  email: z
-    .string()
-    .min(3)
-    .max(320)
-    .optional()
-    .openapi({
-      description: 'The customer’s email, matched exactly (case-insensitive) via its blind index.',
-    }),
+  email: z.string().min(3).max(320).optional().openapi({
+    description: 'The customer’s email, matched exactly (case-insensitive) via its blind index.',
+  }),
 })
   .strict()
   .refine((q) => !q.from || !q.to || Date.parse(q.from) < Date.parse(q.to), {

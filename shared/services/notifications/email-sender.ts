@@ -20,7 +20,9 @@ export interface EmailSender {
 
 /** RFC 2047 encoded-word for a header value that is not plain ASCII. */
 function headerText(value: string): string {
-  return /^[\x20-\x7e]*$/.test(value) ? value : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
+  return /^[\x20-\x7e]*$/.test(value)
+    ? value
+    : `=?UTF-8?B?${Buffer.from(value, 'utf8').toString('base64')}?=`;
 }
 
 /** The email as an RFC 5322 message (plain text, UTF-8, base64 body so any line length is safe). */
@@ -93,7 +95,8 @@ export class AcsEmailSender implements EmailSender {
 
 function createAcsClient(endpoint: string): AcsEmailClientLike {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const { EmailClient } = require('@azure/communication-email') as typeof import('@azure/communication-email');
+  const { EmailClient } =
+    require('@azure/communication-email') as typeof import('@azure/communication-email');
   const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
   /* eslint-enable @typescript-eslint/no-require-imports */
   return new EmailClient(endpoint, new DefaultAzureCredential());

@@ -37,7 +37,10 @@ function render(event: OrderEvent, name: string, total: string): { subject: stri
   const bye = `\n\nOrder reference: ${event.orderId}\n`;
   switch (event.type) {
     case 'order.confirmed':
-      return { subject: `Order ${ref} confirmed`, text: `${hello}thank you: your order of ${total} is confirmed.${bye}` };
+      return {
+        subject: `Order ${ref} confirmed`,
+        text: `${hello}thank you: your order of ${total} is confirmed.${bye}`,
+      };
     case 'order.shipped': {
       const carrier = typeof event.data.carrier === 'string' ? event.data.carrier : 'the carrier';
       const tracking = typeof event.data.trackingNumber === 'string' ? event.data.trackingNumber : '';
@@ -49,7 +52,10 @@ function render(event: OrderEvent, name: string, total: string): { subject: stri
     case 'order.cancelled':
       return { subject: `Order ${ref} cancelled`, text: `${hello}your order has been cancelled.${bye}` };
     case 'order.refunded':
-      return { subject: `Order ${ref} refunded`, text: `${hello}a refund for your order has been issued.${bye}` };
+      return {
+        subject: `Order ${ref} refunded`,
+        text: `${hello}a refund for your order has been issued.${bye}`,
+      };
     case 'order.payment_failed':
       return {
         subject: `Payment for order ${ref} failed`,
