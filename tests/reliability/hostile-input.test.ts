@@ -206,6 +206,7 @@ beforeAll(async () => {
     listProductReviews: await cursorOf(`/products/${F.products[0]}/reviews?pageSize=1`, anon),
     listRecentReviews: await cursorOf('/reviews?pageSize=1', anon),
     listOrders: await cursorOf('/orders?pageSize=1', await authHeaders(F.orderOwner)),
+    adminListOrders: await cursorOf('/manage/orders?pageSize=1', await authHeaders(F.admin)),
   };
 }, 180_000);
 
@@ -250,6 +251,21 @@ function templates(): Record<string, Template> {
       foreign: () => [F.productB],
     },
     adminArchiveProduct: { as: 'admin', path: { id: F.archiveTarget }, foreign: () => [F.productB] },
+    adminGetInventory: { as: 'admin', path: { id: p(2) }, foreign: () => [F.productB] },
+    adminAdjustInventory: {
+      as: 'admin',
+      path: { id: p(2) },
+      body: () => ({ delta: 1, reason: 'hostile input test' }),
+      foreign: () => [F.productB],
+    },
+    adminListOrders: { as: 'admin', query: { status: 'confirmed' } },
+    adminGetOrder: { as: 'admin', path: { id: F.orderA }, foreign: () => [F.orderB] },
+    adminCreateFulfilment: {
+      as: 'admin',
+      path: { id: F.orderA },
+      body: () => ({ carrier: 'DHL', trackingNumber: 'HX0001' }),
+      foreign: () => [F.orderB],
+    },
     adminSetInventory: {
       as: 'admin',
       path: { id: p(1) },
