@@ -229,6 +229,15 @@ module roles 'modules/role-assignments.bicep' = {
   }
 }
 
+module communication 'modules/communication.bicep' = {
+  name: 'communication'
+  params: {
+    name: 'acs-${baseName}-${token}'
+    tags: tags
+    principalId: identity.outputs.principalId
+  }
+}
+
 module frontDoorProfile 'modules/front-door-profile.bicep' = if (enableFrontDoor) {
   name: 'front-door-profile'
   params: {
@@ -261,6 +270,8 @@ module functionApp 'modules/function-app.bicep' = {
     serviceBusFullyQualifiedNamespace: serviceBus.outputs.fullyQualifiedNamespace
     exportQueueName: serviceBus.outputs.exportQueueName
     orderEventsQueueName: serviceBus.outputs.orderEventsQueueName
+    communicationServicesEndpoint: communication.outputs.endpoint
+    emailSenderAddress: communication.outputs.senderAddress
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     alwaysReadyHttpInstances: alwaysReadyHttpInstances

@@ -8,7 +8,9 @@ import {
   jsonResponse,
   problemResponse,
 } from '../shared/schemas/catalog.js';
+import { InventoryLedger, StockAdjustment, StockAdjustmentRequest } from '../shared/schemas/inventory.js';
 import { ProductAdminService } from '../shared/services/catalog/product-admin-service.js';
+import { StockLedgerService } from '../shared/services/inventory/stock-ledger-service.js';
 import { defineRoute } from './lib/route.js';
 
 const notFound = problemResponse('No such active product in this tenant');
@@ -90,5 +92,55 @@ export const setProductInventory = defineRoute({
       body.quantity,
     );
     return { body: result, afterCommit };
+  },
+});
+
+export const getProductInventory = defineRoute({
+  name: 'adminGetInventory',
+  method: 'GET',
+  route: 'manage/products/{id}/inventory',
+  access: 'admin',
+  tags: ['admin'],
+  summary: 'Stock levels and the newest movements',
+  params: ProductParams,
+  responses: {
+    200: jsonResponse(InventoryLedger, 'On-hand, reserved, available and the ledger'),
+    404: notFound,
+  },
+  handler: async ({ params, domain }) => ({
+    body: await new StockLedgerService(domain).view(params.id),
+    headers: { 'cache-control': 'no-store' },
+  }),
+});
+
+export const adjustProductInventory = defineRoute({
+  name: 'adminAdjustInventory',
+  method: 'POST',
+  route: 'manage/products/{id}/inventory/adjustments',
+  access: 'admin',
+  tags: ['admin'],
+  summary: 'Adjust on-hand stock by a delta, with a reason',
+  description:
+    'Adds `delta` to on-hand (negative removes). On-hand never drops below what is reserved for orders ' +
+    'in checkout: such an adjustment is a 409 and changes nothing.',
+  params: ProductParams,
+  body: StockAdjustmentRequest,
+  responses: {
+    201: jsonResponse(StockAdjustment, 'Recorded'),
+    404: notFound,
+    409: problemResponse('On-hand would drop below reserved'),
+  },
+  handler: async ({ params, body, domain }) => {
+    const { result, afterCommit } = await new StockLedgerService(domain).adjust(
+      params.id,
+      body.delta,
+      body.reason,
+    );
+    return {
+      status: 201,
+      body: result,
+      headers: { location: `/api/manage/products/${params.id}/inventory` },
+      afterCommit,
+    };
   },
 });

@@ -25,6 +25,11 @@ param serviceBusFullyQualifiedNamespace string
 param exportQueueName string
 param orderEventsQueueName string
 
+@description('Azure Communication Services endpoint (customer emails, managed identity).')
+param communicationServicesEndpoint string
+@description('From address of customer emails: a sender of the linked email domain.')
+param emailSenderAddress string
+
 @description('Upper bound of instances (Flex Consumption: 40–1000).')
 @minValue(40)
 @maxValue(1000)
@@ -101,6 +106,8 @@ var appSettings = {
   EXPORT_CONTAINER: exportContainerName
   EXPORT_LINK_TTL_SECONDS: string(tuning.exportLinkTtlSeconds)
   LOG_LEVEL: tuning.logLevel
+  COMMUNICATION_SERVICES_ENDPOINT: communicationServicesEndpoint
+  EMAIL_SENDER_ADDRESS: emailSenderAddress
 
   // Secrets (SECRET_NAMES): the app reads them from Key Vault through KEY_VAULT_URL with a short
   // cache (rotation without restart); these references resolve the same secrets for anything that

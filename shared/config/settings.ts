@@ -41,6 +41,12 @@ export const settingsSchema = z.object({
   EXPORT_CONTAINER: z.string().min(3).default('exports'),
   EXPORT_LINK_TTL_SECONDS: intFromString(900, 60, 86_400),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
+  /** Azure Communication Services endpoint for customer emails (managed identity); unset = `.eml` files. */
+  COMMUNICATION_SERVICES_ENDPOINT: z.url().optional(),
+  /** The From address of customer emails (in Azure: the ACS email domain's MailFrom). */
+  EMAIL_SENDER_ADDRESS: z.email().default('DoNotReply@shop.localhost'),
+  /** Where emails land as `.eml` files when no ACS endpoint is set (local host, tests). */
+  LOCAL_MAIL_DIR: z.string().min(1).default('.local/mail'),
 });
 
 export type Settings = z.infer<typeof settingsSchema>;

@@ -8,6 +8,8 @@ export const ORDER_STATUSES = [
   'requires_action',
   'paid',
   'confirmed',
+  'shipped',
+  'refunded',
   'failed',
   'cancelled',
   'expired',
@@ -15,7 +17,7 @@ export const ORDER_STATUSES = [
 export type OrderStatus = (typeof ORDER_STATUSES)[number];
 
 export class Order {
-  [OptionalProps]?: 'status' | 'failureReason' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?: 'status' | 'failureReason' | 'shippingAddressEnc' | 'createdAt' | 'updatedAt';
   id!: string;
   tenantId!: string;
   userId!: string;
@@ -26,6 +28,8 @@ export class Order {
   requestHash!: string;
   paymentMethodId!: string;
   failureReason: string | null = null;
+  /** The shipping address as one Fernet token (PII). */
+  shippingAddressEnc: string | null = null;
   lines = new Collection<OrderLine>(this);
   createdAt: Date = new Date();
   updatedAt: Date = new Date();
@@ -59,6 +63,7 @@ export const OrderSchema = new EntitySchema<Order>({
     requestHash: { type: 'text' },
     paymentMethodId: { type: 'text' },
     failureReason: { type: 'text', nullable: true },
+    shippingAddressEnc: { type: 'text', nullable: true, hidden: true },
     lines: { kind: '1:m', entity: () => OrderLine, mappedBy: 'order', orderBy: { productId: 'asc' } },
     ...timestamps,
   },

@@ -20,10 +20,19 @@ export interface OrderRecord {
   createdAt: string;
 }
 
+export interface FulfilmentRecord {
+  carrier: string;
+  trackingNumber: string;
+  /** ISO-8601 UTC (milliseconds). */
+  shippedAt: string;
+}
+
 export interface OrderWithPayment extends OrderRecord {
   paymentStatus: PaymentStatus | null;
   paymentIntentId: string | null;
   clientSecret: string | null;
+  shippingAddressEnc: string | null;
+  fulfilment: FulfilmentRecord | null;
 }
 
 export interface NewOrder {
@@ -34,6 +43,8 @@ export interface NewOrder {
   idempotencyKey: string;
   requestHash: string;
   paymentMethodId: string;
+  /** The shipping address as a Fernet token (PII). */
+  shippingAddressEnc?: string | null;
 }
 
 export interface OrderLineRecord {
@@ -45,7 +56,7 @@ export interface OrderLineRecord {
   lineTotalCents: number;
 }
 
-interface OrderSqlRow {
+export interface OrderSqlRow {
   id: string;
   tenant_id: string;
   user_id: string;
@@ -60,6 +71,10 @@ interface OrderSqlRow {
   payment_status?: PaymentStatus | null;
   payment_intent_id?: string | null;
   client_secret?: string | null;
+  shipping_address_enc?: string | null;
+  carrier?: string | null;
+  tracking_number?: string | null;
+  shipped_at?: string | null;
 }
 
 /** An order's lines as the JSON aggregate of ORDER_LINES_JSON (camelCase keys, int8 money as numbers). */
@@ -90,7 +105,12 @@ function exact(value: string | number): number {
 const CREATED_AT = `to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as created_at`;
 const ORDER_COLUMNS = `o.id, o.tenant_id, o.user_id, o.status, o.total_cents, o.currency, o.idempotency_key,
   o.request_hash, o.payment_method_id, o.failure_reason, ${CREATED_AT}`;
-const WITH_PAYMENT = `${ORDER_COLUMNS}, p.status as payment_status, p.payment_intent_id, p.client_secret`;
+export const WITH_PAYMENT = `${ORDER_COLUMNS}, p.status as payment_status, p.payment_intent_id, p.client_secret,
+  o.shipping_address_enc, f.carrier, f.tracking_number,
+  to_char(f.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as shipped_at`;
+/** The joins WITH_PAYMENT reads from (an order has at most one payment and one fulfilment). */
+export const PAYMENT_JOINS = `left join payments p on p.order_id = o.id and p.tenant_id = o.tenant_id
+  left join fulfilments f on f.order_id = o.id and f.tenant_id = o.tenant_id`;
 
 /** The order's lines in product-id order, as one JSON value (a correlated subquery on `o`). */
 const ORDER_LINES_JSON = `(select coalesce(json_agg(json_build_object('productId', l.product_id, 'name', l.name,
@@ -168,12 +188,17 @@ function toOrder(row: OrderSqlRow): OrderRecord {
   };
 }
 
-function toOrderWithPayment(row: OrderSqlRow): OrderWithPayment {
+export function toOrderWithPayment(row: OrderSqlRow): OrderWithPayment {
   return {
     ...toOrder(row),
     paymentStatus: row.payment_status ?? null,
     paymentIntentId: row.payment_intent_id ?? null,
     clientSecret: row.client_secret ?? null,
+    shippingAddressEnc: row.shipping_address_enc ?? null,
+    fulfilment:
+      row.carrier && row.tracking_number && row.shipped_at
+        ? { carrier: row.carrier, trackingNumber: row.tracking_number, shippedAt: row.shipped_at }
+        : null,
   };
 }
 
@@ -197,8 +222,8 @@ export class OrderRepository {
   insertStatement(order: NewOrder): { sql: string; params: unknown[] } {
     return {
       sql: `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash,
-              payment_method_id)
-            values (?, ?, ?, 'pending', ?, ?, ?, ?, ?)
+              payment_method_id, shipping_address_enc)
+            values (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?)
             on conflict (tenant_id, user_id, idempotency_key) do nothing
             returning id`,
       params: [
@@ -210,6 +235,7 @@ export class OrderRepository {
         order.idempotencyKey,
         order.requestHash,
         order.paymentMethodId,
+        order.shippingAddressEnc ?? null,
       ],
     };
   }
@@ -258,7 +284,7 @@ export class OrderRepository {
   async findForUser(orderId: string, userId: string): Promise<OrderWithPayment | undefined> {
     const rows = await this.ctx.em.execute<OrderSqlRow[]>(
       `select ${WITH_PAYMENT}
-       from orders o left join payments p on p.order_id = o.id and p.tenant_id = o.tenant_id
+       from orders o ${PAYMENT_JOINS}
        where o.tenant_id = ? and o.user_id = ? and o.id = ?`,
       [this.ctx.tenantId, userId, orderId],
     );
@@ -284,7 +310,7 @@ export class OrderRepository {
     params.push(limit);
     const rows = await this.ctx.em.execute<OrderSqlRow[]>(
       `select ${WITH_PAYMENT}
-       from orders o left join payments p on p.order_id = o.id and p.tenant_id = o.tenant_id
+       from orders o ${PAYMENT_JOINS}
        where o.tenant_id = ? and o.user_id = ? ${keyset}
        order by o.created_at desc, o.id desc
        limit ?`,

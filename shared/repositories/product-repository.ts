@@ -128,7 +128,10 @@ export class ProductRepository {
        ), i as (
          insert into inventory (product_id, tenant_id, available)
          select id, tenant_id, ? from p
-         returning available
+         returning product_id, tenant_id, available
+       ), m as (
+         insert into stock_movements (tenant_id, product_id, kind, on_hand_delta, reserved_delta, reason, actor_id)
+         select tenant_id, product_id, 'restock', available, 0, 'initial stock', ?::uuid from i where available > 0
        )
        select ${PRODUCT_COLUMNS}, i.available from p, i`,
       [
@@ -140,6 +143,7 @@ export class ProductRepository {
         input.priceCents,
         input.currency,
         input.stock,
+        this.ctx.principal?.userId ?? null,
       ],
     );
     return rows[0] ?? null;

@@ -1,5 +1,6 @@
 import { ORDER_STATUSES } from '../models/order.js';
 import { Uuid } from './common.js';
+import { ShippingAddress } from './address.js';
 import { z } from './zod.js';
 
 /** Stripe PaymentMethod ids (`pm_…`) only: raw card data never reaches this API. */
@@ -11,6 +12,7 @@ export const CheckoutRequest = z
       .max(255)
       .regex(/^pm_[A-Za-z0-9_]+$/, 'must be a Stripe PaymentMethod id (pm_…)')
       .openapi({ example: 'pm_card_visa' }),
+    shippingAddress: ShippingAddress,
   })
   .strict()
   .openapi('CheckoutRequest');

@@ -1,4 +1,5 @@
 import { ORDER_STATUSES } from '../models/order.js';
+import { ShippingAddress } from './address.js';
 import { Currency, Money, PageQuery, Uuid, pageOf } from './common.js';
 import { z } from './zod.js';
 
@@ -24,6 +25,14 @@ export const PAYMENT_STATUSES = [
   'refunded',
 ] as const;
 
+export const Fulfilment = z
+  .object({
+    carrier: z.string(),
+    trackingNumber: z.string(),
+    shippedAt: z.iso.datetime(),
+  })
+  .openapi('Fulfilment');
+
 export const OrderBody = z
   .object({
     id: Uuid,
@@ -35,6 +44,13 @@ export const OrderBody = z
       status: z.enum(PAYMENT_STATUSES),
       paymentIntentId: z.string().nullable(),
     }),
+    // A union, not `.nullable()`: on a registered schema that becomes `allOf: [$ref, {type: null}]`,
+    // which no null satisfies.
+    shippingAddress: z.union([ShippingAddress, z.null()]).openapi({
+      description: 'Where the order ships; null only for orders placed before addresses were taken.',
+    }),
+    /** Present once the order has shipped. */
+    fulfilment: Fulfilment.optional(),
     clientSecret: z.string().optional().openapi({
       description: 'Present only while the order is `requires_action`: hand it to Stripe.js to authenticate.',
     }),

@@ -6,6 +6,7 @@ import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server
 import { AccessTokenService } from '../../shared/services/auth/access-token.js';
 import { Progress } from './progress.js';
 import { percentile } from './scratch-db.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
 /**
  * End-to-end checkouts through the local Functions host (a child process running the compiled
@@ -289,7 +290,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       const res = await fetch(`${host!.baseUrl}/checkout`, {
         method: 'POST',
         headers: { ...client.headers, 'idempotency-key': randomUUID() },
-        body: JSON.stringify({ paymentMethodId: 'pm_card_visa' }),
+        body: JSON.stringify({ paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS }),
       });
       const accept = performance.now() - started;
       if (res.status !== 202) throw new Error(`POST /checkout answered ${res.status}: ${await res.text()}`);

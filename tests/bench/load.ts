@@ -8,6 +8,7 @@ import { spawnHost, type HostProcess } from '../support/host-process.js';
 import { checkInvariants, type InvariantReport } from '../support/invariants.js';
 import { Progress } from './progress.js';
 import { createScratchDatabase, percentile, type ScratchDatabase } from './scratch-db.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
 /**
  * `npm run bench load [-- --seconds 60 --concurrency 16]`: a bounded mixed workload through the local
@@ -363,6 +364,7 @@ export async function run(args: string[]): Promise<void> {
               headers: { ...customer.headers, 'idempotency-key': randomUUID() },
               body: JSON.stringify({
                 paymentMethodId: random() < 0.1 ? 'pm_card_chargeDeclined' : 'pm_card_visa',
+                shippingAddress: SAMPLE_ADDRESS,
               }),
             },
             (s) => s === 202,

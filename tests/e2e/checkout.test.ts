@@ -14,6 +14,7 @@ import {
   type CreatedProduct,
 } from '../fixtures/sample_data.js';
 import { authHeaders, createUser, type TestUser } from '../fixtures/users.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
 /**
  * Checkout end to end: the compiled functions in the local host (real durable-functions orchestration,
@@ -89,7 +90,7 @@ async function postCheckout(
 ): Promise<CheckoutAnswer> {
   const { data, error, response } = await apiClient(host.baseUrl, shopper.headers).POST('/checkout', {
     params: { header: { 'idempotency-key': key } },
-    body: { paymentMethodId },
+    body: { paymentMethodId, shippingAddress: SAMPLE_ADDRESS },
   });
   return { status: response.status, headers: response.headers, json: async () => data ?? error };
 }

@@ -1,5 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { stableEventId } from '../../shared/services/orders/order-events.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { startE2eHost, type E2eHost } from './support/host.js';
 import { apiClient } from './support/client.js';
@@ -17,11 +22,21 @@ describe('storefront journey through the typed client', () => {
   let host: E2eHost;
   let tenantId: string;
   let adminHeaders: Record<string, string>;
+  let mailDir: string;
+
+  /** The email the notifications function wrote for an event, decoded; waits for it to appear. */
+  async function emailFor(eventId: string): Promise<{ headers: string; body: string }> {
+    const file = path.join(mailDir, `${eventId}.eml`);
+    for (let i = 0; i < 150 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 100));
+    const [headers, body] = readFileSync(file, 'utf8').split('\r\n\r\n') as [string, string];
+    return { headers, body: Buffer.from(body.replace(/\r\n/g, ''), 'base64').toString('utf8') };
+  }
 
   beforeAll(async () => {
+    mailDir = mkdtempSync(path.join(tmpdir(), 'journey-mail-'));
     db = await useOwnDatabase('journey');
     fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-    host = await startE2eHost({ env: { STRIPE_API_BASE: fake.url } });
+    host = await startE2eHost({ env: { STRIPE_API_BASE: fake.url, LOCAL_MAIL_DIR: mailDir } });
     fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
     tenantId = (await createTenant('Journey shop')).id;
     adminHeaders = await authHeaders(await createUser(tenantId, { roles: ['admin'] }));
@@ -32,6 +47,7 @@ describe('storefront journey through the typed client', () => {
     await fake?.close();
     await closeTestPool();
     await db?.drop();
+    rmSync(mailDir, { recursive: true, force: true });
   }, 60_000);
 
   it('register → login → browse → search → review → cart → checkout → order → export', async () => {
@@ -86,7 +102,7 @@ describe('storefront journey through the typed client', () => {
     const key = randomUUID();
     const checkout = await me.POST('/checkout', {
       params: { header: { 'idempotency-key': key } },
-      body: { paymentMethodId: 'pm_card_visa' },
+      body: { paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS },
     });
     expect(checkout.response.status).toBe(202);
     const orderId = checkout.data!.orderId;
@@ -99,7 +115,43 @@ describe('storefront journey through the typed client', () => {
     }
     expect(status).toBe('confirmed');
     const history = await me.GET('/orders', { params: { query: { pageSize: 5 } } });
-    expect(history.data!.items[0]).toMatchObject({ id: orderId, totalCents: 9000 });
+    expect(history.data!.items[0]).toMatchObject({
+      id: orderId,
+      totalCents: 9000,
+      shippingAddress: SAMPLE_ADDRESS,
+    });
+
+    // The confirmation leaves through the order-events outbox; the notifications function emails it.
+    const confirmedMail = await emailFor(stableEventId(orderId, 'order.confirmed'));
+    expect(confirmedMail.headers).toContain(`To: ${email}`);
+    expect(confirmedMail.headers).toMatch(/^Subject: Order [0-9A-F]{8} confirmed$/m);
+    expect(confirmedMail.body).toContain('90.00 USD');
+
+    // The admin finds the order by the customer's email and ships it.
+    const desk = await admin.GET('/manage/orders', { params: { query: { email: email.toUpperCase() } } });
+    expect(desk.data!.items.map((o) => o.id)).toEqual([orderId]);
+    const shipped = await admin.POST('/manage/orders/{id}/fulfilments', {
+      params: { path: { id: orderId } },
+      body: { carrier: 'DHL', trackingNumber: 'JD014600006281' },
+    });
+    expect(shipped.response.status).toBe(201);
+    expect(shipped.data).toMatchObject({ orderId, status: 'shipped', carrier: 'DHL' });
+    const shippedMail = await emailFor(stableEventId(orderId, 'order.shipped'));
+    expect(shippedMail.body).toContain('JD014600006281');
+    const managed = await admin.GET('/manage/orders/{id}', { params: { path: { id: orderId } } });
+    expect(managed.data).toMatchObject({
+      status: 'shipped',
+      customer: { email },
+      shippingAddress: SAMPLE_ADDRESS,
+      fulfilment: { carrier: 'DHL', trackingNumber: 'JD014600006281' },
+      refunds: [],
+    });
+    expect(managed.data!.timeline.map((e) => e.action)).toEqual(
+      expect.arrayContaining(['created', 'status:confirmed', 'status:shipped']),
+    );
+    const stock = await admin.GET('/manage/products/{id}/inventory', { params: { path: { id: productId } } });
+    expect(stock.data).toMatchObject({ onHand: 3, reserved: 0, available: 3, sold: 2 });
+    expect(stock.data!.movements.map((m) => m.kind)).toEqual(['sale', 'reservation', 'restock']);
     const after = await anonymous.GET('/products/{id}', { params: { path: { id: productId } } });
     expect(after.data!.available).toBe(3);
 

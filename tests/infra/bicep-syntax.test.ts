@@ -49,6 +49,9 @@ const API_VERSIONS: Record<string, string> = {
   'Microsoft.Cdn/profiles/originGroups': '2024-02-01',
   'Microsoft.Cdn/profiles/originGroups/origins': '2024-02-01',
   'Microsoft.Cdn/profiles/afdEndpoints/routes': '2024-02-01',
+  'Microsoft.Communication/emailServices': '2023-03-31',
+  'Microsoft.Communication/emailServices/domains': '2023-03-31',
+  'Microsoft.Communication/communicationServices': '2023-03-31',
 };
 
 describe('bicep syntax (tree-sitter-bicep)', () => {

@@ -22,6 +22,7 @@ import {
  */
 const LOCAL_ONLY: Record<string, string> = {
   STRIPE_API_BASE: 'points the Stripe SDK at the local fake Stripe; unset in Azure means api.stripe.com',
+  LOCAL_MAIL_DIR: 'where emails land as .eml files without ACS; Azure sends through ACS instead',
 };
 
 /**

@@ -17,6 +17,10 @@ const MULTI_TENANT_TABLES = [
   'export_jobs',
   'idempotency_records',
   'audit_outbox',
+  'fulfilments',
+  'stock_movements',
+  'order_events',
+  'sent_notifications',
 ];
 
 describe('migrations', () => {

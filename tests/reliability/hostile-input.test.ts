@@ -29,6 +29,7 @@ import {
 } from './support/hostile-values.js';
 import { operationsOf, type Operation } from './support/openapi-ops.js';
 import { rawRequest, type RawResponse } from './support/raw-http.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
 /**
  * Hostile input on every operation of the published OpenAPI document, through the compiled host:
@@ -205,6 +206,7 @@ beforeAll(async () => {
     listProductReviews: await cursorOf(`/products/${F.products[0]}/reviews?pageSize=1`, anon),
     listRecentReviews: await cursorOf('/reviews?pageSize=1', anon),
     listOrders: await cursorOf('/orders?pageSize=1', await authHeaders(F.orderOwner)),
+    adminListOrders: await cursorOf('/manage/orders?pageSize=1', await authHeaders(F.admin)),
   };
 }, 180_000);
 
@@ -249,6 +251,21 @@ function templates(): Record<string, Template> {
       foreign: () => [F.productB],
     },
     adminArchiveProduct: { as: 'admin', path: { id: F.archiveTarget }, foreign: () => [F.productB] },
+    adminGetInventory: { as: 'admin', path: { id: p(2) }, foreign: () => [F.productB] },
+    adminAdjustInventory: {
+      as: 'admin',
+      path: { id: p(2) },
+      body: () => ({ delta: 1, reason: 'hostile input test' }),
+      foreign: () => [F.productB],
+    },
+    adminListOrders: { as: 'admin', query: { status: 'confirmed' } },
+    adminGetOrder: { as: 'admin', path: { id: F.orderA }, foreign: () => [F.orderB] },
+    adminCreateFulfilment: {
+      as: 'admin',
+      path: { id: F.orderA },
+      body: () => ({ carrier: 'DHL', trackingNumber: 'HX0001' }),
+      foreign: () => [F.orderB],
+    },
     adminSetInventory: {
       as: 'admin',
       path: { id: p(1) },
@@ -298,7 +315,7 @@ function templates(): Record<string, Template> {
       as: 'customer',
       user: () => F.checkoutCustomer,
       headers: () => ({ 'Idempotency-Key': randomUUID() }),
-      body: () => ({ paymentMethodId: 'pm_card_visa' }),
+      body: () => ({ paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS }),
       asyncEffects: true,
     },
     openapi: { as: 'public' },

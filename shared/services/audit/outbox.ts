@@ -1,8 +1,20 @@
 import { newId } from '../../utils/ids.js';
 import type { DomainContext } from '../context.js';
 
-/** The audited tables (the project reference: all writes to `orders` and `payments`). */
-export type AuditedEntity = 'order' | 'payment';
+/** The audited tables (the project reference: all writes to `orders` and `payments`; and stock). */
+export type AuditedEntity = 'order' | 'payment' | 'stock';
+
+/** Who did it: the caller's user id and role, or the system (checkout activities, timers). */
+export interface AuditActor {
+  userId: string | null;
+  role: 'admin' | 'customer' | 'system';
+}
+
+export function actorOf(ctx: DomainContext): AuditActor {
+  const principal = ctx.principal;
+  if (!principal) return { userId: null, role: 'system' };
+  return { userId: principal.userId, role: principal.roles.includes('admin') ? 'admin' : 'customer' };
+}
 
 export interface AuditEntry {
   entity: AuditedEntity;
@@ -27,8 +39,9 @@ export interface AuditedChange {
 export class AuditOutboxWriter {
   constructor(private readonly ctx: DomainContext) {}
 
+  /** Every row names its actor (issue #18): who did it, whatever the entity. */
   private payload(payload: Record<string, unknown>): string {
-    return JSON.stringify({ ...payload, correlationId: this.ctx.correlationId });
+    return JSON.stringify({ ...payload, actor: actorOf(this.ctx), correlationId: this.ctx.correlationId });
   }
 
   async record(entry: AuditEntry): Promise<void> {

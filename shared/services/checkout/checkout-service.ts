@@ -2,10 +2,12 @@ import { createHash } from 'node:crypto';
 import { ConflictException, UnauthorizedException, UnprocessableException } from '../../errors/index.js';
 import { OrderRepository, type OrderRecord } from '../../repositories/order-repository.js';
 import type { CheckoutAcceptedBody, CheckoutRequestBody } from '../../schemas/checkout.js';
+import { canonicalAddressJson } from '../../schemas/address.js';
 import { newId } from '../../utils/ids.js';
 import { AuditOutboxWriter } from '../audit/outbox.js';
 import { CartService } from '../cart/cart-service.js';
 import type { DomainContext } from '../context.js';
+import { getFieldCipher } from '../pii-cipher.js';
 
 export interface PlacedOrder {
   /** The answer for the client: the same for every request with this Idempotency-Key. */
@@ -19,7 +21,12 @@ export interface PlacedOrder {
 /** What the order depends on from the request: the body, canonicalised (key order cannot change it). */
 export function checkoutRequestHash(body: CheckoutRequestBody): string {
   return createHash('sha256')
-    .update(JSON.stringify({ paymentMethodId: body.paymentMethodId }))
+    .update(
+      JSON.stringify({
+        paymentMethodId: body.paymentMethodId,
+        shippingAddress: canonicalAddressJson(body.shippingAddress),
+      }),
+    )
     .digest('hex');
 }
 
@@ -63,6 +70,7 @@ export class CheckoutService {
         idempotencyKey,
         requestHash,
         paymentMethodId: body.paymentMethodId,
+        shippingAddressEnc: (await getFieldCipher()).encrypt(canonicalAddressJson(body.shippingAddress)),
       }),
       {
         entity: 'order',

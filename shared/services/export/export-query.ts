@@ -16,6 +16,7 @@ export const EXPORT_COLUMNS = [
   'total_cents',
   'currency',
   'payment_intent_id',
+  'shipping_address',
 ] as const;
 
 /**
@@ -36,6 +37,8 @@ export type ExportRow = [
   total_cents: string | number,
   currency: string,
   payment_intent_id: string | null,
+  /** The order's shipping address, a Fernet token (null for orders placed before addresses). */
+  shipping_address_enc: string | null,
 ];
 
 export function exportQuery(withStatus: boolean): string {
@@ -50,7 +53,7 @@ with range_orders as (
   group by l.order_id
 )
 select o.id, to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at, o.status, o.user_id, u.email_enc, u.name, u.address_enc,
-       lt.item_count, lt.subtotal, o.total_cents, o.currency, p.payment_intent_id
+       lt.item_count, lt.subtotal, o.total_cents, o.currency, p.payment_intent_id, o.shipping_address_enc
 from orders o
 join range_orders r on r.id = o.id
 join users u on u.id = o.user_id and u.tenant_id = o.tenant_id

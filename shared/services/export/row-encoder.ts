@@ -1,5 +1,6 @@
 import { Writable } from 'node:stream';
 import type { FieldCipher } from '../../crypto/field-cipher.js';
+import type { ShippingAddressValue } from '../../schemas/address.js';
 import type { BlockUpload } from './block-upload.js';
 import { encodeRow } from './csv.js';
 import { EXPORT_COLUMNS, type ExportRow } from './export-query.js';
@@ -88,7 +89,16 @@ export class CsvRowEncoder extends Writable {
       Number(total),
       row[10].trim(),
       row[11],
+      this.address(row[12]),
     ]);
+  }
+
+  /** One line, "name, line1, line2, postal code city, region, country": per order, so never cached. */
+  private address(token: string | null): string | null {
+    if (token === null) return null;
+    const a = JSON.parse(this.cipher.decrypt(token)) as ShippingAddressValue;
+    const town = [a.postalCode, a.city].join(' ');
+    return [a.name, a.line1, a.line2, town, a.region, a.country].filter((part) => part).join(', ');
   }
 
   private customer(userId: string, emailEnc: string, name: string, addressEnc: string | null): Customer {

@@ -8,13 +8,25 @@ import { OrderCursor, type OrderBodyType } from '../../schemas/orders.js';
 import { decodeCursor, toPage } from '../../utils/cursor.js';
 import { isUuid } from '../../utils/ids.js';
 import type { DomainContext } from '../context.js';
+import type { FieldCipher } from '../../crypto/field-cipher.js';
+import type { ShippingAddressValue } from '../../schemas/address.js';
+import { getFieldCipher } from '../pii-cipher.js';
 
 export interface OrderPageBody {
   items: OrderBodyType[];
   nextCursor: string | null;
 }
 
-function toBody(order: OrderWithPayment, lines: readonly OrderLineRecord[]): OrderBodyType {
+/** The stored address token back to the API's object; null for orders placed before addresses. */
+export function decryptAddress(cipher: FieldCipher, token: string | null): ShippingAddressValue | null {
+  return token === null ? null : (JSON.parse(cipher.decrypt(token)) as ShippingAddressValue);
+}
+
+export function toOrderBody(
+  order: OrderWithPayment,
+  lines: readonly OrderLineRecord[],
+  cipher: FieldCipher,
+): OrderBodyType {
   const body: OrderBodyType = {
     id: order.id,
     status: order.status,
@@ -27,6 +39,7 @@ function toBody(order: OrderWithPayment, lines: readonly OrderLineRecord[]): Ord
     })),
     totalCents: order.totalCents,
     currency: order.currency,
+    shippingAddress: decryptAddress(cipher, order.shippingAddressEnc),
     payment: { status: order.paymentStatus ?? 'pending', paymentIntentId: order.paymentIntentId },
     // API.md: an ISO timestamp (milliseconds); the microseconds stay in the cursor.
     createdAt: new Date(order.createdAt).toISOString(),
@@ -36,6 +49,7 @@ function toBody(order: OrderWithPayment, lines: readonly OrderLineRecord[]): Ord
     body.clientSecret = order.clientSecret;
   }
   if (order.failureReason) body.failureReason = order.failureReason;
+  if (order.fulfilment) body.fulfilment = order.fulfilment;
   return body;
 }
 
@@ -72,10 +86,11 @@ export class OrderQueryService {
       if (list) list.push(line);
       else byOrder.set(line.orderId, [line]);
     }
+    const cipher = await getFieldCipher();
     return toPage(
       rows,
       pageSize,
-      (row) => toBody(row, byOrder.get(row.id) ?? []),
+      (row) => toOrderBody(row, byOrder.get(row.id) ?? [], cipher),
       (row) => ({ c: row.createdAt, i: row.id }),
     );
   }
@@ -85,6 +100,6 @@ export class OrderQueryService {
     const userId = this.userId();
     const order = isUuid(orderId) ? await this.orders.findForUser(orderId, userId) : undefined;
     if (!order) throw new NotFoundException('Order not found.');
-    return toBody(order, await this.orders.linesOf([order.id]));
+    return toOrderBody(order, await this.orders.linesOf([order.id]), await getFieldCipher());
   }
 }

@@ -4,7 +4,8 @@ const OPEN: OrderStatus[] = ['pending', 'reserved', 'awaiting_payment', 'require
 
 /**
  * The order state machine (API.md): pending → reserved → awaiting_payment (→ requires_action) → paid →
- * confirmed, or from any open status to failed / cancelled / expired. A status may only be entered
+ * confirmed → shipped, or from any open status to failed / cancelled / expired; a confirmed or shipped
+ * order refunded in full becomes refunded. A status may only be entered
  * from the statuses listed here, so every transition is one conditional UPDATE and nothing moves back.
  */
 export const ORDER_PREDECESSORS: Record<OrderStatus, readonly OrderStatus[]> = {
@@ -14,6 +15,9 @@ export const ORDER_PREDECESSORS: Record<OrderStatus, readonly OrderStatus[]> = {
   requires_action: ['awaiting_payment'],
   paid: ['awaiting_payment', 'requires_action'],
   confirmed: ['paid'],
+  // After checkout (ADR 0060): a confirmed order ships; a confirmed or shipped one refunded in full.
+  shipped: ['confirmed'],
+  refunded: ['confirmed', 'shipped'],
   failed: OPEN,
   cancelled: OPEN,
   expired: OPEN,

@@ -14,6 +14,7 @@ import {
 } from '../../fixtures/sample_data.js';
 import { authHeaders, createUser } from '../../fixtures/users.js';
 import { cartLines, fillCart, stubClient, type StubClient } from './helpers.js';
+import { SAMPLE_ADDRESS } from '../../fixtures/address.js';
 
 let tenantId: string;
 let mug: CreatedProduct;
@@ -50,8 +51,10 @@ async function customerWithCart(): Promise<{ id: string; headers: Record<string,
   return { id: user.id, headers: await authHeaders(user) };
 }
 
-const post = (headers: Record<string, string>, body: unknown = { paymentMethodId: 'pm_card_visa' }) =>
-  invoke(checkout, { method: 'POST', url: 'http://localhost/api/checkout', headers, body });
+const post = (
+  headers: Record<string, string>,
+  body: unknown = { paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS },
+) => invoke(checkout, { method: 'POST', url: 'http://localhost/api/checkout', headers, body });
 
 async function ordersOf(userId: string): Promise<{ id: string; status: string; total_cents: string }[]> {
   const { rows } = await testPool().query('select id, status, total_cents from orders where user_id = $1', [
@@ -148,7 +151,7 @@ describe('POST /checkout', () => {
     expect(again.headers.get('location')).toBe(first.headers.get('location'));
     const other = await post(
       { ...user.headers, 'idempotency-key': key },
-      { paymentMethodId: 'pm_card_mastercard' },
+      { paymentMethodId: 'pm_card_mastercard', shippingAddress: SAMPLE_ADDRESS },
     );
     expect(other.status).toBe(422);
     expect(await ordersOf(user.id)).toHaveLength(1);

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import { accessTokenFor, createUser, type TestUser } from '../../fixtures/users.js';
 import { sleep, waitUntil } from '../../support/faults.js';
+import { SAMPLE_ADDRESS } from '../../fixtures/address.js';
 
 /**
  * Shopping through a running host for the fault suites: customers with carts, checkouts that retry
@@ -73,7 +74,7 @@ export async function placeOrder(
           'content-type': 'application/json',
           'idempotency-key': key,
         },
-        body: JSON.stringify({ paymentMethodId }),
+        body: JSON.stringify({ paymentMethodId, shippingAddress: SAMPLE_ADDRESS }),
         signal: AbortSignal.timeout(20_000),
       });
       status = res.status;

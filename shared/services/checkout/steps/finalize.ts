@@ -1,10 +1,10 @@
-import { getSettings } from '../../../config/index.js';
-import type { OrderLineRecord, OrderRecord } from '../../../repositories/order-repository.js';
+import type { OrderRecord } from '../../../repositories/order-repository.js';
 import { OrderRepository } from '../../../repositories/order-repository.js';
 import { nudgeAuditRelay } from '../../audit/nudge.js';
 import { CartService } from '../../cart/cart-service.js';
 import { InventoryService } from '../../inventory/inventory-service.js';
 import { OrderLifecycle } from '../../orders/order-lifecycle.js';
+import { nudgeOrderEventRelay, stableEventId, writeOrderEvent } from '../../orders/order-events.js';
 import { TERMINAL_ORDER_STATUSES } from '../../orders/order-status.js';
 import { paymentStatusOf } from '../../payments/payment-gateway.js';
 import { AMOUNT_MISMATCH, PaymentLedger } from '../../payments/payment-ledger.js';
@@ -19,43 +19,6 @@ import {
   type PaymentState,
   type StepDeps,
 } from './step-context.js';
-
-/** The `order.confirmed` integration event (body of the Service Bus message). */
-export interface OrderConfirmedEvent {
-  type: 'order.confirmed';
-  orderId: string;
-  tenantId: string;
-  userId: string;
-  totalCents: number;
-  currency: string;
-  lines: { productId: string; quantity: number }[];
-}
-
-/**
- * The only place `order.confirmed` is published (messageId `${orderId}:confirmed`, so a re-run's
- * re-send is dropped as a duplicate). One function on purpose: the transactional order-events outbox
- * replaces its body without touching any caller.
- */
-export async function publishOrderConfirmed(
-  deps: StepDeps,
-  order: OrderRecord,
-  lines: readonly OrderLineRecord[],
-): Promise<void> {
-  const event: OrderConfirmedEvent = {
-    type: 'order.confirmed',
-    orderId: order.id,
-    tenantId: order.tenantId,
-    userId: order.userId,
-    totalCents: order.totalCents,
-    currency: order.currency,
-    lines: lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
-  };
-  await deps.sender().send(getSettings().ORDER_EVENTS_QUEUE_NAME, {
-    body: event,
-    messageId: `${order.id}:confirmed`,
-    applicationProperties: { type: 'order.confirmed', tenantId: order.tenantId },
-  });
-}
 
 /**
  * The payment as Stripe stated it: the ledger's `succeeded` was only ever written from a confirm or
@@ -80,7 +43,7 @@ async function verifiedPayment(deps: StepDeps, input: CheckoutInput): Promise<Pa
  * Step 4 — finalize (no compensation: the money is taken, so the sale completes or is refunded).
  * Only for a payment Stripe reported succeeded, for the order's amount and currency. In one transaction
  * the order goes paid → confirmed, its reservations are committed and the bought lines leave the cart;
- * then `order.confirmed` is published. If the order closed meanwhile, or Stripe's amount or currency
+ * and `order.confirmed` is written to the order-events outbox. If the order closed meanwhile, or Stripe's amount or currency
  * differ from the order's, the payment is refunded instead.
  */
 export async function finalizeOrder(deps: StepDeps, input: CheckoutInput): Promise<FinalizeOutcome> {
@@ -115,6 +78,18 @@ export async function finalizeOrder(deps: StepDeps, input: CheckoutInput): Promi
     await new InventoryService(ctx).commit(input.orderId);
     await new CartService(ctx, order.userId).removeOrdered(lines);
     await lifecycle.move(input.orderId, 'confirmed');
+    // The event commits with the confirmation (transactional outbox); the relay sends it after commit.
+    await writeOrderEvent(ctx, {
+      type: 'order.confirmed',
+      orderId: order.id,
+      eventId: stableEventId(order.id, 'order.confirmed'),
+      data: {
+        userId: order.userId,
+        totalCents: order.totalCents,
+        currency: order.currency,
+        lines: lines.map((line) => ({ productId: line.productId, quantity: line.quantity })),
+      },
+    });
     return { kind: 'confirmed' as const, order, lines };
   });
 
@@ -130,6 +105,6 @@ export async function finalizeOrder(deps: StepDeps, input: CheckoutInput): Promi
   }
   nudgeAuditRelay(deps.log);
   if (result.kind === 'confirmed') recordCheckoutEnd(result.order, 'confirmed');
-  await publishOrderConfirmed(deps, result.order, result.lines);
+  nudgeOrderEventRelay(deps.log);
   return { outcome: 'confirmed' };
 }

@@ -1,0 +1,51 @@
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import { getOrderEventRelay, setOrderEventNudgeRunner } from '../shared/services/orders/order-events.js';
+import { NotificationService } from '../shared/services/notifications/notification-service.js';
+
+/** Must equal host.json's `extensions.serviceBus.maxDeliveryCount` (and the queue's, in Bicep). */
+export const NOTIFICATION_MAX_DELIVERIES = 5;
+
+// In a Functions process, writes that add order events nudge the relay right after they commit; the
+// timer below is the backstop (and drains what waited while Service Bus was unreachable).
+setOrderEventNudgeRunner(() => getOrderEventRelay().drain());
+
+function parse(message: unknown): unknown {
+  if (typeof message !== 'string') return message;
+  try {
+    return JSON.parse(message) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Queue-triggered: emails the customer about an order event (at most once per event id). Throwing makes
+ * Service Bus redeliver; after the last delivery the message dead-letters, with an error log line.
+ */
+export async function notifications(message: unknown, context: InvocationContext): Promise<void> {
+  const deliveryCount = Number(context.triggerMetadata?.deliveryCount ?? 1);
+  await new NotificationService(context).handle(parse(message), {
+    deliveryCount,
+    maxDeliveries: NOTIFICATION_MAX_DELIVERIES,
+  });
+}
+
+/** Every 30 seconds: order events still in the outbox go to the queue. */
+export async function orderEventRelay(_timer: Timer, context: InvocationContext): Promise<void> {
+  try {
+    const moved = await getOrderEventRelay().drain();
+    if (moved > 0) context.debug(`order-event relay: ${moved} event(s) sent`);
+  } catch (error) {
+    context.warn(
+      'order-event relay: sending failed; events wait in the outbox',
+      error instanceof Error ? error.message : '',
+    );
+  }
+}
+
+app.serviceBusQueue('notifications', {
+  connection: 'ServiceBusConnection',
+  queueName: '%ORDER_EVENTS_QUEUE_NAME%',
+  handler: notifications,
+});
+app.timer('orderEventRelay', { schedule: '15,45 * * * * *', handler: orderEventRelay });
