@@ -362,7 +362,13 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
         keys: [keys.durableTask, keys.master],
         ...createDurableApi(durable, () => origin, keys.durableTask, logger),
       });
-    http.activate({ functions: byType('httptrigger'), inputs, dispatchOutputs, systemRoutes });
+    http.activate({
+      functions: byType('httptrigger'),
+      inputs,
+      dispatchOutputs,
+      systemRoutes,
+      functionKeys: [keys.master],
+    });
 
     for (const fn of functions) {
       const type = triggerType(fn);

@@ -49,6 +49,11 @@ export interface FunctionRouting {
   inputs: InputProvider;
   dispatchOutputs: OutputDispatcher;
   systemRoutes: SystemRoute[];
+  /**
+   * Keys that open a function whose authLevel is `function` or `admin`. Locally only the master key
+   * exists (no function keys), and the host accepts it at every level.
+   */
+  functionKeys: readonly string[];
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
@@ -343,6 +348,15 @@ export class HttpHost {
     const body = hasNoBody(req) ? EMPTY_BODY : await this.#body(req, res);
     if (!body) return;
     const fn = match.target;
+    // As the host's FunctionInvocationMiddleware: a key-protected function without a valid key is a
+    // bare 401 and never runs (@azure/functions defaults authLevel to anonymous).
+    const level = fn.trigger.authLevel;
+    if (
+      typeof level === 'string' &&
+      level.toLowerCase() !== 'anonymous' &&
+      !authorized(new URL(target.href), req.headers, this.#routing.functionKeys)
+    )
+      return bareStatus(res, 401);
     // Like App Service's front end, the host states the peer address itself and overwrites any
     // client-supplied value; X-Forwarded-For passes through untouched for the app's own proxy logic.
     const request = createHttpRequest({

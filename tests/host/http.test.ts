@@ -127,6 +127,15 @@ describe('HTTP triggers through the local host', () => {
     expect((await fetch(`${host.baseUrl}/any`, { method: 'PATCH', body: 'x' })).status).toBe(404);
   });
 
+  it('asks for a key when a function is not anonymous (401, the handler does not run)', async () => {
+    const url = `${host.baseUrl}/keyed`;
+    expect((await fetch(url)).status).toBe(401);
+    expect((await fetch(url, { headers: { 'x-functions-key': 'nope' } })).status).toBe(401);
+    expect((await fetch(`${url}?code=${host.keys.durableTask}`)).status).toBe(401);
+    expect((await fetch(url, { headers: { 'x-functions-key': host.keys.master } })).status).toBe(200);
+    expect((await fetch(`${url}?code=${encodeURIComponent(host.keys.master)}`)).status).toBe(200);
+  });
+
   it('limits request bodies like the Functions host: 100 MiB, or FUNCTIONS_REQUEST_BODY_SIZE_LIMIT', () => {
     expect(requestBodyLimit({})).toBe(104_857_600);
     expect(requestBodyLimit({ FUNCTIONS_REQUEST_BODY_SIZE_LIMIT: '2048' })).toBe(2048);
