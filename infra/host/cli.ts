@@ -8,7 +8,7 @@
 // Stripe, generated secrets, in-memory Redis); migrations and the sample data are applied. With it, the
 // environment must provide the settings; migrations still run unless --no-migrate.
 // --ready-json prints one machine-readable line `{"event":"host-ready",…}` when serving (the e2e helper
-// waits for it). Ctrl-C / SIGTERM stop gracefully; a second signal forces the exit (children still get
+// waits for it, and reads the host keys from it). Ctrl-C / SIGTERM stop gracefully; a second signal forces the exit (children still get
 // signalled by the exit hook).
 import { startHost, type LocalHost } from './host.js';
 import { safeErrorReport } from './durable/errors.js';
@@ -74,6 +74,13 @@ function banner(host: LocalHost): string {
     );
     if (sample.adminToken) lines.push(`  X-Admin-Token  ${sample.adminToken}`);
   }
+  // Like the Functions host's keys: /admin/… needs the master key, the durable webhooks the system key
+  // (either as `x-functions-key` or `code=`).
+  lines.push(
+    '',
+    `  Master key           ${host.keys.master}   (/admin/…)`,
+    `  durabletask key      ${host.keys.durableTask}   (/runtime/webhooks/durabletask/…)`,
+  );
   if (host.embedded && host.embedded.notes.length > 0)
     lines.push('', ...host.embedded.notes.map((n) => `  · ${n}`));
   lines.push('', '  Ctrl-C to stop.', '');
@@ -143,7 +150,14 @@ async function main(): Promise<void> {
   console.log(`  Started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (args.readyJson)
     console.log(
-      JSON.stringify({ event: 'host-ready', url: host.url, baseUrl: host.baseUrl, port: host.port }),
+      JSON.stringify({
+        event: 'host-ready',
+        url: host.url,
+        baseUrl: host.baseUrl,
+        port: host.port,
+        masterKey: host.keys.master,
+        durableTaskKey: host.keys.durableTask,
+      }),
     );
 }
 

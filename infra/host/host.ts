@@ -8,6 +8,7 @@ import { installFunctionsCore, registeredFunctions, runAppHooks } from './core-a
 import { createDurableApi, durableClientInput, WEBHOOK_PREFIX } from './durable/client-api.js';
 import { DurableEngine } from './durable/engine.js';
 import { DurableStore } from './durable/store.js';
+import { DurableRpcListener } from './durable/rpc-listener.js';
 import { runMigrations, runSeed, type SampleData } from './embedded/bootstrap.js';
 import { applyEmbeddedDefaults, type EmbeddedServices } from './embedded/defaults.js';
 import { applyLocalSettings } from './embedded/local-settings.js';
@@ -24,6 +25,8 @@ import { LocalServiceBus } from './service-bus/local-bus.js';
 import { LocalMessageSender } from './service-bus/sender.js';
 import { serviceBusListener } from './service-bus/trigger.js';
 import { TimerScheduler } from './timers.js';
+import { validateHttpFunctions } from './route-validation.js';
+import { generateHostKeys, type HostKeys } from './keys.js';
 import type { HostLogger, RegisteredFunction } from './types.js';
 
 export interface HostOptions {
@@ -31,7 +34,7 @@ export interface HostOptions {
   root?: string;
   /** Default: $PORT, else 7071. 0 picks a free port (see `LocalHost.port`). */
   port?: number;
-  /** Interface to bind; default 127.0.0.1 (the durable management API has no keys locally). */
+  /** Interface to bind; default 127.0.0.1. */
   hostname?: string;
   /** What to load; default: package.json "main" (the compiled functions). */
   modules?: ModuleSource[];
@@ -48,7 +51,12 @@ export interface HostOptions {
   /** Run infra/seed/sample-data `seedSampleData()` (default: same as `embedded`). */
   seed?: boolean;
   logger?: HostLogger;
-  /** Request body limit in bytes (default 1 MiB → 413). */
+  /** The host keys (default: generated at start; see keys.ts). */
+  keys?: HostKeys;
+  /**
+   * Request body limit in bytes → 413 (default: $FUNCTIONS_REQUEST_BODY_SIZE_LIMIT, else 100 MiB, the
+   * Functions host's default).
+   */
   bodyLimit?: number;
   /** How long stop() lets in-flight requests finish (default 25 s). */
   drainTimeoutMs?: number;
@@ -83,7 +91,11 @@ export interface LocalHost {
   /** Origin plus the route prefix, e.g. http://127.0.0.1:7071/api. */
   baseUrl: string;
   port: number;
+  /** The master key (opens /admin/…) and the durable extension's system key (opens the webhooks). */
+  keys: HostKeys;
   functions: RegisteredFunction[];
+  /** Functions the host refused to load (name → the host's error message), as the real host lists them. */
+  functionErrors: ReadonlyMap<string, string>;
   describe(): FunctionDescription[];
   /** The in-process Service Bus: `deadLetters()`, `peek()`, `idle()`, `send()`. */
   queues: LocalServiceBus;
@@ -110,6 +122,21 @@ function leaseOption(
   if (Number.isInteger(seconds) && seconds >= 5) return { leaseMs: seconds * 1000 };
   logger.warn(`DURABLE_ACTIVITY_LEASE_SECONDS must be a whole number ≥ 5; using the default 60 s`);
   return {};
+}
+
+/**
+ * The request body limit: FUNCTIONS_REQUEST_BODY_SIZE_LIMIT (bytes), else the host's 100 MiB
+ * (azure-functions-host `HttpRequestBodySizeMiddleware.cs`, `ScriptConstants.DefaultMaxRequestBodySize`).
+ */
+export function requestBodyLimit(env: NodeJS.ProcessEnv, logger?: HostLogger): number {
+  const setting = env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT;
+  if (setting === undefined || setting === '') return DEFAULT_BODY_LIMIT;
+  const bytes = Number(setting);
+  if (Number.isSafeInteger(bytes) && bytes > 0) return bytes;
+  logger?.warn(
+    `FUNCTIONS_REQUEST_BODY_SIZE_LIMIT is not a positive whole number; using ${DEFAULT_BODY_LIMIT}`,
+  );
+  return DEFAULT_BODY_LIMIT;
 }
 
 /**
@@ -144,6 +171,7 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     unsubscribe: (() => void)[];
     pool?: pg.Pool;
     durable?: DurableEngine;
+    rpc?: DurableRpcListener;
     timers?: TimerScheduler;
     appStarted?: boolean;
   } = { unsubscribe: [] };
@@ -168,6 +196,7 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     await step('local services', started.embedded && (() => started.embedded!.stop()));
     if (started.ownsHostname) delete env.WEBSITE_HOSTNAME;
     await step('HTTP server', started.http && (() => started.http!.close()));
+    await step('durable RPC listener', started.rpc && (() => started.rpc!.close()));
   };
 
   const port = options.port ?? (env.PORT !== undefined && env.PORT !== '' ? Number(env.PORT) : 7071);
@@ -175,16 +204,12 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     hostname: options.hostname ?? '127.0.0.1',
     port,
     routePrefix: hostJson.routePrefix,
-    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    bodyLimit: options.bodyLimit ?? requestBodyLimit(env, logger),
     logger,
   });
   await http.listen();
   started.http = http;
-  const bind = options.hostname ?? '127.0.0.1';
-  if (!['127.0.0.1', 'localhost', '::1'].includes(bind))
-    logger.warn(
-      `Listening on ${bind}: the durable management API (/runtime/webhooks/durabletask) and /admin have no keys locally — anyone who can reach this port can use them`,
-    );
+  const keys = options.keys ?? generateHostKeys();
   const origin = http.origin;
   const baseUrl = hostJson.routePrefix ? `${origin}/${hostJson.routePrefix}` : origin;
 
@@ -241,6 +266,18 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
         logger.error(`Function ${fn.name} is disabled: ${error.message}`);
       }
     }
+    // Like the Functions host: an HTTP function on a reserved or already-taken route is in error and
+    // not loaded; the others run.
+    const { errors: functionErrors } = validateHttpFunctions(
+      functions.filter((f) => triggerType(f) === 'httptrigger'),
+    );
+    for (const [name, message] of functionErrors) {
+      logger.error(`The '${name}' function is in error: ${message}`);
+      functions.splice(
+        functions.findIndex((f) => f.name === name),
+        1,
+      );
+    }
     const byType = (type: string): RegisteredFunction[] => functions.filter((f) => triggerType(f) === type);
     const orchestrators = new Map(byType('orchestrationtrigger').map((f) => [f.name, f]));
     const activities = new Map(byType('activitytrigger').map((f) => [f.name, f]));
@@ -279,7 +316,14 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
           : {}),
         ...leaseOption(options.durable?.leaseMs, env.DURABLE_ACTIVITY_LEASE_SECONDS, logger),
       });
-      inputs.durableClient = () => durableClientInput(origin, hub);
+      const rpc = new DurableRpcListener(
+        createDurableApi(engine, () => origin, keys.durableTask, logger),
+        options.bodyLimit ?? requestBodyLimit(env, logger),
+        logger,
+      );
+      started.rpc = rpc;
+      const rpcBaseUrl = await rpc.listen();
+      inputs.durableClient = () => durableClientInput(origin, hub, keys.durableTask, rpcBaseUrl);
       durable = engine;
     }
 
@@ -308,12 +352,23 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     const systemRoutes = [
       {
         prefix: ADMIN_PREFIX,
+        keys: [keys.master],
         ...createAdminApi({ functions: () => functions, describe, timers, bus, state: () => state }),
       },
     ];
     if (durable)
-      systemRoutes.push({ prefix: WEBHOOK_PREFIX, ...createDurableApi(durable, () => origin, logger) });
-    http.activate({ functions: byType('httptrigger'), inputs, dispatchOutputs, systemRoutes });
+      systemRoutes.push({
+        prefix: WEBHOOK_PREFIX,
+        keys: [keys.durableTask, keys.master],
+        ...createDurableApi(durable, () => origin, keys.durableTask, logger),
+      });
+    http.activate({
+      functions: byType('httptrigger'),
+      inputs,
+      dispatchOutputs,
+      systemRoutes,
+      functionKeys: [keys.master],
+    });
 
     for (const fn of functions) {
       const type = triggerType(fn);
@@ -353,7 +408,9 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
       url: origin,
       baseUrl,
       port: http.port,
+      keys,
       functions,
+      functionErrors,
       describe,
       queues: bus,
       durable,

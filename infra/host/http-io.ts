@@ -193,11 +193,59 @@ class DeferredRequest {
   }
 }
 
+/** `+` as space, then percent-decoding that leaves a malformed escape as it is (Uri.UnescapeDataString). */
+function unescapeQueryPart(text: string): string {
+  const spaced = text.includes('+') ? text.replace(/\+/g, ' ') : text;
+  if (!spaced.includes('%')) return spaced;
+  try {
+    return decodeURIComponent(spaced);
+  } catch {
+    // Decode the well-formed UTF-8 escapes one run at a time; a broken one stays literal.
+    return spaced.replace(/(?:%[0-9A-Fa-f]{2})+/g, (run) => {
+      try {
+        return decodeURIComponent(run);
+      } catch {
+        return run;
+      }
+    });
+  }
+}
+
 /**
- * A real `HttpRequest`, as the worker builds one. Without a query string it is given the (empty) query
- * directly; otherwise it reads the query from the URL itself, which keeps repeated parameters (the
- * constructor's `query` map cannot). Either way `request.query` is an empty or the URL's
- * URLSearchParams; the shortcut only spares re-parsing the URL on every request.
+ * The query as a v4 Node function receives it on Azure. The host parses the query string with ASP.NET
+ * Core (`QueryHelpers.ParseNullableQuery` over `QueryStringEnumerable`: pairs split on `&`, a pair
+ * without `=` has an empty value, empty pairs are skipped, leading white space of a name is dropped,
+ * `+` is a space), into a dictionary whose keys compare case-insensitively (the first spelling is
+ * kept); repeated keys become one entry whose values are joined with a comma (`StringValues.ToString`)
+ * and sent over gRPC as `nullableQuery` (azure-functions-host
+ * `src/WebJobs.Script.Grpc/MessageExtensions/GrpcMessageConversionExtensions.cs` `ToRpcHttp`; the Node
+ * worker announces `UseNullableValueDictionaryForHttp`, so empty values are kept). The library then
+ * builds `new URLSearchParams(thatRecord)` (@azure/functions `src/http/HttpRequest.ts`), so
+ * `?a=1&a=2&A=3` reads as `get('a') === '1,2,3'` and `getAll('a')` has one element — not what
+ * `new URL(url).searchParams` would say (azure-functions-nodejs-library#168).
+ */
+export function hostQuery(search: string): Record<string, string> {
+  const values = new Map<string, { name: string; parts: string[] }>();
+  const text = search.startsWith('?') ? search.slice(1) : search;
+  for (const pair of text.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const rawName = eq < 0 ? pair : pair.slice(0, eq).replace(/^\s+/, '');
+    const name = unescapeQueryPart(rawName);
+    const value = eq < 0 ? '' : unescapeQueryPart(pair.slice(eq + 1));
+    const key = name.toLowerCase();
+    const entry = values.get(key);
+    if (entry) entry.parts.push(value);
+    else values.set(key, { name, parts: [value] });
+  }
+  const out: Record<string, string> = {};
+  for (const { name, parts } of values.values()) out[name] = parts.join(',');
+  return out;
+}
+
+/**
+ * A real `HttpRequest`, as the worker builds one: the query from the host's dictionary (`hostQuery`),
+ * given to the constructor, which turns it into the URLSearchParams a function reads.
  *
  * The request it wraps is a DeferredRequest — the library's own hook for a native request, which the
  * worker's streaming mode uses to hand over a Request it built itself — except where the Request
@@ -205,7 +253,8 @@ class DeferredRequest {
  * these), and a GET or HEAD with a body (HttpRequest drops the body, with a warning).
  */
 export function createHttpRequest(init: RequestInit): HttpRequest {
-  const query = init.url.includes('?') ? {} : { query: {} };
+  const mark = init.url.indexOf('?');
+  const query = { query: mark < 0 ? {} : hostQuery(init.url.slice(mark + 1)) };
   const hasBody = init.body.length > 0;
   const bodiless = init.method === 'GET' || init.method === 'HEAD';
   if (!DEFERRABLE_METHODS.has(init.method) || (bodiless && hasBody))

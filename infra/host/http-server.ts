@@ -19,14 +19,20 @@ import { safeErrorReport } from './durable/errors.js';
 import { logs } from './log.js';
 import type { OutputDispatcher } from './outputs.js';
 import { sendProblem } from './problem.js';
+import { authorized } from './keys.js';
+import { effectiveRoute } from './route-validation.js';
 import { RouteTable } from './routing.js';
 import type { HostLogger, RegisteredFunction } from './types.js';
 
-export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** The Functions host's default request body limit (ScriptConstants.DefaultMaxRequestBodySize). */
+export const DEFAULT_BODY_LIMIT = 104_857_600;
 
 /** Routes the host serves itself (durable webhooks, admin), ahead of the function routes. */
 export interface SystemRoute {
+  /** Lower-case; matched case-insensitively, like the host's own routes. */
   prefix: string;
+  /** Keys that open this route (`x-functions-key` or `code=`); anything else gets a bare 401. */
+  keys: readonly string[];
   handle(method: string, url: URL, body: Buffer, res: ServerResponse): Promise<void>;
 }
 
@@ -43,6 +49,11 @@ export interface FunctionRouting {
   inputs: InputProvider;
   dispatchOutputs: OutputDispatcher;
   systemRoutes: SystemRoute[];
+  /**
+   * Keys that open a function whose authLevel is `function` or `admin`. Locally only the master key
+   * exists (no function keys), and the host accepts it at every level.
+   */
+  functionKeys: readonly string[];
 }
 
 const EMPTY_BODY = Buffer.alloc(0);
@@ -131,12 +142,30 @@ export function requestTarget(
   return { href: url.href, pathname: url.pathname };
 }
 
-/** `pathname` is `prefix` or below it, compared case-insensitively (`prefix` is lower-case). */
-function underPrefix(pathname: string, prefix: string): boolean {
+/**
+ * `pathname` is `prefix` or below it, compared case-insensitively (`prefix` is lower-case). With
+ * `open`, `prefix` ends in `/` and is matched as it is (`/admin/` covers `/admin/x`).
+ */
+function underPrefix(pathname: string, prefix: string, open = false): boolean {
   if (pathname.length < prefix.length) return false;
-  if (pathname.length > prefix.length && pathname.charCodeAt(prefix.length) !== 0x2f /* / */) return false;
+  if (!open && pathname.length > prefix.length && pathname.charCodeAt(prefix.length) !== 0x2f /* / */)
+    return false;
   const head = pathname.slice(0, prefix.length);
   return head === prefix || head.toLowerCase() === prefix;
+}
+
+/**
+ * What the Functions host answers when no route matches: ASP.NET Core's end of pipeline, a 404 with an
+ * empty body and no Content-Type (azure-functions-host `FunctionInvocationMiddleware` falls through
+ * to `next` when no function route matched).
+ */
+function notFound(res: ServerResponse): void {
+  bareStatus(res, 404);
+}
+
+/** A status with an empty body and no Content-Type, as ASP.NET Core writes a bare StatusCodeResult. */
+export function bareStatus(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'content-length': '0' }).end();
 }
 
 /** `::ffff:127.0.0.1` → `127.0.0.1`: the form the app compares against. */
@@ -177,7 +206,7 @@ export class HttpHost {
         try {
           // The safe report: an error's message can quote SQL with its values, or a caller's input.
           this.#options.logger.error(`HTTP request failed: ${safeErrorReport(error)}`);
-          if (!res.headersSent) sendProblem(res, { status: 500, title: 'Internal Server Error' });
+          if (!res.headersSent) bareStatus(res, 500);
           else res.destroy();
         } finally {
           this.#finished();
@@ -233,8 +262,7 @@ export class HttpHost {
   activate(routing: FunctionRouting): RouteTable<RegisteredFunction> {
     const routes = new RouteTable<RegisteredFunction>();
     for (const fn of routing.functions) {
-      const route =
-        typeof fn.trigger.route === 'string' && fn.trigger.route !== '' ? fn.trigger.route : fn.name;
+      const route = effectiveRoute(fn);
       const methods = Array.isArray(fn.trigger.methods) ? (fn.trigger.methods as string[]) : undefined;
       try {
         routes.add(route, methods, fn);
@@ -277,7 +305,7 @@ export class HttpHost {
     const fallbackHost = this.#fallbackHost;
     const target = requestTarget(req, fallbackHost);
     const pathname = target.pathname;
-    const system = this.#routing?.systemRoutes.find((r) => pathname.startsWith(r.prefix));
+    const system = this.#routing?.systemRoutes.find((r) => underPrefix(pathname, r.prefix, true));
     if (this.#draining && !system) {
       res.setHeader('connection', 'close');
       return sendProblem(res, {
@@ -297,32 +325,38 @@ export class HttpHost {
     if (!this.#checkLength(req, res)) return;
 
     if (system) {
+      const url = requestUrl(req, fallbackHost);
+      // Authorization runs before the body is read, as the host's authentication middleware does.
+      if (!authorized(url, req.headers, system.keys)) {
+        discardRest(req, this.#options.bodyLimit);
+        return bareStatus(res, 401);
+      }
       const body = await this.#body(req, res);
-      if (body) await system.handle(method, requestUrl(req, fallbackHost), body, res);
+      if (body) await system.handle(method, url, body, res);
       return;
     }
 
     const prefix = this.#prefix;
-    if (prefix && !underPrefix(pathname, prefix))
-      return sendProblem(res, { status: 404, title: 'Not Found', instance: pathname });
+    if (prefix && !underPrefix(pathname, prefix)) return notFound(res);
     const match = this.#routing.routes.match(method, pathname.slice(prefix.length));
-    if (match.kind === 'not-found')
-      return sendProblem(res, { status: 404, title: 'Not Found', instance: pathname });
-    if (match.kind === 'method-not-allowed')
-      return sendProblem(res, {
-        status: 405,
-        title: 'Method Not Allowed',
-        detail: `${method} is not allowed here; use ${match.allowed.join(', ')}.`,
-        instance: pathname,
-        extensions: { allowed: match.allowed },
-        headers: { allow: match.allowed.join(', ') },
-      });
+    // The host maps each function's methods as a route constraint (HttpMethodRouteConstraint), so a
+    // path served for other methods does not match either: a bare 404, never a 405.
+    if (match.kind !== 'match') return notFound(res);
 
     // A request without Content-Length or Transfer-Encoding has no body (RFC 9112 §6.3): no need to
     // wait for the stream's end (Node discards the empty stream when the response finishes).
     const body = hasNoBody(req) ? EMPTY_BODY : await this.#body(req, res);
     if (!body) return;
     const fn = match.target;
+    // As the host's FunctionInvocationMiddleware: a key-protected function without a valid key is a
+    // bare 401 and never runs (@azure/functions defaults authLevel to anonymous).
+    const level = fn.trigger.authLevel;
+    if (
+      typeof level === 'string' &&
+      level.toLowerCase() !== 'anonymous' &&
+      !authorized(new URL(target.href), req.headers, this.#routing.functionKeys)
+    )
+      return bareStatus(res, 401);
     // Like App Service's front end, the host states the peer address itself and overwrites any
     // client-supplied value; X-Forwarded-For passes through untouched for the app's own proxy logic.
     const request = createHttpRequest({
@@ -349,12 +383,8 @@ export class HttpHost {
       this.#options.logger.error(
         `Executed 'Functions.${fn.name}' (Failed, Id=${context.invocationId}, Duration=${Date.now() - started}ms): ${safeErrorReport(error)}`,
       );
-      return sendProblem(res, {
-        status: 500,
-        title: 'Internal Server Error',
-        detail: `The function failed; invocation id ${context.invocationId}.`,
-        extensions: { invocationId: context.invocationId },
-      });
+      // The host's ExceptionMiddleware sets 500 and writes nothing: the invocation id is in the log only.
+      return bareStatus(res, 500);
     }
     const closing = this.#draining ? CLOSING : NO_HEADERS;
     try {
@@ -368,12 +398,7 @@ export class HttpHost {
         this.#options.logger.error(
           `Functions.${fn.name}: could not send the response: ${safeErrorReport(error)}`,
         );
-      if (!res.headersSent)
-        sendProblem(res, {
-          status: 500,
-          title: 'Internal Server Error',
-          extensions: { invocationId: context.invocationId },
-        });
+      if (!res.headersSent) bareStatus(res, 500);
       else res.destroy();
       return;
     }
@@ -406,12 +431,8 @@ export class HttpHost {
   }
 
   #tooLarge(req: IncomingMessage, res: ServerResponse): void {
-    sendProblem(res, {
-      status: 413,
-      title: 'Payload Too Large',
-      detail: `The request body is larger than ${this.#options.bodyLimit} bytes.`,
-      headers: { connection: 'close' },
-    });
+    // Kestrel refuses the body (BadHttpRequestException) before any function runs; nothing is written.
+    res.writeHead(413, { connection: 'close', 'content-length': '0' }).end();
     discardRest(req, this.#options.bodyLimit * 8);
   }
 }

@@ -422,7 +422,11 @@ export async function run(args: string[]): Promise<void> {
           'select count(*)::int as n from audit_outbox where relayed_at is null',
         );
         if (rows[0]!.n === 0) return true;
-        await fetch(`${host!.url}/admin/functions/auditRelay`, { method: 'POST', body: '{}' });
+        await fetch(`${host!.url}/admin/functions/auditRelay`, {
+          method: 'POST',
+          body: '{}',
+          headers: { 'x-functions-key': host!.masterKey },
+        });
         return undefined;
       },
       { timeoutMs: 60_000, intervalMs: 500 },

@@ -316,6 +316,7 @@ describe('checkout through the local host', () => {
     const trigger = await fetch(`${host.url}/admin/functions/reservationSweeper`, {
       method: 'POST',
       body: '{}',
+      headers: { 'x-functions-key': host.masterKey },
     });
     expect(trigger.status).toBe(202);
     const order = await settled(shopper, orderId);

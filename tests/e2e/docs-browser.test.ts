@@ -1,11 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { startE2eHost, type E2eHost } from './support/host.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = path.resolve(__dirname, '..', '..', 'test-artifacts');
+const INSTALL_HINT =
+  'install it with `apt-get install -y chromium` (Debian/Ubuntu; README "Test prerequisites"), or set CHROMIUM_PATH to a Chromium or Chrome executable';
+
+/** A missing browser fails with what to do about it, not with Playwright's bare "executable doesn't exist". */
+async function launchChromium(args: string[]): Promise<Browser> {
+  if (!existsSync(CHROMIUM)) throw new Error(`Chromium is not installed at ${CHROMIUM}: ${INSTALL_HINT}`);
+  try {
+    return await chromium.launch({ executablePath: CHROMIUM, args });
+  } catch (error) {
+    throw new Error(`Chromium at ${CHROMIUM} did not start (${(error as Error).message}): ${INSTALL_HINT}`, {
+      cause: error,
+    });
+  }
+}
 
 /** Swagger UI over the local host, in Debian's headless Chromium: what a client developer sees. */
 describe('API docs in a real browser', () => {
@@ -13,20 +27,18 @@ describe('API docs in a real browser', () => {
   let browser: Browser;
 
   beforeAll(async () => {
+    // The browser first: without it there is no point starting a host.
+    browser = await launchChromium([
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ]);
     host = await startE2eHost();
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-        '--disable-quic',
-      ],
-    });
   }, 90_000);
 
   afterAll(async () => {

@@ -47,6 +47,14 @@ async function statusOf(instanceId: string): Promise<InstanceStatus> {
 
 const finished = (id: string): Promise<InstanceStatus> => host.durable!.waitForCompletion(id, 20_000);
 
+/** A call to the public durable webhooks, with the extension's system key (as on Azure). */
+function webhook(path: string, init: RequestInit = {}): Promise<Response> {
+  return fetch(`${host.url}/runtime/webhooks/durabletask/${path}`, {
+    ...init,
+    headers: { 'x-functions-key': host.keys.durableTask },
+  });
+}
+
 describe('durable functions through the real durable-functions library', () => {
   it('gives durable-client functions management URLs that point at this host', async () => {
     const id = newId('links');
@@ -54,14 +62,82 @@ describe('durable functions through the real durable-functions library', () => {
     expect(res.status).toBe(202);
     const links = (await res.json()) as Record<string, string>;
     expect(links.id).toBe(id);
+    // The public URLs carry the system key, as the extension's GetClientResponseLinks builds them.
     expect(links.statusQueryGetUri).toBe(
-      `${host.url}/runtime/webhooks/durabletask/instances/${id}?taskHub=${hub}&connection=Storage`,
+      `${host.url}/runtime/webhooks/durabletask/instances/${id}?taskHub=${hub}&connection=Storage&code=${host.keys.durableTask}`,
     );
     expect(res.headers.get('location')).toBe(links.statusQueryGetUri);
     await finished(id);
     const direct = await fetch(links.statusQueryGetUri!);
     expect(direct.status).toBe(200);
     expect(((await direct.json()) as InstanceStatus).runtimeStatus).toBe('Completed');
+  });
+
+  it("refuses the public webhooks without the system key (401, nothing changes); the app's client needs none", async () => {
+    const id = newId('keys');
+    expect((await startFlow('waitThenTimer', id)).status).toBe(202);
+    await until(async () => (await statusOf(id)).customStatus === 'waiting for Go' || undefined);
+    const base = `${host.url}/runtime/webhooks/durabletask`;
+    const calls: [string, string][] = [
+      ['GET', `instances/${id}`],
+      ['GET', 'instances'],
+      ['POST', `instances/${id}/raiseEvent/Go`],
+      ['POST', `instances/${id}/terminate?reason=x`],
+      ['DELETE', `instances/${id}`],
+      ['DELETE', 'instances'],
+      ['POST', `orchestrators/timerOnly/${newId('keys-start')}`],
+    ];
+    const wrong: Record<string, string>[] = [{}, { 'x-functions-key': 'nope' }, { 'x-functions-key': '' }];
+    for (const [method, path] of calls)
+      for (const headers of wrong) {
+        const res = await fetch(`${base}/${path}`, {
+          method,
+          headers,
+          ...(method === 'POST' ? { body: '1' } : {}),
+        });
+        expect(res.status, `${method} ${path} ${JSON.stringify(headers)}`).toBe(401);
+        expect(await res.text()).toBe('');
+      }
+    // A wrong header wins over a right code= (the header is read first), as in the host.
+    const shadowed = await fetch(`${base}/instances/${id}?code=${host.keys.durableTask}`, {
+      headers: { 'x-functions-key': 'nope' },
+    });
+    expect(shadowed.status).toBe(401);
+    expect((await statusOf(id)).runtimeStatus).toBe('Running');
+    expect((await statusOf(id)).customStatus).toBe('waiting for Go');
+
+    // With the system key (header or code=) or the master key, each works.
+    expect((await fetch(`${base}/instances/${id}?code=${host.keys.durableTask}`)).status).toBe(202);
+    const raised = await fetch(`${base}/instances/${id}/raiseEvent/Go`, {
+      method: 'POST',
+      body: '"go"',
+      headers: { 'x-functions-key': host.keys.master },
+    });
+    expect(raised.status).toBe(202);
+    expect((await finished(id)).output).toEqual({ go: 'go' });
+    expect(await (await webhook(`instances/${id}`, { method: 'DELETE' })).json()).toEqual({
+      instancesDeleted: 1,
+    });
+
+    const other = newId('keys-terminate');
+    expect((await startFlow('waitThenTimer', other)).status).toBe(202);
+    await until(async () => (await statusOf(other)).runtimeStatus === 'Running' || undefined);
+    expect((await webhook(`instances/${other}/terminate?reason=test`, { method: 'POST' })).status).toBe(202);
+    expect((await finished(other)).runtimeStatus).toBe('Terminated');
+  });
+
+  it("gives the app's durable client a loopback RPC base URL without a key, and public URLs with it", async () => {
+    const data = (await (await fetch(`${host.baseUrl}/flows-client-data`)).json()) as {
+      rpcBaseUrl: string;
+      requiredQueryStringParameters: string;
+      creationUrls: Record<string, string>;
+    };
+    expect(data.rpcBaseUrl).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/durabletask\/$/);
+    expect(new URL(data.rpcBaseUrl).port).not.toBe(String(host.port));
+    expect(data.requiredQueryStringParameters).toBe(`code=${host.keys.durableTask}`);
+    expect(data.creationUrls.createNewInstancePostUri).toContain(`?code=${host.keys.durableTask}`);
+    // The RPC endpoint serves the same API, keyless, to whoever is on this machine (as on Azure).
+    expect((await fetch(`${data.rpcBaseUrl}instances/${newId('none')}`)).status).toBe(404);
   });
 
   it('runs retry, Task.all, a string input and an external event that wins the race with a timer', async () => {
@@ -106,10 +182,7 @@ describe('durable functions through the real durable-functions library', () => {
     const status = await finished(id);
     expect(status.runtimeStatus).toBe('Completed');
     expect((status.output as { outcome: unknown }).outcome).toBe('timed-out');
-    const late = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Approval`, {
-      method: 'POST',
-      body: '{}',
-    });
+    const late = await webhook(`instances/${id}/raiseEvent/Approval`, { method: 'POST', body: '{}' });
     expect(late.status).toBe(410);
     // The SDK treats 410 as "already finished", not as an error.
     expect(
@@ -172,10 +245,7 @@ describe('durable functions through the real durable-functions library', () => {
     const status = await statusOf(id);
     expect(status.runtimeStatus).toBe('Terminated');
     expect(status.output).toBe('stopped by test');
-    const late = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}/raiseEvent/Go`, {
-      method: 'POST',
-      body: '1',
-    });
+    const late = await webhook(`instances/${id}/raiseEvent/Go`, { method: 'POST', body: '1' });
     expect(late.status).toBe(410);
   });
 
@@ -185,7 +255,7 @@ describe('durable functions through the real durable-functions library', () => {
     await finished(id);
     const purge = await fetch(`${host.baseUrl}/flows/${id}`, { method: 'DELETE' });
     expect(await purge.json()).toEqual({ instancesDeleted: 1 });
-    const gone = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}`);
+    const gone = await webhook(`instances/${id}`);
     expect(gone.status).toBe(404);
   });
 
@@ -249,7 +319,7 @@ describe('durable functions through the real durable-functions library', () => {
     const id = newId('history');
     await startFlow('timerOnly', id, 10);
     await finished(id);
-    const res = await fetch(`${host.url}/runtime/webhooks/durabletask/instances/${id}?showHistory=true`);
+    const res = await webhook(`instances/${id}?showHistory=true`);
     const status = (await res.json()) as { history: { EventType: string }[] };
     expect(status.history.map((e) => e.EventType)).toEqual([
       'OrchestratorStarted',

@@ -28,6 +28,10 @@ const RAW = [
 ];
 const HOST_HEADERS = { 'x-client-ip': '127.0.0.1' };
 
+const QUERY_AS_THE_HOST_SENDS_IT: Record<string, Record<string, string>> = {
+  'http://127.0.0.1:7071/api/products?x=1&x=2&y=%20z': { x: '1,2', y: ' z' },
+};
+
 function both(method: string, url: string, body: string, raw: string[] = RAW) {
   const bytes = Buffer.from(body);
   const init = { method, url, rawHeaders: raw, hostHeaders: HOST_HEADERS, params: { id: '7' }, body: bytes };
@@ -37,7 +41,9 @@ function both(method: string, url: string, body: string, raw: string[] = RAW) {
     url,
     headers,
     params: { id: '7' },
-    ...(url.includes('?') ? {} : { query: {} }),
+    // What the Functions host sends the worker for the query (GrpcMessageConversionExtensions.ToRpcHttp):
+    // one entry per name, repeated values joined with a comma, decoded.
+    query: QUERY_AS_THE_HOST_SENDS_IT[url] ?? {},
     ...(bytes.length > 0 ? { body: { bytes } } : {}),
   });
   return { ours: createHttpRequest(init), reference };

@@ -47,9 +47,23 @@ describe('timer triggers', () => {
     expect(fixtures.runs.filter((r) => r.name === 'startupTimer')).toHaveLength(1);
   });
 
-  it('can run a timer function on demand through the admin API', async () => {
+  it('can run a timer function on demand through the admin API, with the master key only', async () => {
     const before = fixtures.runs.filter((r) => r.name === 'startupTimer').length;
-    const res = await fetch(`${host.url}/admin/functions/startupTimer`, { method: 'POST', body: '{}' });
+    const url = `${host.url}/admin/functions/startupTimer`;
+    // As on Azure (AdminAuthLevel): no key, a wrong key or the durable system key → 401, nothing runs.
+    const wrong: Record<string, string>[] = [
+      {},
+      { 'x-functions-key': 'nope' },
+      { 'x-functions-key': host.keys.durableTask },
+    ];
+    for (const headers of wrong)
+      expect((await fetch(url, { method: 'POST', body: '{}', headers })).status).toBe(401);
+    expect(fixtures.runs.filter((r) => r.name === 'startupTimer').length).toBe(before);
+    const res = await fetch(url, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'x-functions-key': host.keys.master },
+    });
     expect(res.status).toBe(202);
     await until(() =>
       fixtures.runs.filter((r) => r.name === 'startupTimer').length > before ? true : undefined,

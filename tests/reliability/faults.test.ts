@@ -13,6 +13,7 @@ import {
   drainAudit,
   placeOrder,
   runTimer,
+  shopThrough,
   shopperWithCart,
   stockOf,
   waitSettled,
@@ -101,7 +102,7 @@ beforeAll(async () => {
   await startHost();
   tenantId = (await createTenant('Fault suite shop')).id;
   adminUser = await createUser(tenantId, { roles: ['customer', 'admin'] });
-  shop = { tenantId, pool, baseUrl: () => host.baseUrl, hostUrl: () => host.url };
+  shop = shopThrough(tenantId, pool, () => host);
 }, 120_000);
 
 afterAll(async () => {

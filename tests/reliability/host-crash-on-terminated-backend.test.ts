@@ -6,7 +6,7 @@ import { ADMIN_PG_URL } from '../setup/test-env.js';
 import { sleep, terminateBackends, withApplicationName } from '../support/faults.js';
 import { spawnHost, type HostProcess } from '../support/host-process.js';
 import { createOwnDatabases, type OwnDatabases } from './support/databases.js';
-import { placeOrder, shopperWithCart, waitSettled, type Shop } from './support/shop.js';
+import { placeOrder, shopperWithCart, shopThrough, waitSettled, type Shop } from './support/shop.js';
 
 /**
  * Regression for issue #10's finding: PostgreSQL terminating a durable-store connection
@@ -50,7 +50,7 @@ beforeAll(async () => {
   fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
   const tenantId = (await createTenant('Crash shop')).id;
   productId = (await createProduct(tenantId, { stock: 1_000 })).id;
-  shop = { tenantId, pool, baseUrl: () => host.baseUrl, hostUrl: () => host.url };
+  shop = shopThrough(tenantId, pool, () => host);
 }, 120_000);
 
 afterAll(async () => {

@@ -11,6 +11,7 @@ import {
   orderStatuses,
   placeOrder,
   shopperWithCart,
+  shopThrough,
   waitSettled,
   type Shop,
 } from './support/shop.js';
@@ -60,7 +61,7 @@ describe('the host killed during checkouts and restarted', () => {
     const scarce = (await createProduct(tenantId, { name: 'Scarce', stock: 6, priceCents: 4000 })).id;
     const plenty = (await createProduct(tenantId, { name: 'Plenty', stock: 500, priceCents: 700 })).id;
     initialStock.set(scarce, 6).set(plenty, 500);
-    const shop: Shop = { tenantId, pool, baseUrl: () => host.baseUrl, hostUrl: () => host.url };
+    const shop: Shop = shopThrough(tenantId, pool, () => host);
 
     // 8 want the 6 scarce ones; 14 buy plenty (2 of them with a declined card).
     const plan = [

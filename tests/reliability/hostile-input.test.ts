@@ -1004,7 +1004,14 @@ function judge({ variant, response }: Outcome): string | undefined {
     return `${where}: the answer leaks a file`;
   // 431: the request head exceeds the HTTP parser's limit (16 KiB); Node answers before any function runs.
   const parserRefusal = response.status === 431 && response.body.length === 0;
-  if (response.status >= 400 && !variant.framing && !parserRefusal) {
+  // The Functions host's own answers, before any function runs, bare as on Azure (infra/host/README.md):
+  // 404 for a path no route matches or a method the route lacks, 413 for a body over its limit.
+  const hostRefusal =
+    response.body.length === 0 &&
+    response.headers['content-type'] === undefined &&
+    ((response.status === 404 && ['method', 'path:traversal'].includes(variant.kind)) ||
+      (response.status === 413 && variant.kind === 'body:whole'));
+  if (response.status >= 400 && !variant.framing && !parserRefusal && !hostRefusal) {
     const type = response.headers['content-type'] ?? '';
     if (!type.startsWith('application/problem+json')) return `${where}: content-type ${type || '(none)'}`;
     let problem: { type?: unknown; title?: unknown; status?: unknown };

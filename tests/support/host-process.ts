@@ -12,6 +12,10 @@ export interface HostProcess {
   baseUrl: string;
   url: string;
   port: number;
+  /** The host's master key: send it as `x-functions-key` to /admin/… (as on Azure). */
+  masterKey: string;
+  /** The durable extension's system key (opens /runtime/webhooks/durabletask/…). */
+  durableTaskKey: string;
   pid: number;
   output(): string;
   /** SIGTERM (graceful drain), SIGKILL after `timeoutMs`; resolves when the process is gone. */
@@ -34,6 +38,15 @@ export interface HostProcessOptions {
   readyTimeoutMs?: number;
   /** Mirror the host's output to stderr (default: HOST_E2E_LOG=1). */
   echo?: boolean;
+}
+
+/** The `--ready-json` line of infra/host/cli.ts. */
+interface ReadyLine {
+  url: string;
+  baseUrl: string;
+  port: number;
+  masterKey: string;
+  durableTaskKey: string;
 }
 
 const live = new Set<ReturnType<typeof spawn>>();
@@ -117,7 +130,7 @@ export async function spawnHost(options: HostProcessOptions): Promise<HostProces
   };
 
   let seen = '';
-  const ready = await new Promise<{ url: string; baseUrl: string; port: number }>((resolve, reject) => {
+  const ready = await new Promise<ReadyLine>((resolve, reject) => {
     const timeoutMs = options.readyTimeoutMs ?? 60_000;
     const timer = setTimeout(
       () => reject(new Error(`host not ready within ${timeoutMs} ms:\n${output()}`)),
@@ -129,7 +142,7 @@ export async function spawnHost(options: HostProcessOptions): Promise<HostProces
       if (!line) return;
       clearTimeout(timer);
       child.stdout.off('data', onData);
-      resolve(JSON.parse(line) as { url: string; baseUrl: string; port: number });
+      resolve(JSON.parse(line) as ReadyLine);
     };
     child.stdout.on('data', onData);
     void exited.then(() => {

@@ -14,28 +14,39 @@ import type { InstanceFilter, RuntimeStatus } from './store.js';
 export const WEBHOOK_PREFIX = '/runtime/webhooks/durabletask/';
 const ID_PLACEHOLDER = 'INSTANCEID';
 
-/** The client binding data the extension would pass to a `durableClient` input. */
-export function durableClientInput(origin: string, hub: string): Record<string, unknown> {
+/**
+ * The client binding data the extension would pass to a `durableClient` input
+ * (azure-functions-durable-extension `Bindings/BindingHelper.cs` `DurableOrchestrationClientToString`,
+ * `HttpApiHandler.cs` `GetInstanceCreationLinks`/`GetClientResponseLinks`): the public webhook URLs
+ * carry the system key (`code=`), and `rpcBaseUrl` is the extension's loopback-only listener
+ * (`LocalHttpListener.cs`, `http://127.0.0.1:17071/durabletask/` on Azure), which needs no key.
+ * durable-functions 3.5.0 calls `rpcBaseUrl` for every client operation whenever it is set
+ * (`lib/src/durableClient/DurableClient.js`); the webhook URLs only reach callers through
+ * `createCheckStatusResponse`/`createHttpManagementPayload`.
+ */
+export function durableClientInput(
+  origin: string,
+  hub: string,
+  systemKey: string,
+  rpcBaseUrl: string,
+): Record<string, unknown> {
   const base = `${origin}${WEBHOOK_PREFIX}`;
-  const query = `taskHub=${encodeURIComponent(hub)}&connection=Storage`;
+  const code = `code=${encodeURIComponent(systemKey)}`;
   return {
     taskHubName: hub,
     creationUrls: {
-      createNewInstancePostUri: `${base}orchestrators/{functionName}[/{instanceId}]?${query}`,
-      createAndWaitOnNewInstancePostUri: `${base}orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${query}`,
+      createNewInstancePostUri: `${base}orchestrators/{functionName}[/{instanceId}]?${code}`,
+      createAndWaitOnNewInstancePostUri: `${base}orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${code}`,
     },
-    managementUrls: managementUrls(base, hub, ID_PLACEHOLDER),
+    managementUrls: managementUrls(base, hub, ID_PLACEHOLDER, systemKey),
     baseUrl: base.slice(0, -1),
-    requiredQueryStringParameters: query,
-    rpcBaseUrl: base,
-    httpBaseUrl: base.slice(0, -1),
-    maxGrpcMessageSizeInBytes: 0,
-    grpcHttpClientTimeout: '00:01:40',
+    requiredQueryStringParameters: code,
+    rpcBaseUrl,
   };
 }
 
-function managementUrls(base: string, hub: string, id: string): Record<string, string> {
-  const query = `taskHub=${encodeURIComponent(hub)}&connection=Storage`;
+function managementUrls(base: string, hub: string, id: string, systemKey: string): Record<string, string> {
+  const query = `taskHub=${encodeURIComponent(hub)}&connection=Storage&code=${encodeURIComponent(systemKey)}`;
   const instance = `${base}instances/${id}`;
   return {
     id,
@@ -111,6 +122,7 @@ export interface DurableApi {
 export function createDurableApi(
   engine: DurableEngine,
   origin: () => string,
+  systemKey: string,
   logger?: HostLogger,
 ): DurableApi {
   const base = (): string => `${origin()}${WEBHOOK_PREFIX}`;
@@ -174,7 +186,7 @@ export function createDurableApi(
           'Instance already exists',
           `An instance with ID '${result.instanceId}' already exists and is not finished.`,
         );
-      const links = managementUrls(base(), engine.hub, result.instanceId);
+      const links = managementUrls(base(), engine.hub, result.instanceId, systemKey);
       return sendJson(res, 202, { ...links, id: result.instanceId }, { location: links.statusQueryGetUri! });
     }
 
@@ -208,7 +220,7 @@ export function createDurableApi(
       const headers: Record<string, string> =
         statusCode(status) === 202
           ? {
-              location: managementUrls(base(), engine.hub, instanceId).statusQueryGetUri!,
+              location: managementUrls(base(), engine.hub, instanceId, systemKey).statusQueryGetUri!,
               'retry-after': '1',
             }
           : {};

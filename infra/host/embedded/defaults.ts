@@ -14,6 +14,12 @@ import { startLocalStripe, type EmbeddedStripe } from './stripe.js';
 
 export const EMBEDDED_POSTGRES_PORT = 54329;
 
+/** `EMBEDDED_POSTGRES_PORT` when it is a port number, else 54329. */
+export function embeddedPostgresPort(env: NodeJS.ProcessEnv): number {
+  const port = Number(env.EMBEDDED_POSTGRES_PORT);
+  return Number.isInteger(port) && port > 0 && port < 65_536 ? port : EMBEDDED_POSTGRES_PORT;
+}
+
 export interface EmbeddedDefaultsOptions {
   root: string;
   env: NodeJS.ProcessEnv;
@@ -90,7 +96,8 @@ export async function applyEmbeddedDefaults(options: EmbeddedDefaultsOptions): P
       wantPostgres
         ? startEmbeddedPostgres({
             dataDir: embeddedDataDir(localDir),
-            port: options.postgresPort ?? EMBEDDED_POSTGRES_PORT,
+            // EMBEDDED_POSTGRES_PORT when 54329 is taken (by another checkout's host, or a test).
+            port: options.postgresPort ?? embeddedPostgresPort(env),
             password: secrets.get('EMBEDDED_POSTGRES_PASSWORD', () => LOCAL_SECRET_GENERATORS.ADMIN_TOKEN!()),
             databases: ['ecommerce', 'ecommerce_audit'],
             logger,

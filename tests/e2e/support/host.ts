@@ -15,6 +15,8 @@ export interface E2eHost {
   /** The origin, e.g. http://127.0.0.1:43121 (durable webhooks live at /runtime/webhooks/durabletask). */
   url: string;
   port: number;
+  /** The host's master key: send it as `x-functions-key` to /admin/… (as on Azure). */
+  masterKey: string;
   /** Everything the host printed so far (handy in assertion messages). */
   output(): string;
   /** SIGTERM (graceful), SIGKILL after the timeout; resolves when the process is gone. */
@@ -66,6 +68,9 @@ function repoRoot(): string {
   return dir;
 }
 
+/** The `--ready-json` line of infra/host/cli.ts (it also names the durable system key). */
+type Ready = Pick<E2eHost, 'url' | 'baseUrl' | 'port' | 'masterKey'>;
+
 export async function startE2eHost(options: E2eHostOptions = {}): Promise<E2eHost> {
   const root = repoRoot();
   const cli = path.join(root, 'dist', 'infra', 'host', 'cli.js');
@@ -110,7 +115,7 @@ export async function startE2eHost(options: E2eHostOptions = {}): Promise<E2eHos
     clearTimeout(timer);
   };
 
-  const ready = await new Promise<{ url: string; baseUrl: string; port: number }>((resolve, reject) => {
+  const ready = await new Promise<Ready>((resolve, reject) => {
     const timeoutMs = options.readyTimeoutMs ?? 60_000;
     const timer = setTimeout(() => {
       reject(new Error(`The host did not become ready within ${timeoutMs} ms:\n${output}`));
@@ -120,7 +125,7 @@ export async function startE2eHost(options: E2eHostOptions = {}): Promise<E2eHos
         if (!line.startsWith('{"event":"host-ready"')) continue;
         clearTimeout(timer);
         child.stdout.off('data', onData);
-        resolve(JSON.parse(line) as { url: string; baseUrl: string; port: number });
+        resolve(JSON.parse(line) as Ready);
         return;
       }
     };

@@ -16,6 +16,23 @@ export interface Shop {
   pool: pg.Pool;
   baseUrl(): string;
   hostUrl(): string;
+  /** The running host's master key (its admin API needs it, as on Azure). */
+  masterKey(): string;
+}
+
+/** The shop behind `host()` — a function, so a restarted host (new port, new keys) is followed. */
+export function shopThrough(
+  tenantId: string,
+  pool: pg.Pool,
+  host: () => { baseUrl: string; url: string; masterKey: string },
+): Shop {
+  return {
+    tenantId,
+    pool,
+    baseUrl: () => host().baseUrl,
+    hostUrl: () => host().url,
+    masterKey: () => host().masterKey,
+  };
 }
 
 export interface Shopper {
@@ -106,7 +123,11 @@ export async function orderStatuses(
 
 /** Runs a timer function of the host now (the host's admin API). */
 export async function runTimer(shop: Shop, name: string): Promise<void> {
-  const res = await fetch(`${shop.hostUrl()}/admin/functions/${name}`, { method: 'POST', body: '{}' });
+  const res = await fetch(`${shop.hostUrl()}/admin/functions/${name}`, {
+    method: 'POST',
+    body: '{}',
+    headers: { 'x-functions-key': shop.masterKey() },
+  });
   if (res.status !== 202) throw new Error(`running ${name}: ${res.status}`);
 }
 
