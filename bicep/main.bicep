@@ -28,6 +28,12 @@ param postgresAdminLogin string = 'ecomadmin'
 @secure()
 param postgresAdminPassword string
 
+@description('Object id of the deploy workflow\'s service principal: the server\'s Entra administrator, which migrates and registers the app\'s identity. deploy.yml always passes it; empty leaves the administrator as it is.')
+param postgresEntraAdminObjectId string = ''
+
+@description('Display name of that service principal (its PostgreSQL user name).')
+param postgresEntraAdminName string = ''
+
 param postgresVersion string = '16'
 param postgresSkuName string = 'Standard_B2s'
 
@@ -147,6 +153,15 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+module network 'modules/network.bicep' = {
+  name: 'network'
+  params: {
+    name: 'vnet-${baseName}'
+    location: location
+    tags: tags
+  }
+}
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
@@ -199,7 +214,10 @@ module postgres 'modules/postgres.bicep' = {
     backupRetentionDays: postgresBackupRetentionDays
     geoRedundantBackup: postgresGeoRedundantBackup
     highAvailability: postgresHighAvailability
-    keyVaultName: keyVault.outputs.name
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    privateDnsZoneId: network.outputs.postgresDnsZoneId
+    entraAdminObjectId: postgresEntraAdminObjectId
+    entraAdminName: postgresEntraAdminName
   }
 }
 
@@ -252,6 +270,11 @@ module functionApp 'modules/function-app.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    databaseUser: identity.outputs.name
+    databaseHost: postgres.outputs.fullyQualifiedDomainName
+    appDatabaseName: postgres.outputs.appDatabaseName
+    auditDatabaseName: postgres.outputs.auditDatabaseName
+    virtualNetworkSubnetId: network.outputs.appSubnetId
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
@@ -327,5 +350,9 @@ output storageAccountName string = storage.outputs.name
 output postgresServerName string = postgres.outputs.name
 output postgresHost string = postgres.outputs.fullyQualifiedDomainName
 output postgresAdminLogin string = postgresAdminLogin
+output postgresEntraAdminName string = postgresEntraAdminName
+// The app's PostgreSQL principal: registered by the deploy workflow (pgaadauth_create_principal_with_oid).
+output appIdentityName string = identity.outputs.name
+output appIdentityPrincipalId string = identity.outputs.principalId
 output appDatabaseName string = postgres.outputs.appDatabaseName
 output auditDatabaseName string = postgres.outputs.auditDatabaseName

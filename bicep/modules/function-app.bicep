@@ -13,6 +13,15 @@ param tags object
 param identityId string
 param identityClientId string
 
+@description('PostgreSQL user of the identity (the principal name the deploy workflow registers).')
+param databaseUser string
+param databaseHost string
+param appDatabaseName string
+param auditDatabaseName string
+
+@description('Subnet (delegated to Microsoft.App/environments) the app joins to reach private endpoints.')
+param virtualNetworkSubnetId string
+
 param storageAccountName string
 param storageBlobEndpoint string
 param deploymentContainerName string
@@ -84,8 +93,10 @@ var appSettings = {
 
   // Application settings
   APP_ENV: 'azure'
-  DATABASE_URL: '${kvRef}database-url/)'
-  AUDIT_DATABASE_URL: '${kvRef}audit-database-url/)'
+  // No password anywhere: the identity's Entra access token is the password (DATABASE_AUTH=entra).
+  DATABASE_URL: 'postgres://${uriComponent(databaseUser)}@${databaseHost}:5432/${appDatabaseName}'
+  AUDIT_DATABASE_URL: 'postgres://${uriComponent(databaseUser)}@${databaseHost}:5432/${auditDatabaseName}'
+  DATABASE_AUTH: 'entra'
   DATABASE_POOL_MAX: string(tuning.databasePoolMax)
   REDIS_URL: '${kvRef}redis-url/)'
   REDIS_KEY_PREFIX: tuning.redisKeyPrefix
@@ -166,6 +177,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: virtualNetworkSubnetId
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'

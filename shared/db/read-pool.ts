@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import pg from 'pg';
 import { getSettings } from '../config/index.js';
+import { pgPasswordOption } from './database-auth.js';
 import { guardPool } from './pool-guard.js';
 import { countQuery } from './query-counter.js';
 
@@ -51,6 +52,7 @@ const TENANT_FIRST = /\btenant_id = \$1\b/;
 export function readPoolConfig(connectionString: string, poolMax: number): pg.PoolConfig {
   return {
     connectionString,
+    ...pgPasswordOption(),
     max: readPoolMax(poolMax),
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,
