@@ -107,16 +107,22 @@ async function adopt(client: pg.Client, owner: string): Promise<void> {
   await client.query(ADOPT.replace('%OWNER%', literal(owner)));
 }
 
-/** Ownership and grants of the app database. Idempotent: run after every migration. */
-export async function applyAppRoles(
+type Grants = (id: (name: string) => string, database: string) => string[];
+
+/** Adopts the database's objects for the owner, then runs `grants` (idempotent: after every migration). */
+async function applyGrants(client: pg.Client, owner: string, grants: Grants): Promise<void> {
+  await adopt(client, owner);
+  const db = (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
+  for (const sql of grants((name) => client.escapeIdentifier(name), db)) await client.query(sql);
+}
+
+/** The app database: DML on its tables and sequences, today's and those the owner creates later. */
+export function applyAppRoles(
   client: pg.Client,
   roles: DatabaseRoles,
   members: readonly string[],
 ): Promise<void> {
-  await adopt(client, roles.owner);
-  const db = (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
-  const id = (name: string): string => client.escapeIdentifier(name);
-  const statements = [
+  return applyGrants(client, roles.owner, (id, db) => [
     `grant connect on database ${id(db)} to ${id(roles.app)}`,
     `grant usage on schema public to ${id(roles.app)}`,
     `grant select, insert, update, delete on all tables in schema public to ${id(roles.app)}`,
@@ -126,26 +132,21 @@ export async function applyAppRoles(
     `alter default privileges for role ${id(roles.owner)} in schema public grant select, insert, update, delete on tables to ${id(roles.app)}`,
     `alter default privileges for role ${id(roles.owner)} in schema public grant usage, select on sequences to ${id(roles.app)}`,
     ...members.map((m) => `grant ${id(roles.app)} to ${id(m)}`),
-  ];
-  for (const sql of statements) await client.query(sql);
+  ]);
 }
 
-/** Ownership and grants of the audit database: INSERT and SELECT on audit_log, nothing else. */
-export async function applyAuditRoles(
+/** The audit database: INSERT and SELECT on audit_log, nothing else. */
+export function applyAuditRoles(
   client: pg.Client,
   roles: DatabaseRoles,
   members: readonly string[],
 ): Promise<void> {
-  await adopt(client, roles.owner);
-  const db = (await client.query<{ db: string }>('select current_database() as db')).rows[0]!.db;
-  const id = (name: string): string => client.escapeIdentifier(name);
-  const statements = [
+  return applyGrants(client, roles.owner, (id, db) => [
     `grant connect on database ${id(db)} to ${id(roles.audit)}`,
     `grant usage on schema public to ${id(roles.audit)}`,
     `grant select, insert on table audit_log to ${id(roles.audit)}`,
     ...members.map((m) => `grant ${id(roles.audit)} to ${id(m)}`),
-  ];
-  for (const sql of statements) await client.query(sql);
+  ]);
 }
 
 /** Creates the roles and hands both databases' existing objects to the owner, before migrating. */
