@@ -67,8 +67,12 @@ param instanceMemoryMB int = 2048
 
 param alwaysReadyHttpInstances int = 0
 
-@description('Connections per instance to the app database. Instances × (this + 4 audit) must stay under the server\'s max_connections.')
-param databasePoolMax int = 5
+@description('Instances kept warm for the durable group (orchestrations and activities).')
+@minValue(1)
+param alwaysReadyDurableInstances int = 1
+
+@description('DATABASE_POOL_MAX: the ORM and read pools of an instance. The other pools add 6; maximumInstanceCount × (this + 6) + 10 must stay within the server\'s user connections (shared/db/capacity.ts, tests/infra/capacity.test.ts).')
+param databasePoolMax int = 4
 
 @allowed([
   'debug'
@@ -287,9 +291,12 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    alwaysReadyDurableInstances: alwaysReadyDurableInstances
     frontDoorId: enableFrontDoor ? frontDoorProfile.outputs.frontDoorId : ''
     tuning: {
       databasePoolMax: databasePoolMax
+      // shared/db/capacity.ts ormPoolMax: the pool minus the read pool's quarter (at least 1 each).
+      activityConcurrency: max(1, databasePoolMax - max(1, databasePoolMax / 4))
       // One Redis per environment; the prefix still keeps keys apart if one is ever shared.
       redisKeyPrefix: '${environmentName}:'
       secretCacheTtlSeconds: secretCacheTtlSeconds

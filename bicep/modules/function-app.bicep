@@ -50,6 +50,10 @@ param instanceMemoryMB int = 2048
 @minValue(0)
 param alwaysReadyHttpInstances int = 0
 
+@description('Instances kept warm for the durable group (orchestrations and activities): at least 1, so a checkout never waits for a cold start or an idle poll back-off (docs/adr/0091-durable-and-capacity.md).')
+@minValue(1)
+param alwaysReadyDurableInstances int = 1
+
 @description('Non-secret tunables: see shared/config/settings.ts for meaning and bounds.')
 param tuning tuningSettings
 
@@ -58,6 +62,9 @@ param frontDoorId string = ''
 
 type tuningSettings = {
   databasePoolMax: int
+  // The ORM pool's share of databasePoolMax (shared/db/capacity.ts ormPoolMax): activities beyond it
+  // would only queue for a connection.
+  activityConcurrency: int
   redisKeyPrefix: string
   secretCacheTtlSeconds: int
   trustedProxyHops: int
@@ -98,6 +105,8 @@ var appSettings = {
   AUDIT_DATABASE_URL: 'postgres://${uriComponent(databaseUser)}@${databaseHost}:5432/${auditDatabaseName}'
   DATABASE_AUTH: 'entra'
   DATABASE_POOL_MAX: string(tuning.databasePoolMax)
+  // host.json's value is for local runs; each environment's follows its own pool size.
+  AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: string(tuning.activityConcurrency)
   REDIS_URL: '${kvRef}redis-url/)'
   REDIS_KEY_PREFIX: tuning.redisKeyPrefix
   KEY_VAULT_URL: keyVaultUri
@@ -141,11 +150,20 @@ var frontDoorOnly = [
   }
 ]
 
-// All HTTP functions scale together as the `http` group on Flex Consumption.
-var alwaysReadyHttp = [
+// Flex Consumption scales function groups: all HTTP functions are the `http` group, orchestrations and
+// activities the `durable` group (https://aka.ms/flexconsumption/alwaysready).
+var alwaysReadyHttp = alwaysReadyHttpInstances > 0
+  ? [
+      {
+        name: 'http'
+        instanceCount: alwaysReadyHttpInstances
+      }
+    ]
+  : []
+var alwaysReadyDurable = [
   {
-    name: 'http'
-    instanceCount: alwaysReadyHttpInstances
+    name: 'durable'
+    instanceCount: alwaysReadyDurableInstances
   }
 ]
 
@@ -197,7 +215,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
-        alwaysReady: alwaysReadyHttpInstances > 0 ? alwaysReadyHttp : []
+        alwaysReady: concat(alwaysReadyHttp, alwaysReadyDurable)
       }
       runtime: {
         name: 'node'

@@ -4,7 +4,8 @@ import { entities } from '../models/index.js';
 import { appMigrations, auditMigrations } from './migration-list.js';
 import { getSettings } from '../config/index.js';
 import { countQuery } from './query-counter.js';
-import { closeReadPool, readPoolMax } from './read-pool.js';
+import { closeReadPool } from './read-pool.js';
+import { ormPoolMax } from './capacity.js';
 import { databaseAuth, databasePassword } from './database-auth.js';
 
 export type AppOrm = MikroORM;
@@ -71,8 +72,7 @@ export function getOrm(): Promise<MikroORM> {
   if (!appOrm) {
     const settings = getSettings();
     // The read pool (read-pool.ts) takes its share of the instance's connection budget from the ORM's.
-    const poolMax = settings.DATABASE_POOL_MAX;
-    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, Math.max(1, poolMax - readPoolMax(poolMax))));
+    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, ormPoolMax(settings.DATABASE_POOL_MAX)));
     appOrm.catch(() => (appOrm = undefined));
   }
   return appOrm;

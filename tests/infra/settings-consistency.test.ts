@@ -40,6 +40,8 @@ const PLATFORM_SETTINGS: Record<string, string> = {
   ServiceBusConnection__clientId: 'identity-based Service Bus trigger/binding: which identity',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'the Functions host sends telemetry with Entra ID',
   PGSSLMODE: 'TLS for node-postgres (MikroORM drops sslmode from the URL)',
+  AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions:
+    'host.json override per environment: activity concurrency = the ORM pool (tests/infra/capacity.test.ts)',
 };
 
 /** Deprecated or rejected on Flex Consumption (functions-app-settings#flex-consumption-plan-deprecations). */
