@@ -151,16 +151,13 @@ var frontDoorOnly = [
 ]
 
 // Flex Consumption scales function groups: all HTTP functions are the `http` group, orchestrations and
-// activities the `durable` group (https://aka.ms/flexconsumption/alwaysready).
-var alwaysReadyHttp = alwaysReadyHttpInstances > 0
-  ? [
-      {
-        name: 'http'
-        instanceCount: alwaysReadyHttpInstances
-      }
-    ]
-  : []
-var alwaysReadyDurable = [
+// activities the `durable` group (https://aka.ms/flexconsumption/alwaysready). Groups set to 0 are left
+// out (scale to zero).
+var alwaysReadyGroups = [
+  {
+    name: 'http'
+    instanceCount: alwaysReadyHttpInstances
+  }
   {
     name: 'durable'
     instanceCount: alwaysReadyDurableInstances
@@ -215,7 +212,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
-        alwaysReady: concat(alwaysReadyHttp, alwaysReadyDurable)
+        alwaysReady: filter(alwaysReadyGroups, group => group.instanceCount > 0)
       }
       runtime: {
         name: 'node'

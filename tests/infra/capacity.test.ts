@@ -135,7 +135,7 @@ describe('Durable Functions on Azure Storage (docs/adr/0091-durable-and-capacity
   it('keeps the durable group always ready: checkouts never wait for a cold start', () => {
     expect(functionApp).toMatch(/name: 'durable'\n\s+instanceCount: alwaysReadyDurableInstances/);
     expect(functionApp).toMatch(/@minValue\(1\)\nparam alwaysReadyDurableInstances int = 1/);
-    expect(functionApp).toContain('alwaysReady: concat(alwaysReadyHttp, alwaysReadyDurable)');
+    expect(functionApp).toContain('alwaysReady: filter(alwaysReadyGroups, group => group.instanceCount > 0)');
     expect(main).toContain('alwaysReadyDurableInstances: alwaysReadyDurableInstances');
   });
 });
