@@ -33,8 +33,9 @@ customMetrics
 '''
 
 // HTTP requests only: the Functions host writes one `requests` row per invocation of every trigger
-// (timers, Service Bus, orchestrations, activities), and only HTTP invocations carry a URL. 5xx only:
-// 4xx answers (validation, 404, 409, 429) are the API working as designed.
+// (timers, Service Bus, orchestrations, activities), without a URL and with resultCode 0 for all but
+// HTTP (Azure/azure-functions-host#7023, Azure/azure-webjobs-sdk#1236) — counted, they would dilute
+// the rate. 5xx only: 4xx answers (validation, 404, 409, 429) are the API working as designed.
 var errorRateQuery = '''
 requests
 | where isnotempty(url)
