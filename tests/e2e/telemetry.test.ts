@@ -262,7 +262,10 @@ describe('Application Insights from the running app', () => {
     const point = (metric.data.baseData.metrics as { name: string; value: number; count?: number }[]).find(
       (m) => m.name === 'CheckoutDurationMs',
     )!;
+    // A histogram point: the sum of this tenant's confirmed checkouts' durations (one here).
     expect(point.value).toBeGreaterThan(0);
+    expect(point.count ?? 1).toBe(1);
+    expect((metric.data.baseData.properties as Record<string, string>).tenantId).toBe(tenantId);
     const alerts = readBicep('modules/alerts.bicep');
     expect(alerts).toMatch(/customMetrics\n\| where name == "CheckoutDurationMs"/);
   });

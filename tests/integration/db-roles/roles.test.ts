@@ -167,9 +167,10 @@ describe('PostgreSQL roles', () => {
     });
   });
 
-  it('the app role cannot write the audit log', async () => {
+  it('the app role cannot insert, update or delete audit rows', async () => {
     expect(await outcome(logins.app, auditDb, `insert into audit_log ${AUDIT_ROW}`)).toBe('42501');
     expect(await outcome(logins.app, auditDb, `update audit_log set action = 'forged'`)).toBe('42501');
+    expect(await outcome(logins.app, auditDb, 'delete from audit_log')).toBe('42501');
   });
 
   it('nobody but the owner alters audit rows, even with UPDATE/DELETE/TRUNCATE granted (the trigger)', async () => {
