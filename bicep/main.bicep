@@ -28,6 +28,12 @@ param postgresAdminLogin string = 'ecomadmin'
 @secure()
 param postgresAdminPassword string
 
+@description('Object id of the deploy workflow\'s service principal: the server\'s Entra administrator, which migrates and registers the app\'s identity. deploy.yml always passes it; empty leaves the administrator as it is.')
+param postgresEntraAdminObjectId string = ''
+
+@description('Display name of that service principal (its PostgreSQL user name).')
+param postgresEntraAdminName string = ''
+
 param postgresVersion string = '16'
 param postgresSkuName string = 'Standard_B2s'
 
@@ -61,8 +67,12 @@ param instanceMemoryMB int = 2048
 
 param alwaysReadyHttpInstances int = 0
 
-@description('Connections per instance to the app database. Instances × (this + 4 audit) must stay under the server\'s max_connections.')
-param databasePoolMax int = 5
+@description('Instances kept warm for the durable group (orchestrations and activities).')
+@minValue(1)
+param alwaysReadyDurableInstances int = 1
+
+@description('DATABASE_POOL_MAX: the ORM and read pools of an instance. The other pools add 6; maximumInstanceCount × (this + 6) + 10 must stay within the server\'s user connections (shared/db/capacity.ts, tests/infra/capacity.test.ts).')
+param databasePoolMax int = 4
 
 @allowed([
   'debug'
@@ -147,6 +157,15 @@ module monitoring 'modules/monitoring.bicep' = {
   }
 }
 
+module network 'modules/network.bicep' = {
+  name: 'network'
+  params: {
+    name: 'vnet-${baseName}'
+    location: location
+    tags: tags
+  }
+}
+
 module storage 'modules/storage.bicep' = {
   name: 'storage'
   params: {
@@ -199,7 +218,10 @@ module postgres 'modules/postgres.bicep' = {
     backupRetentionDays: postgresBackupRetentionDays
     geoRedundantBackup: postgresGeoRedundantBackup
     highAvailability: postgresHighAvailability
-    keyVaultName: keyVault.outputs.name
+    privateEndpointSubnetId: network.outputs.privateEndpointSubnetId
+    privateDnsZoneId: network.outputs.postgresDnsZoneId
+    entraAdminObjectId: postgresEntraAdminObjectId
+    entraAdminName: postgresEntraAdminName
   }
 }
 
@@ -261,6 +283,11 @@ module functionApp 'modules/function-app.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    databaseUser: identity.outputs.name
+    databaseHost: postgres.outputs.fullyQualifiedDomainName
+    appDatabaseName: postgres.outputs.appDatabaseName
+    auditDatabaseName: postgres.outputs.auditDatabaseName
+    virtualNetworkSubnetId: network.outputs.appSubnetId
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName
@@ -275,9 +302,12 @@ module functionApp 'modules/function-app.bicep' = {
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
     alwaysReadyHttpInstances: alwaysReadyHttpInstances
+    alwaysReadyDurableInstances: alwaysReadyDurableInstances
     frontDoorId: enableFrontDoor ? frontDoorProfile.outputs.frontDoorId : ''
     tuning: {
       databasePoolMax: databasePoolMax
+      // shared/db/capacity.ts ormPoolMax: the pool minus the read pool's quarter (at least 1 each).
+      activityConcurrency: max(1, databasePoolMax - max(1, databasePoolMax / 4))
       // One Redis per environment; the prefix still keeps keys apart if one is ever shared.
       redisKeyPrefix: '${environmentName}:'
       secretCacheTtlSeconds: secretCacheTtlSeconds
@@ -338,5 +368,9 @@ output storageAccountName string = storage.outputs.name
 output postgresServerName string = postgres.outputs.name
 output postgresHost string = postgres.outputs.fullyQualifiedDomainName
 output postgresAdminLogin string = postgresAdminLogin
+output postgresEntraAdminName string = postgresEntraAdminName
+// The app's PostgreSQL principal: registered by the deploy workflow (pgaadauth_create_principal_with_oid).
+output appIdentityName string = identity.outputs.name
+output appIdentityPrincipalId string = identity.outputs.principalId
 output appDatabaseName string = postgres.outputs.appDatabaseName
 output auditDatabaseName string = postgres.outputs.auditDatabaseName

@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import {
   ChangePasswordBody,
   LoginBody,

@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { getSettings } from '../shared/config/index.js';
 import { ValidationException } from '../shared/errors/index.js';
 import {

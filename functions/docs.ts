@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { openApiDocument } from '../shared/schemas/openapi.js';

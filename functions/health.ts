@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { z } from '../shared/schemas/zod.js';
 import { checkHealth } from '../shared/services/health.js';
 import { defineRoute } from './lib/route.js';

@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { IdParams } from '../shared/schemas/common.js';
 import { ExportAccepted, ExportRequest, ExportStatus } from '../shared/schemas/exports.js';
 import { ExportService } from '../shared/services/export/export-service.js';

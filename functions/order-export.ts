@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { app, type InvocationContext } from '@azure/functions';
 import { z } from '../shared/schemas/zod.js';
 import { runExport } from '../shared/services/export/export-runner.js';

@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { IdParams } from '../shared/schemas/common.js';
 import { OrderBody, OrderListQuery, OrderPage } from '../shared/schemas/orders.js';
 import { OrderQueryService } from '../shared/services/orders/order-query-service.js';

@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { ProductParams, jsonResponse, problemResponse } from '../shared/schemas/catalog.js';
 import {
   RecentReviewPage,

@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { z } from '../shared/schemas/zod.js';
 import { CHECKOUT_ORCHESTRATION, PAYMENT_UPDATED_EVENT } from '../shared/services/checkout/checkout-types.js';
 import { StripeWebhookService, verifyStripeEvent } from '../shared/services/payments/stripe-webhook.js';

@@ -1,3 +1,4 @@
+import './lib/telemetry-start.js';
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import { setAuditNudgeRunner } from '../shared/services/audit/nudge.js';
 import { getAuditRelay } from '../shared/services/audit/relay.js';

@@ -13,6 +13,15 @@ param tags object
 param identityId string
 param identityClientId string
 
+@description('PostgreSQL user of the identity (the principal name the deploy workflow registers).')
+param databaseUser string
+param databaseHost string
+param appDatabaseName string
+param auditDatabaseName string
+
+@description('Subnet (delegated to Microsoft.App/environments) the app joins to reach private endpoints.')
+param virtualNetworkSubnetId string
+
 param storageAccountName string
 param storageBlobEndpoint string
 param deploymentContainerName string
@@ -46,6 +55,10 @@ param instanceMemoryMB int = 2048
 @minValue(0)
 param alwaysReadyHttpInstances int = 0
 
+@description('Instances kept warm for the durable group (orchestrations and activities): at least 1, so a checkout never waits for a cold start or an idle poll back-off (docs/adr/0091-durable-and-capacity.md).')
+@minValue(1)
+param alwaysReadyDurableInstances int = 1
+
 @description('Non-secret tunables: see shared/config/settings.ts for meaning and bounds.')
 param tuning tuningSettings
 
@@ -54,6 +67,9 @@ param frontDoorId string = ''
 
 type tuningSettings = {
   databasePoolMax: int
+  // The ORM pool's share of databasePoolMax (shared/db/capacity.ts ormPoolMax): activities beyond it
+  // would only queue for a connection.
+  activityConcurrency: int
   redisKeyPrefix: string
   secretCacheTtlSeconds: int
   trustedProxyHops: int
@@ -89,9 +105,13 @@ var appSettings = {
 
   // Application settings
   APP_ENV: 'azure'
-  DATABASE_URL: '${kvRef}database-url/)'
-  AUDIT_DATABASE_URL: '${kvRef}audit-database-url/)'
+  // No password anywhere: the identity's Entra access token is the password (DATABASE_AUTH=entra).
+  DATABASE_URL: 'postgres://${uriComponent(databaseUser)}@${databaseHost}:5432/${appDatabaseName}'
+  AUDIT_DATABASE_URL: 'postgres://${uriComponent(databaseUser)}@${databaseHost}:5432/${auditDatabaseName}'
+  DATABASE_AUTH: 'entra'
   DATABASE_POOL_MAX: string(tuning.databasePoolMax)
+  // host.json's value is for local runs; each environment's follows its own pool size.
+  AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: string(tuning.activityConcurrency)
   REDIS_URL: '${kvRef}redis-url/)'
   REDIS_KEY_PREFIX: tuning.redisKeyPrefix
   KEY_VAULT_URL: keyVaultUri
@@ -137,11 +157,17 @@ var frontDoorOnly = [
   }
 ]
 
-// All HTTP functions scale together as the `http` group on Flex Consumption.
-var alwaysReadyHttp = [
+// Flex Consumption scales function groups: all HTTP functions are the `http` group, orchestrations and
+// activities the `durable` group (https://aka.ms/flexconsumption/alwaysready). Groups set to 0 are left
+// out (scale to zero).
+var alwaysReadyGroups = [
   {
     name: 'http'
     instanceCount: alwaysReadyHttpInstances
+  }
+  {
+    name: 'durable'
+    instanceCount: alwaysReadyDurableInstances
   }
 ]
 
@@ -173,6 +199,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
   properties: {
     serverFarmId: plan.id
     httpsOnly: true
+    virtualNetworkSubnetId: virtualNetworkSubnetId
     keyVaultReferenceIdentity: identityId
     siteConfig: {
       minTlsVersion: '1.2'
@@ -192,7 +219,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
       scaleAndConcurrency: {
         maximumInstanceCount: maximumInstanceCount
         instanceMemoryMB: instanceMemoryMB
-        alwaysReady: alwaysReadyHttpInstances > 0 ? alwaysReadyHttp : []
+        alwaysReady: filter(alwaysReadyGroups, group => group.instanceCount > 0)
       }
       runtime: {
         name: 'node'

@@ -2,8 +2,8 @@
 // SECRET_NAMES). Secret VALUES never live in this repository: each is written only when a value is
 // passed as a secure parameter (first provisioning, from pipeline secrets); otherwise the secret is
 // left alone, so a routine redeploy never overwrites a value an operator rotated in the vault.
-// The connection secrets (database-url, audit-database-url, redis-url) are written by the PostgreSQL
-// and Redis modules from values only ARM knows.
+// The connection secret redis-url is written by the Redis module from values only ARM knows. PostgreSQL
+// needs none: the app logs in with its identity's Entra token (modules/postgres.bicep).
 
 param name string
 param location string

@@ -1,9 +1,13 @@
 // PostgreSQL Flexible Server with the application and audit databases (separate databases: the audit
 // relay writes to its own, and MikroORM's migration diff must never see the other's tables).
-// Authentication: password (see docs/adr/0090-infrastructure.md). The connection URLs are written to
-// Key Vault here — the password never appears in app settings or outputs — and the Function App reads
-// them through Key Vault references. TLS is enforced by the server (require_secure_transport = on);
-// the app sets PGSSLMODE=verify-full because MikroORM drops URL query parameters.
+// Authentication: Microsoft Entra ID for the app (its managed identity, registered as a non-admin
+// principal by the deploy workflow and given the app and audit roles: infra/db/roles.ts) and for the
+// deploy principal (the Entra administrator below, which migrates). The password administrator stays
+// for break-glass only; its password is a pipeline secret and is written nowhere.
+// Network: no firewall rule (nothing on the internet reaches it); the app reaches it through a private
+// endpoint in its virtual network; the deploy workflow adds the runner's address around the migration.
+// TLS is enforced by the server (require_secure_transport = on); the app sets PGSSLMODE=verify-full
+// because MikroORM drops URL query parameters.
 
 param name string
 param location string
@@ -41,8 +45,17 @@ param highAvailability bool = false
 param appDatabaseName string = 'ecommerce'
 param auditDatabaseName string = 'ecommerce_audit'
 
-@description('Vault that receives the database-url and audit-database-url secrets.')
-param keyVaultName string
+@description('Subnet of the private endpoint the app connects through.')
+param privateEndpointSubnetId string
+
+@description('The privatelink.postgres.database.azure.com zone linked to the app\'s virtual network.')
+param privateDnsZoneId string
+
+@description('Object id of the Entra administrator: the deploy workflow\'s service principal.')
+param entraAdminObjectId string
+
+@description('Display name of that service principal (its PostgreSQL user name).')
+param entraAdminName string
 
 resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
   name: name
@@ -57,8 +70,9 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     administratorLogin: administratorLogin
     administratorLoginPassword: administratorPassword
     authConfig: {
-      activeDirectoryAuth: 'Disabled'
+      activeDirectoryAuth: 'Enabled'
       passwordAuth: 'Enabled'
+      tenantId: tenant().tenantId
     }
     storage: {
       storageSizeGB: storageSizeGB
@@ -74,17 +88,6 @@ resource server 'Microsoft.DBforPostgreSQL/flexibleServers@2024-08-01' = {
     network: {
       publicNetworkAccess: 'Enabled'
     }
-  }
-}
-
-// Flex Consumption instances have no fixed outbound addresses without VNet integration; this rule
-// (0.0.0.0) admits Azure-hosted clients only. The password and TLS remain the gate.
-resource allowAzure 'Microsoft.DBforPostgreSQL/flexibleServers/firewallRules@2024-08-01' = {
-  parent: server
-  name: 'AllowAllAzureServicesAndResourcesWithinAzureIps'
-  properties: {
-    startIpAddress: '0.0.0.0'
-    endIpAddress: '0.0.0.0'
   }
 }
 
@@ -106,27 +109,56 @@ resource auditDatabase 'Microsoft.DBforPostgreSQL/flexibleServers/databases@2024
   }
 }
 
-var serverUrl = 'postgres://${uriComponent(administratorLogin)}:${uriComponent(administratorPassword)}@${server.properties.fullyQualifiedDomainName}:5432'
-
-resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
-  name: keyVaultName
-}
-
-resource databaseUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: 'database-url'
+// The deploy principal administers the server through Entra (creates the app's principal, migrates).
+// A flexible server runs one operation at a time: after the databases.
+resource entraAdmin 'Microsoft.DBforPostgreSQL/flexibleServers/administrators@2024-08-01' = if (!empty(entraAdminObjectId)) {
+  parent: server
+  name: entraAdminObjectId
+  dependsOn: [
+    appDatabase
+    auditDatabase
+  ]
   properties: {
-    value: '${serverUrl}/${appDatabase.name}'
-    contentType: 'text/plain'
+    principalType: 'ServicePrincipal'
+    principalName: entraAdminName
+    tenantId: tenant().tenantId
   }
 }
 
-resource auditDatabaseUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: 'audit-database-url'
+resource privateEndpoint 'Microsoft.Network/privateEndpoints@2024-05-01' = {
+  name: '${name}-pe'
+  location: location
+  tags: tags
   properties: {
-    value: '${serverUrl}/${auditDatabase.name}'
-    contentType: 'text/plain'
+    subnet: {
+      id: privateEndpointSubnetId
+    }
+    privateLinkServiceConnections: [
+      {
+        name: '${name}-pe'
+        properties: {
+          privateLinkServiceId: server.id
+          groupIds: [
+            'postgresqlServer'
+          ]
+        }
+      }
+    ]
+  }
+}
+
+resource privateDnsZoneGroup 'Microsoft.Network/privateEndpoints/privateDnsZoneGroups@2024-05-01' = {
+  parent: privateEndpoint
+  name: 'default'
+  properties: {
+    privateDnsZoneConfigs: [
+      {
+        name: 'postgres'
+        properties: {
+          privateDnsZoneId: privateDnsZoneId
+        }
+      }
+    ]
   }
 }
 

@@ -1,3 +1,4 @@
+import '../lib/telemetry-start.js';
 import type { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { CheckoutSaga } from '../../shared/services/checkout/checkout-saga.js';

@@ -1,3 +1,4 @@
+import '../lib/telemetry-start.js';
 import * as df from 'durable-functions';
 import type { OrchestrationContext, Task } from 'durable-functions';
 import type { CloseOutcome } from '../../shared/services/checkout/close-order.js';

@@ -14,6 +14,11 @@ export const settingsSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   AUDIT_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   DATABASE_POOL_MAX: intFromString(10, 1, 200),
+  /**
+   * `password`: the password in the URLs. `entra`: the managed identity's Entra access token is the
+   * password (the URLs then name the principal and no password; shared/db/database-auth.ts).
+   */
+  DATABASE_AUTH: z.enum(['password', 'entra']).default('password'),
   /** `redis://…`/`rediss://…`, or `memory://` for the local host's single-process stand-in. */
   REDIS_URL: z.string().regex(/^(rediss?|memory):\/\//, 'must be a redis://, rediss:// or memory:// URL'),
   /** Prefix for every Redis key (tests use one per run). */

@@ -2,8 +2,10 @@ import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Initial } from './migrations/0001-initial.js';
 import { Migration0002ReservationFastPath } from './migrations/0002-reservation-fast-path.js';
 import { Migration0003ReservationDropSurrogateId } from './migrations/0003-reservation-drop-surrogate-id.js';
+import { Migration0004LeastPrivilege } from './migrations/0004-least-privilege.js';
 import { Migration0006OrderLifecycle } from './migrations/0006-order-lifecycle.js';
 import { AuditMigration0001Log } from './audit-migrations/0001-audit-log.js';
+import { AuditMigration0002AppendOnly } from './audit-migrations/0002-audit-log-append-only.js';
 
 // Listed explicitly (not globbed) so migrations run the same from compiled JS, from TS under vitest,
 // and from a zip-deployed package.
@@ -11,6 +13,10 @@ export const appMigrations: MigrationObject[] = [
   { name: '0001-initial', class: Migration0001Initial },
   { name: '0002-reservation-fast-path', class: Migration0002ReservationFastPath },
   { name: '0003-reservation-drop-surrogate-id', class: Migration0003ReservationDropSurrogateId },
+  { name: '0004-least-privilege', class: Migration0004LeastPrivilege },
   { name: '0006-order-lifecycle', class: Migration0006OrderLifecycle },
 ];
-export const auditMigrations: MigrationObject[] = [{ name: '0001-audit-log', class: AuditMigration0001Log }];
+export const auditMigrations: MigrationObject[] = [
+  { name: '0001-audit-log', class: AuditMigration0001Log },
+  { name: '0002-audit-log-append-only', class: AuditMigration0002AppendOnly },
+];

@@ -4,13 +4,18 @@ import { entities } from '../models/index.js';
 import { appMigrations, auditMigrations } from './migration-list.js';
 import { getSettings } from '../config/index.js';
 import { countQuery } from './query-counter.js';
-import { closeReadPool, readPoolMax } from './read-pool.js';
+import { closeReadPool } from './read-pool.js';
+import { ormPoolMax } from './capacity.js';
+import { databaseAuth, databasePassword } from './database-auth.js';
 
 export type AppOrm = MikroORM;
 
 function baseOptions(clientUrl: string, poolMax: number): Options {
+  // Entra auth (Azure): a fresh access token for each new connection; the URL's password otherwise.
+  const password = databasePassword(databaseAuth());
   return {
     clientUrl,
+    ...(password ? { password: password.forOrm } : {}),
     pool: { min: 0, max: poolMax, idleTimeoutMillis: 30_000 },
     // Schema comes from hand-written migrations only; never synchronise it from metadata.
     ensureDatabase: false,
@@ -40,10 +45,13 @@ export function appOrmOptions(clientUrl: string, poolMax = 10): Options {
   };
 }
 
+/** Connections of the audit ORM (migrations and reads of the audit database). */
+export const AUDIT_ORM_POOL_MAX = 4;
+
 /** The audit database: no entities (rows are written with plain SQL), its own migrations. */
 export function auditOrmOptions(clientUrl: string): Options {
   return {
-    ...baseOptions(clientUrl, 4),
+    ...baseOptions(clientUrl, AUDIT_ORM_POOL_MAX),
     entities: [],
     discovery: { warnWhenNoEntities: false },
     migrations: {
@@ -64,8 +72,7 @@ export function getOrm(): Promise<MikroORM> {
   if (!appOrm) {
     const settings = getSettings();
     // The read pool (read-pool.ts) takes its share of the instance's connection budget from the ORM's.
-    const poolMax = settings.DATABASE_POOL_MAX;
-    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, Math.max(1, poolMax - readPoolMax(poolMax))));
+    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, ormPoolMax(settings.DATABASE_POOL_MAX)));
     appOrm.catch(() => (appOrm = undefined));
   }
   return appOrm;

@@ -1,6 +1,7 @@
 import { hash } from 'node:crypto';
 import pg from 'pg';
 import { getSettings } from '../config/index.js';
+import { pgPasswordOption } from './database-auth.js';
 import { guardPool } from './pool-guard.js';
 import { countQuery } from './query-counter.js';
 
@@ -28,9 +29,9 @@ import { countQuery } from './query-counter.js';
  *   loudly instead of silently planning generically. (Named statements also rule out a
  *   transaction-mode PgBouncer in front of this pool.)
  * - same server and TLS settings as the ORM (`DATABASE_URL`, `PGSSLMODE`), same idle timeout; its size
- *   is a quarter of DATABASE_POOL_MAX (at least one), which keeps the documented connection budget
- *   (docs/adr/0090) true on dev as deployed (40 × (5 + 1 + 4 audit) < 429) and is meant to come out of
- *   the ORM's share (shared/db/orm.ts: `poolMax - readPoolMax(poolMax)`). One search holds a
+ *   is a quarter of DATABASE_POOL_MAX (at least one), taken out of the ORM's share (shared/db/capacity.ts
+ *   ormPoolMax), so the connection budget checked per environment (tests/infra/capacity.test.ts) counts
+ *   DATABASE_POOL_MAX once for both. One search holds a
  *   connection for its few milliseconds in PostgreSQL only; beyond that, searches queue here.
  * - `closeReadPool` ends it, to be called wherever the ORM is closed on shutdown; idle connections
  *   never keep a process alive (`allowExitOnIdle`).
@@ -51,6 +52,7 @@ const TENANT_FIRST = /\btenant_id = \$1\b/;
 export function readPoolConfig(connectionString: string, poolMax: number): pg.PoolConfig {
   return {
     connectionString,
+    ...pgPasswordOption(),
     max: readPoolMax(poolMax),
     idleTimeoutMillis: 30_000,
     connectionTimeoutMillis: 10_000,

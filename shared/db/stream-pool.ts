@@ -1,8 +1,12 @@
 import pg from 'pg';
 import { getSettings } from '../config/index.js';
+import { pgPasswordOption } from './database-auth.js';
 import { guardPool } from './pool-guard.js';
 
 let pool: pg.Pool | undefined;
+
+/** Connections of the stream pool per instance (counted in docs/adr/0091 and tests/infra/capacity). */
+export const STREAM_POOL_MAX = 4;
 
 /**
  * A small pool for long streaming reads (exports) and their progress updates. They run for minutes
@@ -13,7 +17,8 @@ export function getStreamPool(): pg.Pool {
     pool = guardPool(
       new pg.Pool({
         connectionString: getSettings().DATABASE_URL,
-        max: 4,
+        ...pgPasswordOption(),
+        max: STREAM_POOL_MAX,
         idleTimeoutMillis: 10_000,
         connectionTimeoutMillis: 10_000,
       }),

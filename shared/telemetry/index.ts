@@ -1,3 +1,5 @@
+import { startAppInsights, type AppInsightsClient } from './app-insights.js';
+
 /**
  * Custom events and metrics. Application Insights is loaded only when a connection string is set: the
  * SDK probes the cloud metadata address at start-up, which must never happen locally or in tests.
@@ -8,23 +10,13 @@ export interface TelemetrySink {
   metric(name: string, value: number, properties?: Record<string, string>): void;
 }
 
-interface AppInsightsClient {
-  trackEvent(t: { name: string; properties?: Record<string, string> }): void;
-  trackMetric(t: { name: string; value: number; properties?: Record<string, string> }): void;
-}
-
 let client: AppInsightsClient | undefined;
 const sinks = new Set<TelemetrySink>();
 
+/** Starts Application Insights once per process (worker) when a connection string is given; never otherwise. */
 export function initTelemetry(connectionString: string | undefined): boolean {
   if (!connectionString || client) return Boolean(client);
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const appInsights = require('applicationinsights') as {
-    setup(cs: string): { setAutoCollectConsole(a: boolean): { start(): void } };
-    defaultClient: AppInsightsClient;
-  };
-  appInsights.setup(connectionString).setAutoCollectConsole(false).start();
-  client = appInsights.defaultClient;
+  client = startAppInsights(connectionString);
   return true;
 }
 

@@ -213,18 +213,22 @@ describe('alerts (project reference: Monitoring)', () => {
     return value?.text ?? '';
   }
 
-  it('/checkout latency above 500 ms pages PagerDuty', () => {
+  it('checkout latency above 500 ms (end to end: the CheckoutDurationMs metric, not the 202) pages PagerDuty', () => {
     const params = alertModule('checkoutLatency');
-    expect(queryOf(params)).toContain('/api/checkout');
-    expect(queryOf(params)).toContain('percentile(duration, 95)');
+    expect(queryOf(params)).toContain('customMetrics\n| where name == "CheckoutDurationMs"');
+    // The SDK exports histograms (valueSum/valueCount per row): the mean is what can be computed.
+    expect(queryOf(params)).toMatch(/sum\(valueSum\)/);
+    expect(queryOf(params)).not.toContain('requests');
+    expect(params.get('metricMeasureColumn')?.text).toBe("'meanDurationMs'");
     expect(params.get('threshold')?.text).toBe('checkoutLatencyThresholdMs');
     expect(defaultOf('alerts', 'checkoutLatencyThresholdMs')).toBe('500');
     expect(params.get('actionGroupId')?.text).toBe('pagerDutyActionGroupId');
   });
 
-  it('error rate above 1 % notifies Slack', () => {
+  it('HTTP error rate above 1 % notifies Slack (HTTP requests only: other triggers have no URL)', () => {
     const params = alertModule('errorRate');
     expect(queryOf(params)).toMatch(/100\.0 \* failed \/ total/);
+    expect(queryOf(params)).toMatch(/^'''\nrequests\n\| where isnotempty\(url\)\n/);
     expect(params.get('threshold')?.text).toBe('errorRateThresholdPercent');
     expect(defaultOf('alerts', 'errorRateThresholdPercent')).toBe('1');
     expect(params.get('actionGroupId')?.text).toBe('slackActionGroupId');

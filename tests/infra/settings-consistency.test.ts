@@ -41,6 +41,8 @@ const PLATFORM_SETTINGS: Record<string, string> = {
   ServiceBusConnection__clientId: 'identity-based Service Bus trigger/binding: which identity',
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'the Functions host sends telemetry with Entra ID',
   PGSSLMODE: 'TLS for node-postgres (MikroORM drops sslmode from the URL)',
+  AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions:
+    'host.json override per environment: activity concurrency = the ORM pool (tests/infra/capacity.test.ts)',
 };
 
 /** Deprecated or rejected on Flex Consumption (functions-app-settings#flex-consumption-plan-deprecations). */
@@ -177,14 +179,24 @@ describe('Key Vault secrets ↔ SECRET_NAMES', () => {
     const references = [...appSettings.entries()].filter(([, value]) =>
       value.startsWith('@Microsoft.KeyVault('),
     );
-    expect(references.map(([key]) => key)).toEqual(
-      expect.arrayContaining(['DATABASE_URL', 'AUDIT_DATABASE_URL', 'REDIS_URL']),
-    );
+    expect(references.map(([key]) => key)).toEqual(expect.arrayContaining(['REDIS_URL']));
     for (const [key, value] of references) {
       const secretName = KV_REFERENCE.exec(value)?.[1];
       expect(secretName, `${key} = ${value}`).toBeDefined();
       expect(declaredSecrets.has(secretName!), `${key} → ${secretName}`).toBe(true);
     }
+  });
+
+  it('PostgreSQL is reached as the managed identity with an Entra token: no password in any setting', () => {
+    expect(appSettings.get('DATABASE_AUTH')).toBe('entra');
+    for (const key of ['DATABASE_URL', 'AUDIT_DATABASE_URL']) {
+      const url = appSettings.get(key);
+      expect(url, key).toMatch(/^postgres:\/\/\$\{uriComponent\(databaseUser\)\}@\$\{databaseHost\}:5432\//);
+      expect(url, key).not.toContain('KeyVault');
+    }
+    const postgres = readFileSync(path.join(BICEP_DIR, 'modules', 'postgres.bicep'), 'utf8');
+    expect(postgres).not.toMatch(/administratorPassword\)?\}@/);
+    expect(postgres).not.toContain('Microsoft.KeyVault');
   });
 
   it('KEY_VAULT_URL and the references use the vault the template creates', () => {
