@@ -13,6 +13,7 @@ import { startE2eHost, type E2eHost } from './support/host.js';
 import { apiClient } from './support/client.js';
 import { closeTestPool, createProduct, createTenant, testPool } from '../fixtures/sample_data.js';
 import { authHeaders, createUser } from '../fixtures/users.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 import { BICEP_DIR } from '../infra/bicep.js';
 
 const readBicep = (file: string): string => readFileSync(path.join(BICEP_DIR, file), 'utf8');
@@ -190,7 +191,7 @@ async function checkout(
   });
   const { data, response } = await client.POST('/checkout', {
     params: { header: { 'idempotency-key': randomUUID() } },
-    body: { paymentMethodId },
+    body: { paymentMethodId, shippingAddress: SAMPLE_ADDRESS },
   });
   expect(response.status).toBe(202);
   const orderId = data!.orderId;
