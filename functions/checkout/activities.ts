@@ -41,6 +41,10 @@ df.app.activity(ACTIVITY.confirm, {
   handler: (input: ConfirmInput, context: InvocationContext) => saga(context).confirm(input),
 });
 
+df.app.activity(ACTIVITY.checkPayment, {
+  handler: (input: CheckoutInput, context: InvocationContext) => saga(context).checkPayment(input),
+});
+
 df.app.activity(ACTIVITY.finalize, {
   handler: (input: CheckoutInput, context: InvocationContext) => saga(context).finalize(input),
 });

@@ -13,6 +13,7 @@ import {
   type ConfirmOutcome,
   type CreateIntentOutcome,
   type FinalizeOutcome,
+  type PaymentCheck,
   type PaymentUpdate,
   type ReserveOutcome,
   type UndoOutcome,
@@ -33,6 +34,13 @@ export function transientRetry(): df.RetryOptions {
 }
 
 type Step<T> = Generator<Task, T, unknown>;
+
+/** Payment statuses that say the customer or Stripe may still complete the payment. */
+const STILL_OPEN = new Set<PaymentCheck['status']>([
+  'requires_action',
+  'requires_confirmation',
+  'processing',
+]);
 
 /**
  * Once the money is taken, finalize must happen. When a whole round of retries fails (a database
@@ -137,7 +145,17 @@ export function* checkoutOrchestrator(context: OrchestrationContext): Step<Check
           // Not paid after all (a forged or stale event): keep waiting.
           if (!ended) continue;
         } else {
-          ended = yield* compensate('failed', status === 'canceled' ? 'payment_canceled' : 'payment_failed');
+          // A failure is acted on only once the ledger or Stripe shows it: a forged or stale event about
+          // an intent still open (the customer may yet authenticate) changes nothing.
+          const now = yield* call<PaymentCheck>(ACTIVITY.checkPayment, input);
+          if (now.status === 'succeeded') ended = yield* finalize();
+          else if (STILL_OPEN.has(now.status)) continue;
+          else
+            ended = yield* compensate(
+              'failed',
+              status === 'canceled' ? 'payment_canceled' : 'payment_failed',
+            );
+          if (!ended && now.status === 'succeeded') continue;
         }
       } else {
         ended = yield* compensate('expired', 'payment_timeout');

@@ -7,12 +7,13 @@ import type {
   ConfirmOutcome,
   CreateIntentOutcome,
   FinalizeOutcome,
+  PaymentCheck,
   ReserveOutcome,
   UndoOutcome,
   UndoPaymentInput,
 } from './checkout-types.js';
 import { confirmPayment } from './steps/confirm.js';
-import { finalizeOrder } from './steps/finalize.js';
+import { finalizeOrder, verifiedPayment } from './steps/finalize.js';
 import { createPaymentIntent, undoPaymentIntent } from './steps/payment-intent.js';
 import { extendReservation, releaseInventory, reserveInventory } from './steps/reserve.js';
 import { defaultStepDeps, type StepDeps } from './steps/step-context.js';
@@ -61,6 +62,10 @@ export class CheckoutSaga {
 
   finalize(input: CheckoutInput): Promise<FinalizeOutcome> {
     return finalizeOrder(this.deps, input);
+  }
+
+  async checkPayment(input: CheckoutInput): Promise<PaymentCheck> {
+    return { status: (await verifiedPayment(this.deps, input))?.status ?? 'none' };
   }
 
   /**

@@ -1,4 +1,5 @@
 import type { OrderStatus } from '../../models/order.js';
+import type { PaymentStatus } from '../../models/payment.js';
 import type { FailureReason } from '../orders/order-status.js';
 
 /** Names shared by the HTTP functions, the orchestrator and the webhook. */
@@ -14,6 +15,8 @@ export const ACTIVITY = {
   release: 'checkoutReleaseInventory',
   /** createIntent's compensation: cancel the intent, or refund it. */
   undoPaymentIntent: 'checkoutUndoPaymentIntent',
+  /** The payment as the ledger or Stripe states it (never as an event says): before acting on a failure. */
+  checkPayment: 'checkoutCheckPayment',
   /** Holds the stock longer while Stripe settles a `processing` payment. */
   extendReservation: 'checkoutExtendReservation',
 } as const;
@@ -80,6 +83,11 @@ export type UndoOutcome =
   | { outcome: 'payment_succeeded' }
   /** Stripe is settling the payment and refuses to cancel it: keep the order open and ask again later. */
   | { outcome: 'processing' };
+
+/** What the ledger (Stripe's answers, signed webhooks) or Stripe itself says of the payment now. */
+export interface PaymentCheck {
+  status: PaymentStatus | 'none';
+}
 
 export type FinalizeOutcome =
   | { outcome: 'confirmed' }

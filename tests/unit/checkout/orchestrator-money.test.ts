@@ -73,6 +73,20 @@ describe('checkout orchestrator: money rules', () => {
     expect(nextTimer.fireAt).toEqual(timer.fireAt);
   });
 
+  it('a PaymentUpdated(failed) is acted on only once the ledger or Stripe shows the failure', () => {
+    const { d, wait } = waiting();
+    const event = wait.task.tasks[0] as { kind: 'event'; result?: unknown };
+    event.result = { status: 'failed' };
+    expect(d.answer(event)).toMatchObject({ task: { name: ACTIVITY.checkPayment } });
+    // Forged: the intent is still waiting for the customer.
+    const again = d.answer({ status: 'requires_action' }) as { task: { kind: string; tasks: Yielded[] } };
+    expect(again.task.kind).toBe('any');
+    const real = again.task.tasks[0] as { kind: 'event'; result?: unknown };
+    real.result = { status: 'failed' };
+    expect(d.answer(real)).toMatchObject({ task: { name: ACTIVITY.checkPayment } });
+    expect(d.answer({ status: 'failed' })).toMatchObject({ task: { name: ACTIVITY.undoPaymentIntent } });
+  });
+
   it('compensation pauses on durable timers between rounds, intent first, then the reservation', () => {
     const { d, wait } = waiting();
     const timer = wait.task.tasks[1]!;

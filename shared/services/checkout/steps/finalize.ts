@@ -26,7 +26,10 @@ import {
  * Stripe now, so an orchestration event — which anyone holding the durable runtime API can raise — is
  * never taken at its word.
  */
-async function verifiedPayment(deps: StepDeps, input: CheckoutInput): Promise<PaymentState | undefined> {
+export async function verifiedPayment(
+  deps: StepDeps,
+  input: CheckoutInput,
+): Promise<PaymentState | undefined> {
   const payment = await unit(deps, 'read', input, (ctx) => paymentOf(ctx, input.orderId));
   if (!payment || payment.status === 'succeeded' || !payment.paymentIntentId) return payment;
   if (payment.status === 'canceled' || payment.status === 'refunded') return payment;
