@@ -10,11 +10,16 @@ import { STREAM_POOL_MAX } from './stream-pool.js';
  * - ORM (shared/db/orm.ts getOrm): DATABASE_POOL_MAX minus the read pool's share;
  * - read (shared/db/read-pool.ts): a quarter of DATABASE_POOL_MAX, at least 1;
  * - stream (shared/db/stream-pool.ts): exports' cursors and progress;
- * - audit sink (shared/services/audit/audit-sink.ts PgAuditSink): the relay's writes to the audit database.
+ * - audit sink (shared/services/audit/audit-sink.ts PgAuditSink): the relay's writes to the audit database;
+ * - audit trail (shared/services/audit/audit-trail.ts): the order desk's timeline reads, apart from the
+ *   relay's pool so a slow read never stalls the relay.
  * Not per instance: the audit ORM (getAuditOrm) and the migrations run in the deploy job only
  * (RESERVED_CONNECTIONS); Durable Functions keeps its state in Azure Storage, not PostgreSQL.
  */
 export const AUDIT_SINK_POOL_MAX = 2;
+
+/** The order desk's audit-trail reads (admin-only, rare): one connection is enough. */
+export const AUDIT_TRAIL_POOL_MAX = 1;
 
 /** The deploy's migrate run (ORM 2 + audit ORM 4 + roles client 1) and a few operator sessions. */
 export const RESERVED_CONNECTIONS = 10;
@@ -27,12 +32,15 @@ export function ormPoolMax(poolMax: number): number {
   return Math.max(1, poolMax - readPoolMax(poolMax));
 }
 
-export function poolsPerInstance(poolMax: number): Record<'orm' | 'read' | 'stream' | 'auditSink', number> {
+export function poolsPerInstance(
+  poolMax: number,
+): Record<'orm' | 'read' | 'stream' | 'auditSink' | 'auditTrail', number> {
   return {
     orm: ormPoolMax(poolMax),
     read: readPoolMax(poolMax),
     stream: STREAM_POOL_MAX,
     auditSink: AUDIT_SINK_POOL_MAX,
+    auditTrail: AUDIT_TRAIL_POOL_MAX,
   };
 }
 

@@ -88,6 +88,7 @@ describe('PostgreSQL connection budget', () => {
       'shared/db/read-pool.ts': 1,
       'shared/db/stream-pool.ts': 1,
       'shared/services/audit/audit-sink.ts': 1,
+      'shared/services/audit/audit-trail.ts': 1,
     });
     const callers = sourceFiles(path.join(ROOT, 'shared'))
       .concat(sourceFiles(path.join(ROOT, 'functions')))
@@ -97,6 +98,8 @@ describe('PostgreSQL connection budget', () => {
     // The audit sink's size as the formula counts it.
     const sink = readFileSync(path.join(ROOT, 'shared', 'services', 'audit', 'audit-sink.ts'), 'utf8');
     expect(sink).toMatch(new RegExp(`\\bmax: ${AUDIT_SINK_POOL_MAX},`));
+    const trail = readFileSync(path.join(ROOT, 'shared', 'services', 'audit', 'audit-trail.ts'), 'utf8');
+    expect(trail).toMatch(/\bmax: AUDIT_TRAIL_POOL_MAX,/);
     // One worker process per instance: the pools are per process.
     expect(functionApp).not.toContain('FUNCTIONS_WORKER_PROCESS_COUNT');
   });

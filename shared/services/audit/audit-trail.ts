@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { AUDIT_TRAIL_POOL_MAX } from '../../db/capacity.js';
 import { getSettings } from '../../config/index.js';
 import type { DomainContext } from '../context.js';
 
@@ -42,7 +43,7 @@ function auditPool(): pg.Pool {
   if (!pool) {
     pool = new pg.Pool({
       connectionString: getSettings().AUDIT_DATABASE_URL,
-      max: 2,
+      max: AUDIT_TRAIL_POOL_MAX,
       idleTimeoutMillis: 10_000,
       connectionTimeoutMillis: 2_000,
       query_timeout: 5_000,
