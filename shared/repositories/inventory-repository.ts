@@ -38,7 +38,11 @@ export class InventoryRepository {
    * row is locked first so the recorded difference is exactly the one applied. Null when there is no
    * such active product.
    */
-  async setAvailable(productId: string, quantity: number, reason = 'set'): Promise<InventoryRow | null> {
+  async setAvailable(
+    productId: string,
+    quantity: number,
+    reason = 'set',
+  ): Promise<(InventoryRow & { before_available: number }) | null> {
     const before = await this.ctx.em.execute<{ available: number }[]>(
       'select available from inventory where product_id = ? and tenant_id = ? for update',
       [productId, this.ctx.tenantId],
@@ -66,7 +70,8 @@ export class InventoryRepository {
         before[0]?.available ?? 0,
       ],
     );
-    return rows[0] ?? null;
+    const row = rows[0];
+    return row ? { ...row, before_available: Number(before[0]?.available ?? 0) } : null;
   }
 
   /**

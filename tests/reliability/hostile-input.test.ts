@@ -257,6 +257,7 @@ function templates(): Record<string, Template> {
       path: { id: p(2) },
       body: () => ({ delta: 1, reason: 'hostile input test' }),
       foreign: () => [F.productB],
+      asyncEffects: true,
     },
     adminListOrders: { as: 'admin', query: { status: 'confirmed' } },
     adminGetOrder: { as: 'admin', path: { id: F.orderA }, foreign: () => [F.orderB] },
@@ -265,12 +266,14 @@ function templates(): Record<string, Template> {
       path: { id: F.orderA },
       body: () => ({ carrier: 'DHL', trackingNumber: 'HX0001' }),
       foreign: () => [F.orderB],
+      asyncEffects: true,
     },
     adminSetInventory: {
       as: 'admin',
       path: { id: p(1) },
       body: () => ({ quantity: 40 }),
       foreign: () => [F.productB],
+      asyncEffects: true,
     },
     register: {
       as: 'tenant',
@@ -1053,14 +1056,19 @@ async function send(port: number, v: Variant): Promise<RawResponse> {
   });
 }
 
-/** Background work started by an accepted request (orchestrations, export jobs) has finished. */
+/**
+ * Background work started by an accepted request (orchestrations, export jobs, outbox relays and the
+ * emails they trigger) has finished.
+ */
 async function quiescent(): Promise<Fingerprint> {
   await waitUntil(
     'background work to finish',
     async () => {
       const { rows } = await pool.query<{ n: number }>(
         `select (select count(*) from export_jobs where status in ('queued', 'running'))::int
-              + (select count(*) from durable_host.instances where status in ('Pending', 'Running'))::int as n`,
+              + (select count(*) from durable_host.instances where status in ('Pending', 'Running'))::int
+              + (select count(*) from order_events where relayed_at is null)::int
+              + (select count(*) from audit_outbox where relayed_at is null)::int as n`,
       );
       return rows[0]!.n === 0;
     },

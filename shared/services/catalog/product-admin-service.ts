@@ -1,4 +1,6 @@
 import { ConflictException, ProductNotFoundException } from '../../errors/index.js';
+import { nudgeAuditRelay } from '../audit/nudge.js';
+import { AuditOutboxWriter } from '../audit/outbox.js';
 import { InventoryRepository } from '../../repositories/inventory-repository.js';
 import { ProductRepository } from '../../repositories/product-repository.js';
 import type {
@@ -51,6 +53,16 @@ export class ProductAdminService {
   async setInventory(productId: string, quantity: number): Promise<CatalogWrite<InventoryBody>> {
     const row = await this.inventory.setAvailable(productId, quantity);
     if (!row) throw new ProductNotFoundException();
+    const reserved = Number(row.reserved);
+    await new AuditOutboxWriter(this.ctx).record({
+      entity: 'stock',
+      entityId: productId,
+      action: 'set',
+      payload: {
+        before: { available: row.before_available, reserved, onHand: row.before_available + reserved },
+        after: { available: Number(row.available), reserved, onHand: Number(row.available) + reserved },
+      },
+    });
     const { tenantId, log } = this.ctx;
     return {
       result: {
@@ -59,7 +71,10 @@ export class ProductAdminService {
         reserved: Number(row.reserved),
         sold: Number(row.sold),
       },
-      afterCommit: () => invalidateProductStock(tenantId, [productId], log),
+      afterCommit: async () => {
+        nudgeAuditRelay(log);
+        await invalidateProductStock(tenantId, [productId], log);
+      },
     };
   }
 

@@ -2,6 +2,7 @@ import { ConflictException, ProductNotFoundException } from '../../errors/index.
 import { InventoryRepository, type InventoryRow } from '../../repositories/inventory-repository.js';
 import type { InventoryLedgerBody, StockAdjustmentBody } from '../../schemas/inventory.js';
 import { isUuid } from '../../utils/ids.js';
+import { nudgeAuditRelay } from '../audit/nudge.js';
 import { AuditOutboxWriter } from '../audit/outbox.js';
 import { invalidateProductStock } from '../catalog/catalog-cache.js';
 import type { DomainContext } from '../context.js';
@@ -64,7 +65,10 @@ export class StockLedgerService {
     const { tenantId, log } = this.ctx;
     return {
       result: { id: row.movement_id, productId, delta, reason, ...after },
-      afterCommit: () => invalidateProductStock(tenantId, [productId], log),
+      afterCommit: async () => {
+        nudgeAuditRelay(log);
+        await invalidateProductStock(tenantId, [productId], log);
+      },
     };
   }
 
