@@ -232,6 +232,72 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/manage/orders": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Every order of the tenant, newest first
+         * @description Filters: `status`, `from` (inclusive) and `to` (exclusive) on the creation time, `email` (the customer’s, matched through its blind index). Keyset-paginated (`cursor`, `pageSize` ≤ 100); one SQL statement per page whatever its size.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
+        get: operations["adminListOrders"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/manage/orders/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One order with its customer, address, payment, refunds, fulfilment and timeline
+         * @description One order with its customer, address, payment, refunds, fulfilment and timeline.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
+        get: operations["adminGetOrder"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/manage/orders/{id}/fulfilments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ship a confirmed order
+         * @description Records the carrier and tracking number and moves the order from `confirmed` to `shipped`; the customer is emailed (`order.shipped`). The same fulfilment again returns the same answer.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
+        post: operations["adminCreateFulfilment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/manage/orders/exports": {
         parameters: {
             query?: never;
@@ -333,7 +399,13 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /**
+         * Stock levels and the newest movements
+         * @description Stock levels and the newest movements.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
+        get: operations["adminGetInventory"];
         /**
          * Set the sellable quantity
          * @description `quantity` becomes `available` (what can be sold now); reserved and sold units are untouched.
@@ -342,6 +414,28 @@ export interface paths {
          */
         put: operations["adminSetInventory"];
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/manage/products/{id}/inventory/adjustments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Adjust on-hand stock by a delta, with a reason
+         * @description Adds `delta` to on-hand (negative removes). On-hand never drops below what is reserved for orders in checkout: such an adjustment is a 409 and changes nothing.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
+        post: operations["adminAdjustInventory"];
         delete?: never;
         options?: never;
         head?: never;
@@ -620,11 +714,12 @@ export interface components {
              */
             orderId: string;
             /** @enum {string} */
-            status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "failed" | "cancelled" | "expired";
+            status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
         };
         CheckoutRequest: {
             /** @example pm_card_visa */
             paymentMethodId: string;
+            shippingAddress: components["schemas"]["ShippingAddress"];
         };
         ExportAccepted: {
             /**
@@ -641,7 +736,7 @@ export interface components {
              */
             from: string;
             /** @enum {string} */
-            status?: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "failed" | "cancelled" | "expired";
+            status?: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
             /**
              * Format: date-time
              * @example 2026-12-31T23:59:59Z
@@ -665,6 +760,27 @@ export interface components {
             rowsExported: number;
             /** @enum {string} */
             status: "queued" | "running" | "completed" | "failed";
+        };
+        Fulfilment: {
+            carrier: string;
+            /** Format: date-time */
+            shippedAt: string;
+            trackingNumber: string;
+        };
+        FulfilmentCreated: components["schemas"]["Fulfilment"] & {
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            orderId: string;
+            /** @enum {string} */
+            status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
+        };
+        FulfilmentRequest: {
+            /** @example DHL */
+            carrier: string;
+            /** @example 00340434161094042557 */
+            trackingNumber: string;
         };
         Health: {
             checks: {
@@ -700,6 +816,22 @@ export interface components {
             reserved: number;
             sold: number;
         };
+        InventoryLedger: {
+            /** @description Units that can be sold now. */
+            available: number;
+            /** @description The newest 20 stock movements (reservations, sales, releases, restocks, adjustments). */
+            movements: components["schemas"]["StockMovement"][];
+            /** @description Units in the warehouse: available + reserved. */
+            onHand: number;
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            productId: string;
+            /** @description Units held for orders in checkout. */
+            reserved: number;
+            sold: number;
+        };
         InventoryPut: {
             /** @description The new sellable (available) quantity. */
             quantity: number;
@@ -707,6 +839,43 @@ export interface components {
         LoginRequest: {
             email: string;
             password: string;
+        };
+        ManagedOrder: components["schemas"]["ManagedOrderSummary"] & {
+            failureReason?: string;
+            lines: components["schemas"]["OrderLine"][];
+            refunds: components["schemas"]["Refund"][];
+            shippingAddress: components["schemas"]["ShippingAddress"] & (Record<string, never> | null);
+            /** @description The order’s audit trail, oldest first: what happened, who did it, before and after. */
+            timeline: components["schemas"]["OrderTimelineEntry"][];
+            /** @description False when the audit database could not be read: only entries not yet relayed are shown. */
+            timelineComplete: boolean;
+        };
+        ManagedOrderPage: {
+            items: components["schemas"]["ManagedOrderSummary"][];
+            /** @description null on the last page */
+            nextCursor: string | null;
+        };
+        ManagedOrderSummary: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @example USD */
+            currency: string;
+            customer: components["schemas"]["OrderCustomer"];
+            fulfilment?: components["schemas"]["Fulfilment"];
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            id: string;
+            payment: {
+                paymentIntentId: string | null;
+                /** @enum {string} */
+                status: "pending" | "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "succeeded" | "canceled" | "failed" | "refunded";
+            };
+            /** @enum {string} */
+            status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
+            /** @description Integer minor units. */
+            totalCents: number;
         };
         Order: {
             /** @description Present only while the order is `requires_action`: hand it to Stripe.js to authenticate. */
@@ -717,6 +886,7 @@ export interface components {
             currency: string;
             /** @description Why the order failed or expired: insufficient_inventory, payment_declined, payment_failed, payment_canceled, payment_timeout, payment_error, reservation_expired, internal_error. */
             failureReason?: string;
+            fulfilment?: components["schemas"]["Fulfilment"] & unknown;
             /**
              * Format: uuid
              * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
@@ -728,10 +898,20 @@ export interface components {
                 /** @enum {string} */
                 status: "pending" | "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "succeeded" | "canceled" | "failed" | "refunded";
             };
+            shippingAddress: components["schemas"]["ShippingAddress"] & (Record<string, never> | null);
             /** @enum {string} */
-            status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "failed" | "cancelled" | "expired";
+            status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
             /** @description Integer minor units. */
             totalCents: number;
+        };
+        OrderCustomer: {
+            email: string;
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            id: string;
+            name: string;
         };
         OrderLine: {
             /** @description Integer minor units. */
@@ -750,6 +930,25 @@ export interface components {
             items: components["schemas"]["Order"][];
             /** @description null on the last page */
             nextCursor: string | null;
+        };
+        OrderTimelineEntry: {
+            /** @example status:shipped */
+            action: string;
+            actor: {
+                /** @enum {string} */
+                role: "admin" | "customer" | "system";
+                /**
+                 * Format: uuid
+                 * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+                 */
+                userId: string | null;
+            } | null;
+            /** Format: date-time */
+            at: string;
+            details: {
+                [key: string]: unknown;
+            };
+            entity: string;
         };
         /** @description RFC 9457 problem details. */
         Problem: {
@@ -848,6 +1047,20 @@ export interface components {
             /** @description Opaque refresh token. */
             refreshToken: string;
         };
+        Refund: {
+            /** @description Integer minor units. */
+            amountCents: number;
+            /** Format: date-time */
+            createdAt: string;
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            id: string;
+            reason: string;
+            /** @enum {string} */
+            status: "pending" | "succeeded" | "failed";
+        };
         RegisteredUser: {
             email: string;
             /**
@@ -933,6 +1146,66 @@ export interface components {
              * @example 2
              */
             quantity: number;
+        };
+        /** @description Where the order ships. PII: encrypted at rest. */
+        ShippingAddress: {
+            city: string;
+            /**
+             * @description ISO 3166-1 alpha-2, upper case.
+             * @example DE
+             */
+            country: string;
+            line1: string;
+            line2?: string;
+            name: string;
+            phone?: string;
+            postalCode: string;
+            region?: string;
+        };
+        StockAdjustment: {
+            /** @description Units that can be sold now. */
+            available: number;
+            delta: number;
+            id: string;
+            /** @description Units in the warehouse: available + reserved. */
+            onHand: number;
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            productId: string;
+            reason: string;
+            /** @description Units held for orders in checkout. */
+            reserved: number;
+        };
+        StockAdjustmentRequest: {
+            /**
+             * @description Units added to (positive) or removed from (negative) on-hand.
+             * @example -2
+             */
+            delta: number;
+            /** @example damaged in the warehouse */
+            reason: string;
+        };
+        StockMovement: {
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            actorId: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            id: string;
+            /** @enum {string} */
+            kind: "reservation" | "sale" | "release" | "restock" | "adjustment";
+            onHandDelta: number;
+            /**
+             * Format: uuid
+             * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+             */
+            orderId: string | null;
+            reason: string | null;
+            reservedDelta: number;
         };
         TokenPair: {
             /** @description JWT (HS256), valid for `expiresIn` seconds. */
@@ -1898,6 +2171,239 @@ export interface operations {
             };
         };
     };
+    adminListOrders: {
+        parameters: {
+            query?: {
+                /** @description Opaque cursor from a previous page’s `nextCursor`. */
+                cursor?: string;
+                /** @description The customer’s email, matched exactly (case-insensitive) via its blind index. */
+                email?: string;
+                /** @description Created at or after (inclusive). */
+                from?: string;
+                /** @description Items per page (default 20, max 100). */
+                pageSize?: number;
+                status?: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
+                /** @description Created before (exclusive). */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description A page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagedOrderPage"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminGetOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagedOrder"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminCreateFulfilment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["FulfilmentRequest"];
+            };
+        };
+        responses: {
+            /** @description Shipped (or this very fulfilment was recorded before) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FulfilmentCreated"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The order is not confirmed, or shipped with another fulfilment */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     requestOrderExport: {
         parameters: {
             query?: never;
@@ -2286,6 +2792,73 @@ export interface operations {
             };
         };
     };
+    adminGetInventory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description On-hand, reserved, available and the ledger */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InventoryLedger"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such active product in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     adminSetInventory: {
         parameters: {
             query?: never;
@@ -2339,6 +2912,104 @@ export interface operations {
             };
             /** @description No such active product in this tenant */
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminAdjustInventory: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["StockAdjustmentRequest"];
+            };
+        };
+        responses: {
+            /** @description Recorded */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StockAdjustment"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such active product in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description On-hand would drop below reserved */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };
