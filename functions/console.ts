@@ -96,7 +96,13 @@ export const consolePage = defineRoute({
   tags: ['operations'],
   summary: 'Admin console',
   responses: {},
-  handler: async () => consoleAsset('index.html'),
+  handler: async ({ request }) => {
+    // At `console/` the page's relative asset URLs would point one folder too deep: send it to `console`.
+    const { pathname } = new URL(request.url);
+    if (pathname.endsWith('/'))
+      return { raw: { status: 308, headers: { location: pathname.replace(/\/+$/, '') } } };
+    return consoleAsset('index.html');
+  },
 });
 
 export const consoleFile = defineRoute({

@@ -76,7 +76,6 @@ describe('the admin console assets', () => {
       '..%5c..%5cpackage.json',
       '%2fetc%2fpasswd',
       'index.html%00.js',
-      '.',
       'app.js',
     ]) {
       const res = await fetch(`${host.baseUrl}/console/${target}`);
@@ -84,6 +83,12 @@ describe('the admin console assets', () => {
       expect(res.status, target).toBe(404);
       expect(body, target).not.toMatch(/"dependencies"|root:x:0|defineRoute/);
     }
+  });
+
+  it('sends console/ to console, where the relative asset URLs resolve', async () => {
+    const res = await fetch(`${host.baseUrl}/console/`, { redirect: 'manual' });
+    expect(res.status).toBe(308);
+    expect(res.headers.get('location')).toBe(new URL(`${host.baseUrl}/console`).pathname);
   });
 
   it('ignores whatever in the folder is not a regular file of a served type', async () => {
