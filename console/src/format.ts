@@ -1,14 +1,34 @@
+/**
+ * How many minor units a currency has (2 for USD, 0 for JPY). An unknown code — the admin may still be
+ * typing it — counts as 2: the API, not the console, decides whether the code is valid.
+ */
+export function fractionDigits(currency: string): number {
+  try {
+    return (
+      new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ??
+      2
+    );
+  } catch {
+    return 2;
+  }
+}
+
 /** Money in integer minor units, shown in the shop's currency. */
 export function money(cents: number, currency: string | null | undefined): string {
   const code = currency ?? 'USD';
   try {
-    const digits =
-      new Intl.NumberFormat('en', { style: 'currency', currency: code }).resolvedOptions()
-        .maximumFractionDigits ?? 2;
-    return new Intl.NumberFormat('en', { style: 'currency', currency: code }).format(cents / 10 ** digits);
+    return new Intl.NumberFormat('en', { style: 'currency', currency: code }).format(
+      cents / 10 ** fractionDigits(code),
+    );
   } catch {
     return `${cents} ${code} (minor units)`;
   }
+}
+
+/** Minor units from what the admin typed in major units ("12.5" USD → 1250). */
+export function toMinorUnits(text: string, currency: string): number | undefined {
+  if (!/^\d+([.,]\d+)?$/.test(text.trim())) return undefined;
+  return Math.round(Number(text.trim().replace(',', '.')) * 10 ** fractionDigits(currency));
 }
 
 export function dateTime(iso: string | null | undefined): string {

@@ -144,6 +144,7 @@ describe('the admin console in a real browser', () => {
     });
     const axeReport: Record<string, string[]> = {};
     await page.clock.install();
+    const nav = page.getByRole('navigation', { name: 'Sections' });
 
     // Sign in.
     await page.goto(`${host.baseUrl}/console`);
@@ -196,7 +197,7 @@ describe('the admin console in a real browser', () => {
       copyFileSync(path.join(ARTIFACTS, 'console.png'), path.join(ROOT, 'docs', 'console.png'));
 
     // Request an export and open its CSV.
-    await page.getByRole('link', { name: 'Exports' }).click();
+    await nav.getByRole('link', { name: 'Exports' }).click();
     await page.getByRole('heading', { name: 'Order exports' }).waitFor();
     const today = new Date().toISOString().slice(0, 10);
     await page.getByLabel('From (UTC day)').fill('2000-01-01');
@@ -217,8 +218,41 @@ describe('the admin console in a real browser', () => {
     // The download did not navigate away: the session is still here.
     await page.getByRole('heading', { name: 'Order exports' }).waitFor();
 
+    // Products: a refused create shows the API's field error next to its field; then create, edit, archive.
+    await nav.getByRole('link', { name: 'Products' }).click();
+    await page.getByRole('heading', { name: 'Products' }).waitFor();
+    await page.getByRole('table').waitFor();
+    axeReport.products = await seriousViolations(page);
+    await page.getByText('New product…').click();
+    const sku = `CON-NEW-${randomUUID().slice(0, 6)}`;
+    await page.getByLabel('SKU').fill(sku);
+    await page.getByLabel('Name').fill('Walnut coaster');
+    await page.getByLabel('Price').fill('9.90');
+    const currency = page.getByLabel('Currency (ISO 4217)');
+    await currency.fill('US');
+    await page.getByRole('button', { name: 'Create product' }).click();
+    await expect.poll(() => currency.getAttribute('aria-invalid')).toBe('true');
+    const describedBy = (await currency.getAttribute('aria-describedby'))!.split(' ').at(-1)!;
+    await expect(page.locator(`[id="${describedBy}"]`).innerText()).resolves.not.toBe('');
+    await expect(page.getByRole('alert').innerText()).resolves.toMatch(/400/);
+    await currency.fill('USD');
+    await page.getByRole('button', { name: 'Create product' }).click();
+    await page.getByRole('link', { name: 'Walnut coaster' }).click();
+    await page.getByRole('heading', { name: 'Walnut coaster' }).waitFor();
+    const newProductId = new URL(page.url()).hash.split('/')[2]!;
+    await page.getByLabel('Name').fill('Walnut coaster, oiled');
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await page.getByRole('heading', { name: 'Walnut coaster, oiled' }).waitFor();
+    await page.getByText('Archive this product…').click();
+    await page.getByRole('button', { name: 'Archive Walnut coaster, oiled' }).click();
+    await page.getByText('This product is archived').waitFor();
+    const gone = await fetch(`${host.baseUrl}/products/${newProductId}`, {
+      headers: { 'x-tenant-id': tenantId },
+    });
+    expect(gone.status).toBe(404);
+
     // Adjust stock, and see a refusal from the API as written.
-    await page.getByRole('link', { name: 'Products' }).click();
+    await nav.getByRole('link', { name: 'Products' }).click();
     await page.getByRole('heading', { name: 'Products' }).waitFor();
     await page.getByRole('link', { name: 'Enamel camping mug' }).click();
     await page.getByRole('heading', { name: 'Enamel camping mug' }).waitFor();
@@ -263,6 +297,7 @@ describe('the admin console in a real browser', () => {
       orders: [],
       'order detail': [],
       exports: [],
+      products: [],
       product: [],
     });
     expect(cspErrors).toEqual([]);

@@ -1,7 +1,7 @@
 import type { JSX } from 'preact';
 import { useMemo, useRef } from 'preact/hooks';
 import { typedClient, type Credentials, type ManagedOrder, type Problem, type Schemas } from '../api';
-import { idempotencyKey, money } from '../format';
+import { idempotencyKey, money, toMinorUnits } from '../format';
 import { Field, ProblemView, announce, formValues, useAction } from '../ui';
 
 /*
@@ -42,14 +42,6 @@ export interface PendingPaths {
 
 function usePendingClient(credentials: Credentials): ReturnType<typeof typedClient<PendingPaths>> {
   return useMemo(() => typedClient<PendingPaths>(credentials), [credentials]);
-}
-
-/** Minor units from what the admin typed in major units ("12.5" USD → 1250). */
-export function toMinorUnits(text: string, currency: string): number | undefined {
-  if (!/^\d+([.,]\d+)?$/.test(text.trim())) return undefined;
-  const digits =
-    new Intl.NumberFormat('en', { style: 'currency', currency }).resolvedOptions().maximumFractionDigits ?? 2;
-  return Math.round(Number(text.trim().replace(',', '.')) * 10 ** digits);
 }
 
 const REFUND_FIELDS = ['amountCents', 'reason', 'restock'];

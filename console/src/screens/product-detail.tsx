@@ -1,10 +1,9 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
 import { call, type ApiClient, type Problem, type Schemas } from '../api';
-import { dateTime, money } from '../format';
+import { dateTime, fractionDigits, money, toMinorUnits } from '../format';
 import { href } from '../router';
 import { Field, Loading, ProblemView, ScreenTitle, announce, formValues, useAction } from '../ui';
-import { toMinorUnits } from './order-money';
 
 type Product = Schemas['Product'];
 const EDIT_FIELDS = ['sku', 'name', 'description', 'priceCents', 'currency'];
@@ -84,9 +83,7 @@ function EditProduct(props: {
     props.onSaved(result.data, result.response.headers.get('etag') ?? undefined);
     announce('Product saved.');
   };
-  const digits =
-    new Intl.NumberFormat('en', { style: 'currency', currency: product.currency }).resolvedOptions()
-      .maximumFractionDigits ?? 2;
+  const digits = fractionDigits(product.currency);
   return (
     <section aria-labelledby="edit-h">
       <h2 id="edit-h">Details</h2>

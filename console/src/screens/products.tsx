@@ -1,10 +1,9 @@
 import type { JSX } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import { call, type ApiClient, type Problem, type Schemas } from '../api';
-import { money } from '../format';
+import { money, toMinorUnits } from '../format';
 import { href } from '../router';
 import { Field, Loading, Pager, ProblemView, ScreenTitle, announce, formValues, useAction } from '../ui';
-import { toMinorUnits } from './order-money';
 
 const PAGE_SIZE = 50;
 const CREATE_FIELDS = ['sku', 'name', 'description', 'priceCents', 'currency', 'stock'];
