@@ -41,6 +41,14 @@ async function seriousViolations(page: Page): Promise<string[]> {
     .map((v) => `${v.impact} ${v.id}: ${v.help} at ${JSON.stringify(v.nodes.map((n) => n.target))}`);
 }
 
+/** What has the focus: an element's role if it has one, else its tag and text. */
+async function focused(page: Page): Promise<string> {
+  return page.evaluate(() => {
+    const element = (globalThis as any).document.activeElement;
+    return element?.getAttribute('role') ?? `${element?.tagName} ${element?.textContent ?? ''}`.trim();
+  });
+}
+
 describe('the admin console in a real browser', () => {
   let db: OwnDatabase;
   let fake: FakeStripe;
@@ -155,11 +163,14 @@ describe('the admin console in a real browser', () => {
     await page.getByLabel('Password').fill('not the password at all');
     await page.getByLabel('Admin token').fill(process.env.ADMIN_TOKEN!);
     await page.getByRole('button', { name: 'Sign in' }).click();
-    // The API's problem+json, as written, and nothing else changes.
+    // The API's problem+json, as written, and focus moves to it.
     await expect(page.getByRole('alert').innerText()).resolves.toMatch(/401/);
+    await expect.poll(() => focused(page)).toBe('alert');
+    // From the keyboard: Enter in the last field submits.
     await page.getByLabel('Password').fill(ADMIN_PASSWORD);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Admin token').press('Enter');
     await page.getByRole('heading', { name: 'Orders' }).waitFor();
+    await expect.poll(() => focused(page)).toBe('H1 Orders');
     // Tokens live in memory only.
     const stored = await page.evaluate(() => {
       const page = globalThis as any;
@@ -177,6 +188,7 @@ describe('the admin console in a real browser', () => {
     await expect(page.locator('tbody').innerText()).resolves.toContain(customer.email);
     await page.getByRole('link', { name: new RegExp(`open order ${orderId}`) }).click();
     await page.getByRole('heading', { name: `Order ${orderId.slice(0, 8)}` }).waitFor();
+    await expect.poll(() => focused(page)).toBe(`H1 Order ${orderId.slice(0, 8)}`);
     await expect(page.locator('address').innerText()).resolves.toContain(SAMPLE_ADDRESS.line1);
     await expect(page.getByRole('region', { name: 'Customer' }).innerText()).resolves.toContain(
       'Grace Hopper',
