@@ -102,6 +102,9 @@ param fernetKeys string = ''
 @secure()
 param blindIndexKey string = ''
 
+@secure()
+param cursorSigningKeys string = ''
+
 param keyVaultPurgeProtection bool = false
 
 @description('Object id of the operators\' group allowed to set and rotate secrets (Key Vault Secrets Officer).')
@@ -180,6 +183,7 @@ module keyVault 'modules/key-vault.bicep' = {
       'jwt-signing-keys': jwtSigningKeys
       'fernet-keys': fernetKeys
       'blind-index-key': blindIndexKey
+      'cursor-signing-keys': cursorSigningKeys
     }
   }
 }
@@ -215,6 +219,22 @@ module redis 'modules/redis.bicep' = {
   }
 }
 
+// Rate-limit counters apart from the cache, with NoEviction: filling the cache can never evict a
+// counter (docs/adr/0021-abuse-limits.md). Azure Managed Redis has one database per instance.
+module rateLimitRedis 'modules/redis.bicep' = {
+  name: 'redis-rate-limit'
+  params: {
+    name: 'redis-rl-${baseName}-${token}'
+    location: location
+    tags: tags
+    skuName: redisSkuName
+    highAvailability: redisHighAvailability
+    keyVaultName: keyVault.outputs.name
+    urlSecretName: 'rate-limit-redis-url'
+    evictionPolicy: 'NoEviction'
+  }
+}
+
 module roles 'modules/role-assignments.bicep' = {
   name: 'role-assignments'
   params: {
@@ -244,6 +264,7 @@ module functionApp 'modules/function-app.bicep' = {
     roles
     postgres
     redis
+    rateLimitRedis
   ]
   params: {
     planName: 'plan-${baseName}'

@@ -88,6 +88,7 @@ var appSettings = {
   AUDIT_DATABASE_URL: '${kvRef}audit-database-url/)'
   DATABASE_POOL_MAX: string(tuning.databasePoolMax)
   REDIS_URL: '${kvRef}redis-url/)'
+  RATE_LIMIT_REDIS_URL: '${kvRef}rate-limit-redis-url/)'
   REDIS_KEY_PREFIX: tuning.redisKeyPrefix
   KEY_VAULT_URL: keyVaultUri
   SECRET_CACHE_TTL_SECONDS: string(tuning.secretCacheTtlSeconds)
@@ -111,6 +112,7 @@ var appSettings = {
   JWT_SIGNING_KEYS: '${kvRef}jwt-signing-keys/)'
   FERNET_KEYS: '${kvRef}fernet-keys/)'
   BLIND_INDEX_KEY: '${kvRef}blind-index-key/)'
+  CURSOR_SIGNING_KEYS: '${kvRef}cursor-signing-keys/)'
 }
 
 // With Front Door, only requests that carry this profile's id and come from Front Door's back-end

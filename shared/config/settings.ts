@@ -16,6 +16,14 @@ export const settingsSchema = z.object({
   DATABASE_POOL_MAX: intFromString(10, 1, 200),
   /** `redis://…`/`rediss://…`, or `memory://` for the local host's single-process stand-in. */
   REDIS_URL: z.string().regex(/^(rediss?|memory):\/\//, 'must be a redis://, rediss:// or memory:// URL'),
+  /**
+   * Redis for rate-limit counters (`noeviction`, ADR 0021); absent = REDIS_URL. Never `memory://`: the
+   * stand-in is selected by REDIS_URL alone.
+   */
+  RATE_LIMIT_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
   /** Prefix for every Redis key (tests use one per run). */
   REDIS_KEY_PREFIX: z.string().default(''),
   KEY_VAULT_URL: z.url().optional(),
@@ -68,6 +76,8 @@ export const SECRET_NAMES = {
   FERNET_KEYS: 'fernet-keys',
   /** base64url HMAC key of the email blind index. */
   BLIND_INDEX_KEY: 'blind-index-key',
+  /** Comma-separated `kid:base64url` HMAC keys of list cursors; the first signs, all verify. */
+  CURSOR_SIGNING_KEYS: 'cursor-signing-keys',
 } as const;
 
 export type SecretName = keyof typeof SECRET_NAMES;
