@@ -87,6 +87,9 @@ var appSettings = {
   DATABASE_URL: '${kvRef}database-url/)'
   AUDIT_DATABASE_URL: '${kvRef}audit-database-url/)'
   DATABASE_POOL_MAX: string(tuning.databasePoolMax)
+  // statement_timeout: request pools / the export stream (docs/adr/0021-abuse-limits.md).
+  DATABASE_STATEMENT_TIMEOUT_MS: '5000'
+  EXPORT_STATEMENT_TIMEOUT_MS: '1800000'
   REDIS_URL: '${kvRef}redis-url/)'
   RATE_LIMIT_REDIS_URL: '${kvRef}rate-limit-redis-url/)'
   REDIS_KEY_PREFIX: tuning.redisKeyPrefix

@@ -14,6 +14,10 @@ export const settingsSchema = z.object({
   DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   AUDIT_DATABASE_URL: z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL'),
   DATABASE_POOL_MAX: intFromString(10, 1, 200),
+  /** statement_timeout of the request pools (ORM, read pool, audit): a slower statement is cancelled → 503. */
+  DATABASE_STATEMENT_TIMEOUT_MS: intFromString(5_000, 100, 600_000),
+  /** statement_timeout of the export stream pool: an export's read is one long statement. */
+  EXPORT_STATEMENT_TIMEOUT_MS: intFromString(1_800_000, 1_000, 86_400_000),
   /** `redis://…`/`rediss://…`, or `memory://` for the local host's single-process stand-in. */
   REDIS_URL: z.string().regex(/^(rediss?|memory):\/\//, 'must be a redis://, rediss:// or memory:// URL'),
   /**

@@ -5,6 +5,7 @@ import { appMigrations, auditMigrations } from './migration-list.js';
 import { getSettings } from '../config/index.js';
 import { countQuery } from './query-counter.js';
 import { closeReadPool, readPoolMax } from './read-pool.js';
+import { withStatementTimeout } from './statement-timeout.js';
 
 export type AppOrm = MikroORM;
 
@@ -65,7 +66,12 @@ export function getOrm(): Promise<MikroORM> {
     const settings = getSettings();
     // The read pool (read-pool.ts) takes its share of the instance's connection budget from the ORM's.
     const poolMax = settings.DATABASE_POOL_MAX;
-    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, Math.max(1, poolMax - readPoolMax(poolMax))));
+    appOrm = MikroORM.init(
+      withStatementTimeout(
+        appOrmOptions(settings.DATABASE_URL, Math.max(1, poolMax - readPoolMax(poolMax))),
+        settings.DATABASE_STATEMENT_TIMEOUT_MS,
+      ),
+    );
     appOrm.catch(() => (appOrm = undefined));
   }
   return appOrm;
@@ -73,7 +79,13 @@ export function getOrm(): Promise<MikroORM> {
 
 export function getAuditOrm(): Promise<MikroORM> {
   if (!auditOrm) {
-    auditOrm = MikroORM.init(auditOrmOptions(getSettings().AUDIT_DATABASE_URL));
+    const settings = getSettings();
+    auditOrm = MikroORM.init(
+      withStatementTimeout(
+        auditOrmOptions(settings.AUDIT_DATABASE_URL),
+        settings.DATABASE_STATEMENT_TIMEOUT_MS,
+      ),
+    );
     auditOrm.catch(() => (auditOrm = undefined));
   }
   return auditOrm;

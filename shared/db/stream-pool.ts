@@ -10,9 +10,12 @@ let pool: pg.Pool | undefined;
  */
 export function getStreamPool(): pg.Pool {
   if (!pool) {
+    const settings = getSettings();
     pool = guardPool(
       new pg.Pool({
-        connectionString: getSettings().DATABASE_URL,
+        connectionString: settings.DATABASE_URL,
+        // Longer than the request pools' (statement-timeout.ts): an export's read is one long statement.
+        statement_timeout: settings.EXPORT_STATEMENT_TIMEOUT_MS,
         max: 4,
         idleTimeoutMillis: 10_000,
         connectionTimeoutMillis: 10_000,
