@@ -100,6 +100,10 @@ var appSettings = {
   JWT_AUDIENCE: tuning.jwtAudience
   CHECKOUT_PAYMENT_TIMEOUT_SECONDS: string(tuning.checkoutPaymentTimeoutSeconds)
   RESERVATION_TTL_SECONDS: string(tuning.reservationTtlSeconds)
+  // Fair stock (docs/adr/0021-abuse-limits.md): caps per customer, and lines per cart.
+  FAIR_STOCK_MAX_OPEN_ORDERS: '3'
+  FAIR_STOCK_MAX_UNITS_PER_PRODUCT: '20'
+  CART_MAX_LINES: '50'
   EXPORT_QUEUE_NAME: exportQueueName
   ORDER_EVENTS_QUEUE_NAME: orderEventsQueueName
   EXPORT_CONTAINER: exportContainerName

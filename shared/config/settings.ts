@@ -48,6 +48,12 @@ export const settingsSchema = z.object({
   STRIPE_API_BASE: z.url().optional(),
   CHECKOUT_PAYMENT_TIMEOUT_SECONDS: intFromString(900, 1, 86_400),
   RESERVATION_TTL_SECONDS: intFromString(1200, 5, 86_400),
+  /** Open unpaid orders one customer may have at once (services/checkout/fair-stock.ts). */
+  FAIR_STOCK_MAX_OPEN_ORDERS: intFromString(3, 1, 100),
+  /** Units of one product across one customer's open unpaid orders, this checkout included. */
+  FAIR_STOCK_MAX_UNITS_PER_PRODUCT: intFromString(20, 1, 100_000),
+  /** Lines one cart may hold. */
+  CART_MAX_LINES: intFromString(50, 1, 1_000),
   EXPORT_QUEUE_NAME: z.string().min(1).default('order-exports'),
   ORDER_EVENTS_QUEUE_NAME: z.string().min(1).default('order-events'),
   EXPORT_CONTAINER: z.string().min(3).default('exports'),
