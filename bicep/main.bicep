@@ -140,6 +140,17 @@ module identity 'modules/identity.bicep' = {
   }
 }
 
+// Writes deployment packages only (Storage Blob Data Contributor on the deployment container): the
+// app's own identity can merely read the package it runs (docs/adr/0021-abuse-limits.md).
+module deployIdentity 'modules/identity.bicep' = {
+  name: 'deploy-identity'
+  params: {
+    name: 'id-${baseName}-deploy'
+    location: location
+    tags: tags
+  }
+}
+
 module monitoring 'modules/monitoring.bicep' = {
   name: 'monitoring'
   params: {
@@ -246,6 +257,9 @@ module roles 'modules/role-assignments.bicep' = {
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     secretsOfficerPrincipalId: secretsOfficerPrincipalId
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    exportContainerName: storage.outputs.exportContainerName
+    deployerPrincipalId: deployIdentity.outputs.principalId
   }
 }
 
@@ -273,6 +287,7 @@ module functionApp 'modules/function-app.bicep' = {
     tags: tags
     identityId: identity.outputs.id
     identityClientId: identity.outputs.clientId
+    deployIdentityId: deployIdentity.outputs.id
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName

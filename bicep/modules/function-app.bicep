@@ -13,6 +13,9 @@ param tags object
 param identityId string
 param identityClientId string
 
+@description('User-assigned identity that writes the deployment package (deployment storage only).')
+param deployIdentityId string
+
 param storageAccountName string
 param storageBlobEndpoint string
 param deploymentContainerName string
@@ -170,6 +173,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${deployIdentityId}': {}
     }
   }
   properties: {
@@ -187,7 +191,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           value: '${storageBlobEndpoint}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            // Not the app's identity: that one may only read the package (role-assignments.bicep).
+            userAssignedIdentityResourceId: deployIdentityId
           }
         }
       }
