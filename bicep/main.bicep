@@ -112,6 +112,9 @@ param fernetKeys string = ''
 @secure()
 param blindIndexKey string = ''
 
+@secure()
+param cursorSigningKeys string = ''
+
 param keyVaultPurgeProtection bool = false
 
 @description('Object id of the operators\' group allowed to set and rotate secrets (Key Vault Secrets Officer).')
@@ -142,6 +145,17 @@ module identity 'modules/identity.bicep' = {
   name: 'identity'
   params: {
     name: 'id-${baseName}'
+    location: location
+    tags: tags
+  }
+}
+
+// Writes deployment packages only (Storage Blob Data Contributor on the deployment container): the
+// app's own identity can merely read the package it runs (docs/adr/0021-abuse-limits.md).
+module deployIdentity 'modules/identity.bicep' = {
+  name: 'deploy-identity'
+  params: {
+    name: 'id-${baseName}-deploy'
     location: location
     tags: tags
   }
@@ -199,6 +213,7 @@ module keyVault 'modules/key-vault.bicep' = {
       'jwt-signing-keys': jwtSigningKeys
       'fernet-keys': fernetKeys
       'blind-index-key': blindIndexKey
+      'cursor-signing-keys': cursorSigningKeys
     }
   }
 }
@@ -237,6 +252,22 @@ module redis 'modules/redis.bicep' = {
   }
 }
 
+// Rate-limit counters apart from the cache, with NoEviction: filling the cache can never evict a
+// counter (docs/adr/0021-abuse-limits.md). Azure Managed Redis has one database per instance.
+module rateLimitRedis 'modules/redis.bicep' = {
+  name: 'redis-rate-limit'
+  params: {
+    name: 'redis-rl-${baseName}-${token}'
+    location: location
+    tags: tags
+    skuName: redisSkuName
+    highAvailability: redisHighAvailability
+    keyVaultName: keyVault.outputs.name
+    urlSecretName: 'rate-limit-redis-url'
+    evictionPolicy: 'NoEviction'
+  }
+}
+
 module roles 'modules/role-assignments.bicep' = {
   name: 'role-assignments'
   params: {
@@ -248,6 +279,9 @@ module roles 'modules/role-assignments.bicep' = {
     keyVaultName: keyVault.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     secretsOfficerPrincipalId: secretsOfficerPrincipalId
+    deploymentContainerName: storage.outputs.deploymentContainerName
+    exportContainerName: storage.outputs.exportContainerName
+    deployerPrincipalId: deployIdentity.outputs.principalId
   }
 }
 
@@ -275,6 +309,7 @@ module functionApp 'modules/function-app.bicep' = {
     roles
     postgres
     redis
+    rateLimitRedis
   ]
   params: {
     planName: 'plan-${baseName}'
@@ -288,6 +323,7 @@ module functionApp 'modules/function-app.bicep' = {
     appDatabaseName: postgres.outputs.appDatabaseName
     auditDatabaseName: postgres.outputs.auditDatabaseName
     virtualNetworkSubnetId: network.outputs.appSubnetId
+    deployIdentityId: deployIdentity.outputs.id
     storageAccountName: storage.outputs.name
     storageBlobEndpoint: storage.outputs.blobEndpoint
     deploymentContainerName: storage.outputs.deploymentContainerName

@@ -11,6 +11,11 @@ import {
 } from '../shared/schemas/auth.js';
 import { Problem } from '../shared/schemas/common.js';
 import { AuthService } from '../shared/services/auth/auth-service.js';
+import {
+  enforceLimit,
+  REGISTER_IP_RATE_LIMIT,
+  REGISTER_TENANT_RATE_LIMIT,
+} from '../shared/services/rate-limit/limits.js';
 import { loadAuthDependencies } from '../shared/services/auth/dependencies.js';
 import type { DomainContext } from '../shared/services/context.js';
 import { accessTokens } from './lib/auth.js';
@@ -59,12 +64,15 @@ export const register = defineRoute({
   responses: {
     201: { description: 'Created', content: json(RegisteredUser) },
     409: problem('This shop already has an account with this email.'),
+    429: problem('Too many registrations from this address or for this shop; see Retry-After.'),
+    503: problem('Password hashing is saturated; see Retry-After.'),
   },
-  handler: async ({ body, domain }) => ({
-    status: 201,
-    body: await (await service(domain)).register(body),
-    headers: NO_STORE,
-  }),
+  handler: async ({ body, domain, clientIp, log }) => {
+    // Per address first: a refused address does not spend the shop's budget.
+    await enforceLimit(REGISTER_IP_RATE_LIMIT, clientIp, log);
+    await enforceLimit(REGISTER_TENANT_RATE_LIMIT, domain.tenantId, log);
+    return { status: 201, body: await (await service(domain)).register(body), headers: NO_STORE };
+  },
 });
 
 export const login = defineRoute({

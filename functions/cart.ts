@@ -13,7 +13,15 @@ import {
 } from '../shared/schemas/cart.js';
 import { CartService } from '../shared/services/cart/cart-service.js';
 import { formatEtag, ifNoneMatchHits, parseIfMatch } from '../shared/services/cart/etag.js';
+import { CART_WRITE_RATE_LIMIT, enforceLimit } from '../shared/services/rate-limit/limits.js';
+import { Problem } from '../shared/schemas/common.js';
 import { defineRoute, type RouteResult } from './lib/route.js';
+import { PROBLEM_CONTENT_TYPE } from './lib/problem.js';
+
+const cartRateLimited = {
+  description: 'Too many cart changes from this account; see Retry-After.',
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: Problem } },
+};
 
 // A cart is private to its owner and changes often: caches may keep it only to revalidate by ETag.
 function cartHeaders(version: number): Record<string, string> {
@@ -58,8 +66,15 @@ export const setCartItem = defineRoute({
   params: CartProductParams,
   body: SetCartQuantity,
   headers: CartWriteHeaders,
-  responses: { 200: cartOk, 404: cartProductNotFound, 409: cartConflict, 412: cartPreconditionFailed },
-  handler: async ({ params, body, domain, request }) => {
+  responses: {
+    200: cartOk,
+    404: cartProductNotFound,
+    409: cartConflict,
+    412: cartPreconditionFailed,
+    429: cartRateLimited,
+  },
+  handler: async ({ params, body, domain, request, principal, log }) => {
+    await enforceLimit(CART_WRITE_RATE_LIMIT, principal!.userId, log);
     const condition = parseIfMatch(request.headers.get('if-match'));
     return cartResult(
       await CartService.forCaller(domain).setQuantity(params.productId, body.quantity, condition),
@@ -77,8 +92,9 @@ export const removeCartItem = defineRoute({
   description: `Removing a line that is not there is not an error. ${writeDescription}`,
   params: CartProductParams,
   headers: CartWriteHeaders,
-  responses: { 200: cartOk, 412: cartPreconditionFailed },
-  handler: async ({ params, domain, request }) => {
+  responses: { 200: cartOk, 412: cartPreconditionFailed, 429: cartRateLimited },
+  handler: async ({ params, domain, request, principal, log }) => {
+    await enforceLimit(CART_WRITE_RATE_LIMIT, principal!.userId, log);
     const condition = parseIfMatch(request.headers.get('if-match'));
     return cartResult(await CartService.forCaller(domain).removeItem(params.productId, condition));
   },
@@ -93,8 +109,9 @@ export const clearCart = defineRoute({
   summary: 'Empty the cart',
   description: writeDescription,
   headers: CartWriteHeaders,
-  responses: { 200: cartOk, 412: cartPreconditionFailed },
-  handler: async ({ domain, request }) => {
+  responses: { 200: cartOk, 412: cartPreconditionFailed, 429: cartRateLimited },
+  handler: async ({ domain, request, principal, log }) => {
+    await enforceLimit(CART_WRITE_RATE_LIMIT, principal!.userId, log);
     const condition = parseIfMatch(request.headers.get('if-match'));
     return cartResult(await CartService.forCaller(domain).clear(condition));
   },

@@ -11,6 +11,7 @@ import { Problem } from '../shared/schemas/common.js';
 import { CheckoutService } from '../shared/services/checkout/checkout-service.js';
 import { ensureCheckoutStarted } from '../shared/services/checkout/orchestration-client.js';
 import { durableClientInput, orchestrationClient } from './checkout/durable-client.js';
+import { CHECKOUT_RATE_LIMIT, enforceLimit } from '../shared/services/rate-limit/limits.js';
 import { defineRoute } from './lib/route.js';
 
 const problem = (description: string) => ({
@@ -52,11 +53,13 @@ export const checkout = defineRoute({
       headers: { Location: { schema: { type: 'string' }, description: 'The order: /api/orders/{orderId}' } },
       content: { 'application/json': { schema: CheckoutAccepted } },
     },
-    409: problem('The cart is empty'),
+    409: problem('The cart is empty, or over a fair-stock cap (open unpaid orders, units of one product)'),
+    429: problem('Too many checkouts from this account; see Retry-After'),
     422: problem('Idempotency-Key reused with a different body'),
     503: problem('Saved, but processing could not start: retry with the same Idempotency-Key'),
   },
-  handler: async ({ request, body, domain, invocation, log }) => {
+  handler: async ({ request, body, domain, invocation, log, principal }) => {
+    await enforceLimit(CHECKOUT_RATE_LIMIT, principal!.userId, log);
     const key = idempotencyKey(request.headers.get('idempotency-key'));
     const placed = await new CheckoutService(domain).placeOrder(key, body);
     const orderId = placed.response.orderId;

@@ -8,6 +8,7 @@ import {
   ReviewPageQuery,
 } from '../shared/schemas/reviews.js';
 import { ReviewService } from '../shared/services/reviews/review-service.js';
+import { enforceLimit, REVIEW_RATE_LIMIT } from '../shared/services/rate-limit/limits.js';
 import { defineRoute } from './lib/route.js';
 
 export const listProductReviews = defineRoute({
@@ -44,8 +45,10 @@ export const createReview = defineRoute({
     201: jsonResponse(Review, 'Created'),
     404: problemResponse('No such active product in this tenant'),
     409: problemResponse('The caller already reviewed this product'),
+    429: problemResponse('Too many reviews from this account; see Retry-After'),
   },
-  handler: async ({ params, body, domain }) => {
+  handler: async ({ params, body, domain, principal, log }) => {
+    await enforceLimit(REVIEW_RATE_LIMIT, principal!.userId, log);
     const { result, afterCommit } = await new ReviewService(domain).create(params.id, body);
     return { status: 201, body: result, afterCommit };
   },

@@ -21,6 +21,8 @@ param auditDatabaseName string
 
 @description('Subnet (delegated to Microsoft.App/environments) the app joins to reach private endpoints.')
 param virtualNetworkSubnetId string
+@description('User-assigned identity that writes the deployment package (deployment storage only).')
+param deployIdentityId string
 
 param storageAccountName string
 param storageBlobEndpoint string
@@ -112,7 +114,11 @@ var appSettings = {
   DATABASE_POOL_MAX: string(tuning.databasePoolMax)
   // host.json's value is for local runs; each environment's follows its own pool size.
   AzureFunctionsJobHost__extensions__durableTask__maxConcurrentActivityFunctions: string(tuning.activityConcurrency)
+  // statement_timeout: request pools / the export stream (docs/adr/0021-abuse-limits.md).
+  DATABASE_STATEMENT_TIMEOUT_MS: '5000'
+  EXPORT_STATEMENT_TIMEOUT_MS: '1800000'
   REDIS_URL: '${kvRef}redis-url/)'
+  RATE_LIMIT_REDIS_URL: '${kvRef}rate-limit-redis-url/)'
   REDIS_KEY_PREFIX: tuning.redisKeyPrefix
   KEY_VAULT_URL: keyVaultUri
   SECRET_CACHE_TTL_SECONDS: string(tuning.secretCacheTtlSeconds)
@@ -121,6 +127,10 @@ var appSettings = {
   JWT_AUDIENCE: tuning.jwtAudience
   CHECKOUT_PAYMENT_TIMEOUT_SECONDS: string(tuning.checkoutPaymentTimeoutSeconds)
   RESERVATION_TTL_SECONDS: string(tuning.reservationTtlSeconds)
+  // Fair stock (docs/adr/0021-abuse-limits.md): caps per customer, and lines per cart.
+  FAIR_STOCK_MAX_OPEN_ORDERS: '3'
+  FAIR_STOCK_MAX_UNITS_PER_PRODUCT: '20'
+  CART_MAX_LINES: '50'
   EXPORT_QUEUE_NAME: exportQueueName
   ORDER_EVENTS_QUEUE_NAME: orderEventsQueueName
   EXPORT_CONTAINER: exportContainerName
@@ -138,6 +148,7 @@ var appSettings = {
   JWT_SIGNING_KEYS: '${kvRef}jwt-signing-keys/)'
   FERNET_KEYS: '${kvRef}fernet-keys/)'
   BLIND_INDEX_KEY: '${kvRef}blind-index-key/)'
+  CURSOR_SIGNING_KEYS: '${kvRef}cursor-signing-keys/)'
 }
 
 // With Front Door, only requests that carry this profile's id and come from Front Door's back-end
@@ -194,6 +205,7 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
     type: 'UserAssigned'
     userAssignedIdentities: {
       '${identityId}': {}
+      '${deployIdentityId}': {}
     }
   }
   properties: {
@@ -212,7 +224,8 @@ resource site 'Microsoft.Web/sites@2024-04-01' = {
           value: '${storageBlobEndpoint}${deploymentContainerName}'
           authentication: {
             type: 'UserAssignedIdentity'
-            userAssignedIdentityResourceId: identityId
+            // Not the app's identity: that one may only read the package (role-assignments.bicep).
+            userAssignedIdentityResourceId: deployIdentityId
           }
         }
       }

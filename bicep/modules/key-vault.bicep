@@ -24,6 +24,7 @@ var appSecretNames = [
   'jwt-signing-keys'
   'fernet-keys'
   'blind-index-key'
+  'cursor-signing-keys'
 ]
 
 // Absent keys become '' so the loop below can index every name.

@@ -13,8 +13,22 @@ param skuName string = 'Balanced_B0'
 @description('Replicate the data set (production). Off halves the cost for dev.')
 param highAvailability bool = false
 
-@description('Vault that receives the redis-url secret.')
+@description('Vault that receives the connection URL secret.')
 param keyVaultName string
+
+@description('Key Vault secret that receives the connection URL.')
+@allowed([
+  'redis-url'
+  'rate-limit-redis-url'
+])
+param urlSecretName string = 'redis-url'
+
+@description('VolatileLRU for the cache; NoEviction for rate-limit counters (docs/adr/0021-abuse-limits.md).')
+@allowed([
+  'VolatileLRU'
+  'NoEviction'
+])
+param evictionPolicy string = 'VolatileLRU'
 
 // TLS port of Azure Managed Redis databases.
 var port = 10000
@@ -40,8 +54,9 @@ resource database 'Microsoft.Cache/redisEnterprise/databases@2025-04-01' = {
     clientProtocol: 'Encrypted'
     port: port
     clusteringPolicy: 'EnterpriseCluster'
-    // Every key the app writes has a TTL (cache entries, rate-limit windows).
-    evictionPolicy: 'VolatileLRU'
+    // Every key the app writes has a TTL (cache entries, rate-limit windows). The rate-limit instance
+    // refuses writes when full instead of evicting a counter (a fresh budget for an attacker).
+    evictionPolicy: evictionPolicy
     accessKeysAuthentication: 'Enabled'
   }
 }
@@ -50,15 +65,24 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
   name: keyVaultName
 }
 
-resource redisUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
-  parent: vault
-  name: 'redis-url'
-  properties: {
-    // rediss:// = TLS; the key is URL-encoded because ioredis decodes the URL's password.
-    value: 'rediss://:${uriComponent(database.listKeys().primaryKey)}@${cluster.properties.hostName}:${port}'
-    contentType: 'text/plain'
+// The secrets this module may write, one per instance (the cache's, the rate-limit counters'); listed
+// so every secret the app settings reference is visible in the template (tests/infra).
+var urlSecretNames = [
+  'redis-url'
+  'rate-limit-redis-url'
+]
+
+resource redisUrl 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = [
+  for secretName in urlSecretNames: if (secretName == urlSecretName) {
+    parent: vault
+    name: secretName
+    properties: {
+      // rediss:// = TLS; the key is URL-encoded because ioredis decodes the URL's password.
+      value: 'rediss://:${uriComponent(database.listKeys().primaryKey)}@${cluster.properties.hostName}:${port}'
+      contentType: 'text/plain'
+    }
   }
-}
+]
 
 output id string = cluster.id
 output name string = cluster.name

@@ -9,6 +9,18 @@ param orderEventsQueueName string
 param keyVaultName string
 param appInsightsName string
 
+@description('Blob container Flex Consumption runs the package from: the app may only read it.')
+param deploymentContainerName string
+
+@description('Private container for order exports (EXPORT_CONTAINER).')
+param exportContainerName string
+
+@description('Principal of the identity that writes deployment packages (deployment storage only).')
+param deployerPrincipalId string
+
+@description('Durable Functions task hub (host.json extensions.durableTask.hubName).')
+param durableHubName string = 'EcommerceHub'
+
 @description('Optional: an operator group/principal that may read and set secrets (rotation).')
 param secretsOfficerPrincipalId string = ''
 
@@ -21,9 +33,16 @@ param secretsOfficerPrincipalType string = 'Group'
 
 // Built-in role definition ids (stable across tenants).
 var roles = {
-  // Host storage and the deployment package (the Functions docs require Owner on AzureWebJobsStorage),
-  // Durable lease blobs, export blobs and user-delegation keys for the export download links.
+  // Blob data, granted per container (issue 19): the host's own containers, Durable's lease and
+  // large-message containers, and the exports container. Never account-wide.
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+  // The deployment package: the app only reads what it runs.
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1'
+  // Writes packages into the deployment container (the deployer identity, not the app's).
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
+  // generateUserDelegationKey only (no data access): signs the export download links. A user
+  // delegation key can only be requested at storage-account scope.
+  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
   // Durable Functions work-item and control queues.
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   // Durable Functions history and instance tables.
@@ -63,11 +82,73 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
 }
 
-resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
-  name: guid(storage.id, principalId, roles.storageBlobDataOwner)
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2024-01-01' existing = {
+  parent: storage
+  name: 'default'
+}
+
+// Containers the app writes: the Functions host's (timer schedules and leases, function keys), the
+// Durable Functions Azure Storage provider's ({hub}-leases, {hub}-applease, {hub}-largemessages, lower
+// case) and the exports. storage.bicep creates each, so the assignments have a scope to land on.
+var hub = toLower(durableHubName)
+var appContainers = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+  '${hub}-leases'
+  '${hub}-applease'
+  '${hub}-largemessages'
+  exportContainerName
+]
+
+resource writableContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' existing = [
+  for containerName in appContainers: {
+    parent: blobService
+    name: containerName
+  }
+]
+
+resource blobOwner 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for (containerName, i) in appContainers: {
+    name: guid(writableContainers[i].id, principalId, roles.storageBlobDataOwner)
+    scope: writableContainers[i]
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+      principalId: principalId
+      principalType: 'ServicePrincipal'
+    }
+  }
+]
+
+resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' existing = {
+  parent: blobService
+  name: deploymentContainerName
+}
+
+resource packageReader 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, principalId, roles.storageBlobDataReader)
+  scope: deploymentContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataReader)
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource packageWriter 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(deploymentContainer.id, deployerPrincipalId, roles.storageBlobDataContributor)
+  scope: deploymentContainer
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+    principalId: deployerPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource delegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, principalId, roles.storageBlobDelegator)
   scope: storage
   properties: {
-    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataOwner)
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator)
     principalId: principalId
     principalType: 'ServicePrincipal'
   }

@@ -63,6 +63,29 @@ resource exportContainer 'Microsoft.Storage/storageAccounts/blobServices/contain
   }
 }
 
+@description('Durable Functions task hub (host.json extensions.durableTask.hubName).')
+param durableHubName string = 'EcommerceHub'
+
+// The host's and Durable's containers exist before the app starts, so role-assignments.bicep can grant
+// blob access per container instead of account-wide (docs/adr/0021-abuse-limits.md).
+var hostContainerNames = [
+  'azure-webjobs-hosts'
+  'azure-webjobs-secrets'
+  '${toLower(durableHubName)}-leases'
+  '${toLower(durableHubName)}-applease'
+  '${toLower(durableHubName)}-largemessages'
+]
+
+resource hostContainers 'Microsoft.Storage/storageAccounts/blobServices/containers@2024-01-01' = [
+  for containerName in hostContainerNames: {
+    parent: blobService
+    name: containerName
+    properties: {
+      publicAccess: 'None'
+    }
+  }
+]
+
 resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2024-01-01' = {
   parent: storage
   name: 'default'
@@ -100,4 +123,5 @@ output id string = storage.id
 output name string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
 output deploymentContainerName string = deploymentContainer.name
+output exportContainerName string = exportContainer.name
 output exportContainerName string = exportContainer.name

@@ -1,7 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { HttpRequest } from '@azure/functions';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { getSettings } from '../../shared/config/index.js';
+import { adminTokenWeakness, ConfigurationError, getSettings } from '../../shared/config/index.js';
 import { ForbiddenException, UnauthorizedException } from '../../shared/errors/index.js';
 import { getSecret } from '../../shared/secrets/provider.js';
 import { AccessTokenService, type AccessClaims } from '../../shared/services/auth/access-token.js';
@@ -100,7 +100,11 @@ export async function requireAdmin(
   if (!given) throw new UnauthorizedException('Admin endpoints need the X-Admin-Token header.');
   // Role first: a non-admin must learn nothing about whether a guessed admin token was right.
   if (!principal.roles.includes('admin')) throw new ForbiddenException('This endpoint needs the admin role.');
-  if (!constantTimeEquals(given, await getSecret('ADMIN_TOKEN'))) {
+  const expected = await getSecret('ADMIN_TOKEN');
+  // The vault's value may have been rotated to a weak one since start-up: admin stays shut until fixed.
+  const weakness = getSettings().APP_ENV === 'azure' ? adminTokenWeakness(expected) : null;
+  if (weakness) throw new ConfigurationError([`ADMIN_TOKEN: ${weakness}`]);
+  if (!constantTimeEquals(given, expected)) {
     throw new ForbiddenException('The admin token is not valid.');
   }
   return principal;

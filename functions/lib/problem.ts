@@ -3,6 +3,7 @@ import { DriverException } from '@mikro-orm/core';
 import { EcommerceException, ServiceUnavailableException } from '../../shared/errors/index.js';
 import type { Logger } from '../../shared/logging/logger.js';
 import { ConfigurationError } from '../../shared/config/index.js';
+import { QUERY_CANCELED } from '../../shared/db/statement-timeout.js';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const TYPE_BASE = 'https://errors.ecommerce-api.dev/';
@@ -29,6 +30,23 @@ export function problemResponse(
       instance,
       error.extensions,
       error.headers,
+    );
+  }
+  if (isStatementTimeout(error)) {
+    // statement_timeout cancelled a statement (shared/db/statement-timeout.ts): the database is too
+    // busy or the request too expensive right now. Nothing was committed (the statement and its
+    // transaction failed); the client may retry later. Logged by SQLSTATE only, like every driver error.
+    log.warn('statement timed out', describeForLog(error));
+    const busy = new ServiceUnavailableException('The request took too long and was cancelled; retry later.');
+    return problem(
+      busy.status,
+      busy.type,
+      busy.title,
+      busy.message,
+      correlationId,
+      instance,
+      {},
+      { 'Retry-After': String(STATEMENT_TIMEOUT_RETRY_AFTER_SECONDS) },
     );
   }
   if (isTransientInfrastructureError(error)) {
@@ -126,6 +144,14 @@ function causes(error: unknown): Error[] {
     current = (current as Error & { cause?: unknown }).cause;
   }
   return out;
+}
+
+/** Seconds a client is asked to wait after a statement timeout: long enough for a burst to pass. */
+const STATEMENT_TIMEOUT_RETRY_AFTER_SECONDS = 2;
+
+/** A statement cancelled with SQLSTATE 57014 (statement_timeout), however the driver wrapped it. */
+export function isStatementTimeout(error: unknown): boolean {
+  return causes(error).some((e) => (e as Error & { code?: unknown }).code === QUERY_CANCELED);
 }
 
 /** A lost or refused connection to a backing service: retrying the same request may well succeed. */

@@ -1,7 +1,19 @@
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { getSettings } from '../config/index.js';
 
 let client: Redis | undefined;
+
+function failFast(keyPrefix: string): RedisOptions {
+  return {
+    keyPrefix,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    commandTimeout: 1_000,
+    retryStrategy: (times) => Math.min(times * 200, 2_000),
+  };
+}
+let rateLimitClient: Redis | undefined;
 
 /**
  * The process-wide Redis client. Commands fail fast while disconnected (no offline queue) so a Redis
@@ -17,23 +29,31 @@ export function getRedis(): Redis {
     client = new RedisMock({ keyPrefix: REDIS_KEY_PREFIX });
     return client;
   }
-  client = new Redis(REDIS_URL, {
-    keyPrefix: REDIS_KEY_PREFIX,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 1,
-    connectTimeout: 2_000,
-    commandTimeout: 1_000,
-    retryStrategy: (times) => Math.min(times * 200, 2_000),
-  });
+  client = new Redis(REDIS_URL, failFast(REDIS_KEY_PREFIX));
   // Connection errors are reported through health checks and command failures, not as crashes.
   client.on('error', () => undefined);
   return client;
 }
 
+/**
+ * Where rate-limit counters live: RATE_LIMIT_REDIS_URL when set — in Azure a Redis of their own with
+ * `noeviction`, so filling the cache can never evict a counter and hand an attacker a fresh budget
+ * (ADR 0021) — else the app's client. Same fail-fast options and key prefix as the app's client.
+ */
+export function getRateLimitRedis(): Redis {
+  const { RATE_LIMIT_REDIS_URL, REDIS_KEY_PREFIX } = getSettings();
+  if (RATE_LIMIT_REDIS_URL === undefined) return getRedis();
+  if (rateLimitClient) return rateLimitClient;
+  rateLimitClient = new Redis(RATE_LIMIT_REDIS_URL, failFast(REDIS_KEY_PREFIX));
+  rateLimitClient.on('error', () => undefined);
+  return rateLimitClient;
+}
+
 export async function closeRedis(): Promise<void> {
-  const current = client;
+  const current = [client, rateLimitClient];
   client = undefined;
-  if (current) current.disconnect();
+  rateLimitClient = undefined;
+  for (const redis of current) redis?.disconnect();
 }
 
 /**

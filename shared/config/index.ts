@@ -1,6 +1,8 @@
+import { adminTokenWeakness } from './admin-token.js';
 import { settingsRules, type Settings } from './settings.js';
 
 export * from './settings.js';
+export * from './admin-token.js';
 
 export class ConfigurationError extends Error {
   constructor(readonly problems: string[]) {
@@ -18,6 +20,12 @@ export function parseSettings(env: NodeJS.ProcessEnv): Settings {
     throw new ConfigurationError(
       result.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`),
     );
+  }
+  // In Azure the Key Vault reference is resolved into the environment when the app starts: a weak
+  // ADMIN_TOKEN stops the app here, like any invalid setting (the vault copy is checked again on use).
+  if (result.data.APP_ENV === 'azure' && present.ADMIN_TOKEN !== undefined) {
+    const weakness = adminTokenWeakness(present.ADMIN_TOKEN);
+    if (weakness) throw new ConfigurationError([`ADMIN_TOKEN: ${weakness}`]);
   }
   return result.data;
 }

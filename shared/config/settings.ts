@@ -19,8 +19,20 @@ export const settingsSchema = z.object({
    * password (the URLs then name the principal and no password; shared/db/database-auth.ts).
    */
   DATABASE_AUTH: z.enum(['password', 'entra']).default('password'),
+  /** statement_timeout of the request pools (ORM, read pool, audit): a slower statement is cancelled → 503. */
+  DATABASE_STATEMENT_TIMEOUT_MS: intFromString(5_000, 100, 600_000),
+  /** statement_timeout of the export stream pool: an export's read is one long statement. */
+  EXPORT_STATEMENT_TIMEOUT_MS: intFromString(1_800_000, 1_000, 86_400_000),
   /** `redis://…`/`rediss://…`, or `memory://` for the local host's single-process stand-in. */
   REDIS_URL: z.string().regex(/^(rediss?|memory):\/\//, 'must be a redis://, rediss:// or memory:// URL'),
+  /**
+   * Redis for rate-limit counters (`noeviction`, ADR 0021); absent = REDIS_URL. Never `memory://`: the
+   * stand-in is selected by REDIS_URL alone.
+   */
+  RATE_LIMIT_REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
   /** Prefix for every Redis key (tests use one per run). */
   REDIS_KEY_PREFIX: z.string().default(''),
   KEY_VAULT_URL: z.url().optional(),
@@ -41,6 +53,12 @@ export const settingsSchema = z.object({
   STRIPE_API_BASE: z.url().optional(),
   CHECKOUT_PAYMENT_TIMEOUT_SECONDS: intFromString(900, 1, 86_400),
   RESERVATION_TTL_SECONDS: intFromString(1200, 5, 86_400),
+  /** Open unpaid orders one customer may have at once (services/checkout/fair-stock.ts). */
+  FAIR_STOCK_MAX_OPEN_ORDERS: intFromString(3, 1, 100),
+  /** Units of one product across one customer's open unpaid orders, this checkout included. */
+  FAIR_STOCK_MAX_UNITS_PER_PRODUCT: intFromString(20, 1, 100_000),
+  /** Lines one cart may hold. */
+  CART_MAX_LINES: intFromString(50, 1, 1_000),
   EXPORT_QUEUE_NAME: z.string().min(1).default('order-exports'),
   ORDER_EVENTS_QUEUE_NAME: z.string().min(1).default('order-events'),
   EXPORT_CONTAINER: z.string().min(3).default('exports'),
@@ -98,6 +116,8 @@ export const SECRET_NAMES = {
   FERNET_KEYS: 'fernet-keys',
   /** base64url HMAC key of the email blind index. */
   BLIND_INDEX_KEY: 'blind-index-key',
+  /** Comma-separated `kid:base64url` HMAC keys of list cursors; the first signs, all verify. */
+  CURSOR_SIGNING_KEYS: 'cursor-signing-keys',
 } as const;
 
 export type SecretName = keyof typeof SECRET_NAMES;

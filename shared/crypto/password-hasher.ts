@@ -8,7 +8,14 @@
  * Pool behaviour:
  * - Workers start on demand, up to `poolSize` (default min(available cores, 4): bcrypt is CPU-bound, so
  *   more workers than cores only adds memory and contention).
- * - Requests queue FIFO when every worker is busy.
+ * - Two lanes (issue 19): checks of existing passwords (logins) and new hashes (registration, password
+ *   change). A free worker always takes a waiting login first, so a registration flood delays a login
+ *   by at most the hash a worker is finishing, never by the queue behind it. Within a lane, FIFO.
+ *   (Reserving a worker for logins would halve registration throughput on 2 cores for no gain in
+ *   that bound.)
+ * - Each lane's queue is bounded (`maxQueued`): beyond it a call fails at once with
+ *   PasswordHasherBusyError (503 + Retry-After) instead of waiting behind seconds of queued work while
+ *   the client has long given up.
  * - A worker is ref'd only while it has a job: an idle pool never keeps the process alive, but a pending
  *   hash does (otherwise `await hasher.hash(…)` at the end of a script could exit before its result).
  * - A worker that dies is dropped and replaced on demand; the job it was running is retried once on a
@@ -18,6 +25,7 @@
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import type { Worker } from 'node:worker_threads';
+import { ServiceUnavailableException } from '../errors/index.js';
 import { createBcryptWorker, isBcryptResponse, type BcryptJob } from './bcrypt-worker.js';
 
 /** The design card's cost. */
@@ -65,7 +73,19 @@ export class PasswordHasherError extends Error {
   }
 }
 
+/** A lane's queue is full: the caller should come back later (503 + Retry-After). */
+export class PasswordHasherBusyError extends ServiceUnavailableException {
+  constructor(retryAfterSeconds: number) {
+    super('Password checks are saturated on this instance; retry shortly.');
+    this.headers['Retry-After'] = String(Math.max(1, Math.ceil(retryAfterSeconds)));
+  }
+}
+
+export type HasherLane = 'verify' | 'hash';
+
 export interface PasswordHasherOptions {
+  /** Requests allowed to wait per lane before calls fail with PasswordHasherBusyError. Default 32. */
+  maxQueued?: number;
   /** bcrypt cost (log2 rounds), 4–31. Default 12. */
   cost?: number;
   /** Worker threads. Default min(available cores, 4). */
@@ -120,6 +140,7 @@ function makeDummyHash(cost: number): string {
 
 interface Job {
   readonly work: BcryptJob;
+  readonly lane: HasherLane;
   readonly resolve: (value: string | boolean) => void;
   readonly reject: (error: Error) => void;
   attempts: number;
@@ -134,51 +155,71 @@ interface Slot {
 }
 
 const MAX_ATTEMPTS = 2;
+const DEFAULT_MAX_QUEUED = 32;
+/** Roughly what one cost-12 hash takes on one core; only to size Retry-After. */
+const HASH_SECONDS = 0.25;
 
 class WorkerPool {
   readonly #size: number;
   readonly #factory: () => Worker;
   readonly #slots = new Set<Slot>();
-  readonly #queue: Job[] = [];
+  readonly #queues: Record<HasherLane, Job[]> = { verify: [], hash: [] };
+  readonly #maxQueued: number;
   #nextId = 1;
   #closed = false;
 
-  constructor(size: number, factory: () => Worker) {
+  constructor(size: number, factory: () => Worker, maxQueued: number) {
     this.#size = size;
     this.#factory = factory;
+    this.#maxQueued = maxQueued;
   }
 
-  run(work: BcryptJob): Promise<string | boolean> {
+  run(work: BcryptJob, lane: HasherLane): Promise<string | boolean> {
     if (this.#closed) return Promise.reject(new PasswordHasherError('PasswordHasher is closed'));
+    const queue = this.#queues[lane];
+    if (queue.length >= this.#maxQueued) {
+      return Promise.reject(new PasswordHasherBusyError((queue.length * HASH_SECONDS) / this.#size));
+    }
     return new Promise((resolve, reject) => {
-      this.#queue.push({ work, resolve, reject, attempts: 0 });
+      queue.push({ work, lane, resolve, reject, attempts: 0 });
       this.#dispatch();
     });
+  }
+
+  /** Jobs waiting in a lane (not yet on a worker). */
+  queued(lane: HasherLane): number {
+    return this.#queues[lane].length;
   }
 
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
     const closed = new PasswordHasherError('PasswordHasher is closed');
-    for (const job of this.#queue.splice(0)) job.reject(closed);
+    for (const job of [...this.#queues.verify.splice(0), ...this.#queues.hash.splice(0)]) job.reject(closed);
     const slots = [...this.#slots];
     this.#slots.clear();
     for (const slot of slots) slot.current?.job.reject(closed);
     await Promise.all(slots.map((slot) => slot.worker.terminate()));
   }
 
+  /** The queue to serve next: checks of existing passwords (logins) first. */
+  #nextQueue(): Job[] | null {
+    if (this.#queues.verify.length > 0) return this.#queues.verify;
+    return this.#queues.hash.length > 0 ? this.#queues.hash : null;
+  }
+
   #dispatch(): void {
-    while (!this.#closed && this.#queue.length > 0) {
+    for (let queue = this.#nextQueue(); !this.#closed && queue !== null; queue = this.#nextQueue()) {
       let slot: Slot | null;
       try {
         slot = this.#idleSlot() ?? this.#spawn();
       } catch {
         // The Worker constructor itself failed (resource limits): fail this request, keep the pool usable.
-        this.#queue.shift()?.reject(new PasswordHasherError('Could not start a bcrypt worker'));
+        queue.shift()?.reject(new PasswordHasherError('Could not start a bcrypt worker'));
         continue;
       }
       if (slot === null) return; // all busy: the next finished job dispatches again
-      const job = this.#queue.shift();
+      const job = queue.shift();
       if (job === undefined) return;
       const id = this.#nextId++;
       job.attempts += 1;
@@ -224,7 +265,7 @@ class WorkerPool {
     slot.current = null;
     if (current !== null) {
       if (current.job.attempts < MAX_ATTEMPTS) {
-        this.#queue.unshift(current.job); // retried first: it has waited longest
+        this.#queues[current.job.lane].unshift(current.job); // retried first: it has waited longest
       } else {
         const reason = slot.failure === null ? 'exited' : 'crashed';
         current.job.reject(new PasswordHasherError(`bcrypt worker ${reason} twice while hashing`));
@@ -247,7 +288,10 @@ export class PasswordHasher {
     if (!Number.isInteger(this.poolSize) || this.poolSize < 1) {
       throw new RangeError('poolSize must be a positive integer');
     }
-    this.#pool = new WorkerPool(this.poolSize, options.workerFactory ?? createBcryptWorker);
+    const maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED;
+    if (!Number.isInteger(maxQueued) || maxQueued < 0)
+      throw new RangeError('maxQueued must be an integer ≥ 0');
+    this.#pool = new WorkerPool(this.poolSize, options.workerFactory ?? createBcryptWorker, maxQueued);
     this.#dummyHash = makeDummyHash(this.cost);
   }
 
@@ -258,7 +302,7 @@ export class PasswordHasher {
   async hash(password: string): Promise<string> {
     assertNotTooLong(password);
     if (codePointLength(password) < MIN_PASSWORD_LENGTH) throw new PasswordTooShortError();
-    const result = await this.#pool.run({ op: 'hash', password, cost: this.cost });
+    const result = await this.#pool.run({ op: 'hash', password, cost: this.cost }, 'hash');
     if (typeof result !== 'string') throw new PasswordHasherError('bcrypt returned no hash');
     return result;
   }
@@ -274,7 +318,7 @@ export class PasswordHasher {
     assertNotTooLong(password);
     if (typeof hash !== 'string' || hashCost(hash) === null)
       throw new Error('Stored password hash is malformed');
-    const result = await this.#pool.run({ op: 'compare', password, hash });
+    const result = await this.#pool.run({ op: 'compare', password, hash }, 'verify');
     return result === true;
   }
 
@@ -284,7 +328,7 @@ export class PasswordHasher {
    */
   async verifyAgainstDummy(password: string): Promise<false> {
     assertNotTooLong(password);
-    await this.#pool.run({ op: 'compare', password, hash: this.#dummyHash });
+    await this.#pool.run({ op: 'compare', password, hash: this.#dummyHash }, 'verify');
     return false;
   }
 
@@ -292,6 +336,11 @@ export class PasswordHasher {
   needsRehash(hash: string): boolean {
     const cost = hashCost(hash);
     return cost === null || cost < this.cost;
+  }
+
+  /** Requests waiting in a lane (observability, tests). */
+  queued(lane: HasherLane): number {
+    return this.#pool.queued(lane);
   }
 
   /** Terminates the workers; pending and later calls reject with PasswordHasherError. */

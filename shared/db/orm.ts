@@ -7,6 +7,7 @@ import { countQuery } from './query-counter.js';
 import { closeReadPool } from './read-pool.js';
 import { ormPoolMax } from './capacity.js';
 import { databaseAuth, databasePassword } from './database-auth.js';
+import { withStatementTimeout } from './statement-timeout.js';
 
 export type AppOrm = MikroORM;
 
@@ -72,7 +73,12 @@ export function getOrm(): Promise<MikroORM> {
   if (!appOrm) {
     const settings = getSettings();
     // The read pool (read-pool.ts) takes its share of the instance's connection budget from the ORM's.
-    appOrm = MikroORM.init(appOrmOptions(settings.DATABASE_URL, ormPoolMax(settings.DATABASE_POOL_MAX)));
+    appOrm = MikroORM.init(
+      withStatementTimeout(
+        appOrmOptions(settings.DATABASE_URL, ormPoolMax(settings.DATABASE_POOL_MAX)),
+        settings.DATABASE_STATEMENT_TIMEOUT_MS,
+      ),
+    );
     appOrm.catch(() => (appOrm = undefined));
   }
   return appOrm;
@@ -80,7 +86,13 @@ export function getOrm(): Promise<MikroORM> {
 
 export function getAuditOrm(): Promise<MikroORM> {
   if (!auditOrm) {
-    auditOrm = MikroORM.init(auditOrmOptions(getSettings().AUDIT_DATABASE_URL));
+    const settings = getSettings();
+    auditOrm = MikroORM.init(
+      withStatementTimeout(
+        auditOrmOptions(settings.AUDIT_DATABASE_URL),
+        settings.DATABASE_STATEMENT_TIMEOUT_MS,
+      ),
+    );
     auditOrm.catch(() => (auditOrm = undefined));
   }
   return auditOrm;

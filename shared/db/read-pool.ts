@@ -49,7 +49,11 @@ export function readPoolMax(poolMax: number): number {
 const TENANT_FIRST = /\btenant_id = \$1\b/;
 
 /** The pool's settings for `connectionString`; also what a benchmark's baseline client must use. */
-export function readPoolConfig(connectionString: string, poolMax: number): pg.PoolConfig {
+export function readPoolConfig(
+  connectionString: string,
+  poolMax: number,
+  statementTimeoutMs?: number,
+): pg.PoolConfig {
   return {
     connectionString,
     ...pgPasswordOption(),
@@ -59,6 +63,8 @@ export function readPoolConfig(connectionString: string, poolMax: number): pg.Po
     allowExitOnIdle: true,
     application_name: 'ecommerce-api read',
     options: '-c plan_cache_mode=force_custom_plan',
+    // shared/db/statement-timeout.ts: a search forged to be slow is cancelled, not waited for.
+    ...(statementTimeoutMs === undefined ? {} : { statement_timeout: statementTimeoutMs }),
   };
 }
 
@@ -88,7 +94,15 @@ export function readQueryConfig(statement: ReadStatement): pg.QueryConfig {
 export function getReadPool(): pg.Pool {
   if (!pool) {
     const settings = getSettings();
-    pool = guardPool(new pg.Pool(readPoolConfig(settings.DATABASE_URL, settings.DATABASE_POOL_MAX)));
+    pool = guardPool(
+      new pg.Pool(
+        readPoolConfig(
+          settings.DATABASE_URL,
+          settings.DATABASE_POOL_MAX,
+          settings.DATABASE_STATEMENT_TIMEOUT_MS,
+        ),
+      ),
+    );
   }
   return pool;
 }

@@ -14,10 +14,13 @@ export const STREAM_POOL_MAX = 4;
  */
 export function getStreamPool(): pg.Pool {
   if (!pool) {
+    const settings = getSettings();
     pool = guardPool(
       new pg.Pool({
-        connectionString: getSettings().DATABASE_URL,
+        connectionString: settings.DATABASE_URL,
         ...pgPasswordOption(),
+        // Longer than the request pools' (statement-timeout.ts): an export's read is one long statement.
+        statement_timeout: settings.EXPORT_STATEMENT_TIMEOUT_MS,
         max: STREAM_POOL_MAX,
         idleTimeoutMillis: 10_000,
         connectionTimeoutMillis: 10_000,

@@ -1,7 +1,6 @@
 import { AuditOutboxSchema } from './audit-outbox.js';
 import { CartLineSchema, CartSchema } from './cart.js';
 import { ExportJobSchema } from './export-job.js';
-import { IdempotencyRecordSchema } from './idempotency-record.js';
 import { OrderLineSchema, OrderSchema } from './order.js';
 import { PaymentSchema, StripeEventSchema } from './payment.js';
 import { InventorySchema, ProductSchema } from './product.js';
@@ -14,7 +13,6 @@ import { UserSchema } from './user.js';
 export * from './audit-outbox.js';
 export * from './cart.js';
 export * from './export-job.js';
-export * from './idempotency-record.js';
 export * from './order.js';
 export * from './payment.js';
 export * from './product.js';
@@ -39,6 +37,5 @@ export const entities = [
   StripeEventSchema,
   ReviewSchema,
   ExportJobSchema,
-  IdempotencyRecordSchema,
   AuditOutboxSchema,
 ];

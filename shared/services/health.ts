@@ -1,6 +1,8 @@
-import { getRedis, whenReady } from '../cache/redis.js';
 import pg from 'pg';
+import { getRedis, whenReady } from '../cache/redis.js';
+import { SingleFlight } from '../cache/single-flight.js';
 import { getSettings } from '../config/index.js';
+import { guardPool } from '../db/pool-guard.js';
 
 export type CheckStatus = 'ok' | 'down';
 export interface CheckResult {
@@ -14,6 +16,13 @@ export interface HealthReport {
 }
 
 const CHECK_TIMEOUT_MS = 1_500;
+/**
+ * How long one readiness report is served to every caller. Front Door probes from many edge sites
+ * (and anyone can call /health): within this window they all share one probe, so a flood costs
+ * nothing but the answer. Short enough that a lost database takes an instance out of rotation within
+ * one probe interval (30 s in bicep/modules/front-door-routes.bicep).
+ */
+export const HEALTH_CACHE_MS = 2_000;
 
 async function timed(
   fn: () => Promise<unknown>,
@@ -44,18 +53,42 @@ export interface HealthProbes {
 }
 
 /**
- * Probes use a connection of their own: on the request pool a busy instance would wait for a free
- * connection, report the database down, and be taken out of rotation exactly when it is loaded.
+ * One connection per database, kept open between probes. Not the request pool: a busy instance would
+ * wait there for a free connection, report the database down, and be taken out of rotation exactly
+ * when it is loaded. Not a new connection per probe either: that was a TLS + SCRAM login per health
+ * request (913 requests opened 914 sessions, issue 19). The idle timeout outlives the cache window, so
+ * steady probing reuses one session; a lost one is replaced on the next probe.
  */
-async function probe(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: CHECK_TIMEOUT_MS });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('select 1');
-  } finally {
-    await client.end().catch(() => undefined);
+const healthPools = new Map<string, pg.Pool>();
+
+function healthPool(url: string): pg.Pool {
+  let pool = healthPools.get(url);
+  if (!pool) {
+    pool = guardPool(
+      new pg.Pool({
+        connectionString: url,
+        max: 1,
+        idleTimeoutMillis: 60_000,
+        connectionTimeoutMillis: CHECK_TIMEOUT_MS,
+        allowExitOnIdle: true,
+        application_name: 'ecommerce-api health',
+        options: `-c statement_timeout=${CHECK_TIMEOUT_MS}`,
+      }),
+    );
+    healthPools.set(url, pool);
   }
+  return pool;
+}
+
+async function probe(url: string): Promise<void> {
+  await healthPool(url).query('select 1');
+}
+
+/** Ends the health connections (shutdown, tests). The next probe opens them again. */
+export async function closeHealthPools(): Promise<void> {
+  const pools = [...healthPools.values()];
+  healthPools.clear();
+  await Promise.all(pools.map((pool) => pool.end().catch(() => undefined)));
 }
 
 export const defaultProbes: HealthProbes = {
@@ -86,4 +119,43 @@ export async function checkHealth(probes: HealthProbes = defaultProbes): Promise
         ? 'degraded'
         : 'ok';
   return { status, checks };
+}
+
+/**
+ * Readiness as served: the last report while it is younger than `ttlMs`, else one probe shared by
+ * every caller that arrives while it runs (single-flight). A failed report is cached like a good one:
+ * retrying a down database on every request is exactly the load a struggling instance cannot take.
+ */
+export class HealthMonitor {
+  readonly #flight = new SingleFlight();
+  #last: { report: HealthReport; at: number } | undefined;
+
+  constructor(
+    private readonly probes: HealthProbes = defaultProbes,
+    private readonly ttlMs = HEALTH_CACHE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  async readiness(): Promise<HealthReport> {
+    const last = this.#last;
+    if (last && this.now() - last.at < this.ttlMs) return last.report;
+    return this.#flight.run('health', async () => {
+      const report = await checkHealth(this.probes);
+      this.#last = { report, at: this.now() };
+      return report;
+    });
+  }
+}
+
+let monitor: HealthMonitor | undefined;
+
+/** The process-wide readiness monitor (one cache and one probe in flight per instance). */
+export function getHealthMonitor(): HealthMonitor {
+  monitor ??= new HealthMonitor();
+  return monitor;
+}
+
+/** Forgets the cached report (tests that change what the probes see). */
+export function resetHealthMonitorForTests(): void {
+  monitor = undefined;
 }

@@ -157,6 +157,7 @@ export async function run(args: string[]): Promise<void> {
     JWT_SIGNING_KEYS: `bench:${b64(32)}`,
     FERNET_KEYS: `${b64(32)}=`,
     BLIND_INDEX_KEY: b64(32),
+    CURSOR_SIGNING_KEYS: `bench:${b64(32)}`,
     ADMIN_TOKEN: b64(32),
   });
 

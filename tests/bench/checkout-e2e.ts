@@ -184,6 +184,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       ADMIN_TOKEN: randomBytes(32).toString('base64url'),
       FERNET_KEYS: randomBytes(32).toString('base64url') + '=',
       BLIND_INDEX_KEY: randomBytes(32).toString('base64url'),
+      CURSOR_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
       LOG_LEVEL: 'warn',
     });
     fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);

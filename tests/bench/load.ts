@@ -201,6 +201,7 @@ export async function run(args: string[]): Promise<void> {
         ADMIN_TOKEN: randomBytes(32).toString('base64url'),
         FERNET_KEYS: randomBytes(32).toString('base64url') + '=',
         BLIND_INDEX_KEY: randomBytes(32).toString('base64url'),
+        CURSOR_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
         LOG_LEVEL: 'warn',
       },
     });

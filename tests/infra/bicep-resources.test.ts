@@ -86,8 +86,9 @@ describe('Function App (Flex Consumption)', () => {
     expect(valueAt(config, 'runtime.version')).toBe('20');
     expect(valueAt(config, 'deployment.storage.type')).toBe('blobContainer');
     expect(valueAt(config, 'deployment.storage.authentication.type')).toBe('UserAssignedIdentity');
+    // The deployer identity writes packages; the app's own identity only reads them (issue 19).
     expect(valueAt(config, 'deployment.storage.authentication.userAssignedIdentityResourceId')).toBe(
-      'identityId',
+      'deployIdentityId',
     );
     expect(valueAt(config, 'scaleAndConcurrency.maximumInstanceCount')).toBe('maximumInstanceCount');
     expect(valueAt(site.body, 'properties.keyVaultReferenceIdentity')).toBe('identityId');

@@ -15,7 +15,6 @@ const MULTI_TENANT_TABLES = [
   'stripe_events',
   'reviews',
   'export_jobs',
-  'idempotency_records',
   'audit_outbox',
   'fulfilments',
   'stock_movements',
@@ -38,6 +37,17 @@ describe('migrations', () => {
           `${table}: ${defs.join(' | ')}`,
         ).toBe(true);
       }
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('drop the never-used idempotency_records table (0007)', async () => {
+    const client = new pg.Client({ connectionString: process.env.DATABASE_URL });
+    await client.connect();
+    try {
+      const { rows } = await client.query(`select to_regclass('public.idempotency_records') as t`);
+      expect(rows[0].t).toBeNull();
     } finally {
       await client.end();
     }

@@ -324,6 +324,7 @@ function templates(): Record<string, Template> {
     openapi: { as: 'public' },
     docs: { as: 'public' },
     health: { as: 'public' },
+    healthLive: { as: 'public' },
     listOrders: { as: 'customer', user: () => F.orderOwner },
     getOrder: {
       as: 'customer',

@@ -24,6 +24,7 @@ export function testSettings(dbName: string, runId: string): Record<string, stri
     JWT_SIGNING_KEYS: `k${runId.slice(0, 6)}:${b64(32)}`,
     FERNET_KEYS: randomBytes(32).toString('base64url') + '=',
     BLIND_INDEX_KEY: b64(32),
+    CURSOR_SIGNING_KEYS: `c${runId.slice(0, 6)}:${b64(32)}`,
     STRIPE_SECRET_KEY: `sk_test_${b64(18)}`,
     STRIPE_WEBHOOK_SECRET: `whsec_${b64(24)}`,
     // Never the real Stripe from a test: a closed loopback port unless a test points it at the fake.

@@ -12,6 +12,7 @@ export const LOCAL_SECRET_GENERATORS: Record<string, () => string> = {
   // A Fernet key is URL-safe base64 of 32 bytes, padded (44 characters).
   FERNET_KEYS: () => `${b64url(32)}=`,
   BLIND_INDEX_KEY: () => b64url(32),
+  CURSOR_SIGNING_KEYS: () => `local1:${b64url(32)}`,
 };
 
 export const STRIPE_SECRET_GENERATORS: Record<string, () => string> = {

@@ -1,4 +1,9 @@
-import { PasswordHasher, PasswordHasherError, PasswordPolicyError } from '../../crypto/password-hasher.js';
+import {
+  PasswordHasher,
+  PasswordHasherBusyError,
+  PasswordHasherError,
+  PasswordPolicyError,
+} from '../../crypto/password-hasher.js';
 import { ValidationException } from '../../errors/index.js';
 
 let hasher: PasswordHasher | undefined;
@@ -47,7 +52,12 @@ export async function verifyStoredHash(
   try {
     return (await hasher.verify(password, storedHash)) ? 'match' : 'mismatch';
   } catch (error) {
-    if (error instanceof PasswordPolicyError || error instanceof PasswordHasherError) throw error;
+    if (
+      error instanceof PasswordPolicyError ||
+      error instanceof PasswordHasherError ||
+      error instanceof PasswordHasherBusyError
+    )
+      throw error;
     return 'malformed';
   }
 }

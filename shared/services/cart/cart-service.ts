@@ -10,7 +10,8 @@ import { MAX_LINE_QUANTITY, type CartBody } from '../../schemas/cart.js';
 import { isUuid } from '../../utils/ids.js';
 import type { DomainContext } from '../context.js';
 import { priceCart, purchasableLines, type CartLineRow } from './cart-pricing.js';
-import { CartCurrencyMismatchException } from './errors.js';
+import { getSettings } from '../../config/index.js';
+import { CartCurrencyMismatchException, CartLineLimitException } from './errors.js';
 import type { VersionCondition } from './etag.js';
 
 export interface CartSnapshotLine {
@@ -96,6 +97,10 @@ export class CartService {
     // Checked after the write, under the cart lock: a concurrent writer of another currency has either
     // committed (and is in `rows`) or waits for us — two currencies can never both get in.
     if (quantity > 0) this.assertSameCurrency(rows, productId, product.currency);
+    // Same place, same reason: under the cart lock, so concurrent adds cannot both squeeze in. (A cart
+    // left over the cap by a lowered setting can only shrink.)
+    const maxLines = getSettings().CART_MAX_LINES;
+    if (quantity > 0 && rows.length > maxLines) throw new CartLineLimitException(maxLines);
     return priceCart(rows, cart.version);
   }
 

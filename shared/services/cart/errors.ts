@@ -13,3 +13,13 @@ export class CartCurrencyMismatchException extends ConflictException {
     this.extensions.productCurrency = productCurrency;
   }
 }
+
+/** The cart already holds as many lines as a cart may (CART_MAX_LINES). */
+export class CartLineLimitException extends ConflictException {
+  override readonly type = 'cart-line-limit';
+  override readonly title = 'Too many cart lines';
+  constructor(readonly limit: number) {
+    super(`A cart holds at most ${limit} different products; remove one first.`);
+    this.extensions.limit = limit;
+  }
+}

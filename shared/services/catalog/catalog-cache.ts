@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { getSettings } from '../../config/index.js';
 import { GenerationalCache } from '../../cache/cache.js';
@@ -52,10 +51,38 @@ export const catalogKeys = {
   productGeneration: (tenantId: string, productId: string): string =>
     `cat:${id(tenantId)}:pgen:${id(productId)}`,
   product: (tenantId: string, productId: string): string => `cat:${id(tenantId)}:p:${id(productId)}`,
-  /** A list page: the hash of its normalised query (sort, filters, page size, cursor). */
-  listPage: (tenantId: string, query: unknown): string =>
-    `cat:${id(tenantId)}:l:${createHash('sha256').update(JSON.stringify(query)).digest('base64url').slice(0, 32)}`,
+  /** A canonical list page (see canonicalListPage): at most 3 sorts × 4 sizes keys per tenant. */
+  listPage: (tenantId: string, page: CanonicalListPage): string =>
+    `cat:${id(tenantId)}:l:${page.sort}:${page.size}`,
 };
+
+/** Page sizes whose first page is cached; any other size is read from PostgreSQL. */
+export const CACHED_PAGE_SIZES: readonly number[] = [10, 20, 50, 100];
+
+export interface CanonicalListPage {
+  sort: 'newest' | 'price_asc' | 'price_desc';
+  size: number;
+}
+
+/**
+ * The list pages worth a cache entry: first pages of a known sort at a known size, without price
+ * filters — what storefronts' landing and category pages ask for again and again. Issue 19: keys built
+ * from raw `minPrice`/`maxPrice`/cursor values let anyone mint unbounded distinct keys and fill Redis
+ * (evicting other tenants' entries, and — on a shared instance — rate-limit counters). A bounded key
+ * set per tenant cannot be flooded; deeper and filtered pages cost one indexed keyset read.
+ */
+export function canonicalListPage(query: {
+  sort: CanonicalListPage['sort'];
+  pageSize: number;
+  minPrice?: number | undefined;
+  maxPrice?: number | undefined;
+  cursor?: string | undefined;
+}): CanonicalListPage | null {
+  if (query.minPrice !== undefined || query.maxPrice !== undefined) return null;
+  if (query.cursor !== undefined && query.cursor !== '') return null;
+  if (!CACHED_PAGE_SIZES.includes(query.pageSize)) return null;
+  return { sort: query.sort, size: query.pageSize };
+}
 
 export function productGenerations(tenantId: string, productId: string): string[] {
   return [catalogKeys.tenantGeneration(tenantId), catalogKeys.productGeneration(tenantId, productId)];

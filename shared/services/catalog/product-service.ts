@@ -7,9 +7,15 @@ import {
 } from '../../repositories/product-repository.js';
 import type { PageBody, ProductBody, ProductListInput, ProductSummaryBody } from '../../schemas/catalog.js';
 import { z } from '../../schemas/zod.js';
-import { decodeCursor, toPage } from '../../utils/cursor.js';
+import { cursorCodec, toPage, type CursorCodec } from '../../utils/cursor.js';
 import type { DomainContext } from '../context.js';
-import { catalogCache, catalogKeys, listGenerations, productGenerations } from './catalog-cache.js';
+import {
+  catalogCache,
+  catalogKeys,
+  canonicalListPage,
+  listGenerations,
+  productGenerations,
+} from './catalog-cache.js';
 import { toProduct, toProductSummary } from './product-mapper.js';
 
 export const CreatedKey = z
@@ -26,12 +32,12 @@ const PriceCursor = z
   })
   .strict();
 
-function listAfter(input: ProductListInput): ProductListAfter | undefined {
+function listAfter(input: ProductListInput, codec: CursorCodec): ProductListAfter | undefined {
   if (input.sort === 'newest') {
-    const cursor = decodeCursor(input.cursor, NewestCursor);
+    const cursor = codec.decode(input.cursor, NewestCursor);
     return cursor && { sort: 'newest', createdKey: cursor.c, id: cursor.i };
   }
-  const cursor = decodeCursor(input.cursor, PriceCursor);
+  const cursor = codec.decode(input.cursor, PriceCursor);
   if (!cursor) return undefined;
   if (cursor.s !== input.sort) {
     throw new ValidationException([{ field: 'query.cursor', message: 'cursor is not valid for this sort' }]);
@@ -64,23 +70,23 @@ export class ProductService {
    * the page (what the API sends): a cached page goes out as stored, like `getJson`'s product.
    */
   async listJson(input: ProductListInput): Promise<string> {
-    return (await this.cache.readJson(...this.listRead(input), this.ctx.log)).value;
+    const codec = await cursorCodec({ tenantId: this.ctx.tenantId, list: `products:${input.sort}` });
+    const [key, generations, load] = this.listRead(input, codec);
+    // Only canonical pages are cached (catalog-cache.ts): any other page is read from PostgreSQL, so
+    // the number of list keys per tenant stays bounded whatever clients send.
+    if (key === null) return JSON.stringify(await load());
+    return (await this.cache.readJson(key, generations, load, this.ctx.log)).value;
   }
 
-  /** The cache key, generations and loader of one page (an invalid cursor is refused here, uncached). */
+  /** The cache key (null: not cached), generations and loader of one page (an invalid cursor is refused here). */
   private listRead(
     input: ProductListInput,
-  ): [key: string, generations: string[], load: () => Promise<PageBody<ProductSummaryBody>>] {
-    const after = listAfter(input);
-    const normalized = {
-      sort: input.sort,
-      min: input.minPrice ?? null,
-      max: input.maxPrice ?? null,
-      size: input.pageSize,
-      cursor: input.cursor ?? null,
-    };
+    codec: CursorCodec,
+  ): [key: string | null, generations: string[], load: () => Promise<PageBody<ProductSummaryBody>>] {
+    const after = listAfter(input, codec);
+    const page = canonicalListPage(input);
     return [
-      catalogKeys.listPage(this.ctx.tenantId, normalized),
+      page === null ? null : catalogKeys.listPage(this.ctx.tenantId, page),
       listGenerations(this.ctx.tenantId),
       async () => {
         const rows = await this.products.list({
@@ -90,7 +96,7 @@ export class ProductService {
           after,
           limit: input.pageSize + 1,
         });
-        return toPage(rows, input.pageSize, toProductSummary, (row) => cursorOf(input.sort, row));
+        return toPage(rows, input.pageSize, toProductSummary, (row) => cursorOf(input.sort, row), codec);
       },
     ];
   }

@@ -3,7 +3,7 @@ import { readTenantRows } from '../../db/read-pool.js';
 import { ValidationException } from '../../errors/index.js';
 import type { PageBody, ProductSearchInput, SearchHitBody } from '../../schemas/catalog.js';
 import { z } from '../../schemas/zod.js';
-import { decodeCursor, encodeCursor } from '../../utils/cursor.js';
+import { cursorCodec } from '../../utils/cursor.js';
 import type { DomainContext } from '../context.js';
 import { toSearchHit } from './product-mapper.js';
 import { CreatedKey } from './product-service.js';
@@ -58,7 +58,10 @@ export class SearchService {
   async search(input: ProductSearchInput): Promise<PageBody<SearchHitBody>> {
     const query = tsQueryExpression(input.q, input.prefix);
     const fingerprint = queryHash(input.q, input.prefix);
-    const cursor = decodeCursor(input.cursor, SearchCursor);
+    // Signed for this tenant and this query (the fingerprint is in the scope): a forged window, or a
+    // cursor of another query, is refused before any statement runs.
+    const codec = await cursorCodec({ tenantId: this.ctx.tenantId, list: `search:${fingerprint}` });
+    const cursor = codec.decode(input.cursor, SearchCursor);
     if (cursor && cursor.h !== fingerprint) {
       throw new ValidationException([{ field: 'query.cursor', message: 'cursor belongs to another query' }]);
     }
@@ -112,7 +115,7 @@ export class SearchService {
       items: page.map(({ row }) => toSearchHit(row)),
       nextCursor:
         more && last
-          ? encodeCursor({
+          ? codec.encode({
               h: fingerprint,
               t: last.top,
               b: last.bottom,

@@ -8,6 +8,7 @@ import { AuditOutboxWriter } from '../audit/outbox.js';
 import { CartService } from '../cart/cart-service.js';
 import type { DomainContext } from '../context.js';
 import { getFieldCipher } from '../pii-cipher.js';
+import { assertFairStock } from './fair-stock.js';
 
 export interface PlacedOrder {
   /** The answer for the client: the same for every request with this Idempotency-Key. */
@@ -57,6 +58,7 @@ export class CheckoutService {
 
     const cart = await new CartService(this.ctx, userId).snapshot();
     if (cart.lines.length === 0 || !cart.currency) throw new ConflictException('The cart is empty.');
+    await assertFairStock(this.ctx, userId, cart.lines);
 
     const orderId = newId();
     // The order and its audit row in one statement; nothing is returned when another request with

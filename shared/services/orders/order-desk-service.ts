@@ -10,7 +10,7 @@ import {
   type ManagedOrderSummaryBody,
   type TimelineEntryBody,
 } from '../../schemas/manage-orders.js';
-import { decodeCursor, toPage } from '../../utils/cursor.js';
+import { cursorCodec, toPage } from '../../utils/cursor.js';
 import { isUuid } from '../../utils/ids.js';
 import { readAuditTrail, type TrailEntry } from '../audit/audit-trail.js';
 import { getEmailIndexKey } from '../auth/pii-keys.js';
@@ -61,14 +61,18 @@ export class OrderDeskService {
   async list(
     query: ManagedOrderQueryValue,
   ): Promise<{ items: ManagedOrderSummaryBody[]; nextCursor: string | null }> {
-    const after = decodeCursor(query.cursor, ManagedOrderCursor);
+    const emailBidx =
+      query.email === undefined ? undefined : emailBlindIndex(await getEmailIndexKey(), query.email);
+    // A cursor continues the list it was issued for: the filters are part of its signed scope.
+    const filters = [query.status ?? '', query.from ?? '', query.to ?? '', emailBidx ?? ''].join('|');
+    const codec = await cursorCodec({ tenantId: this.ctx.tenantId, list: `manage-orders:${filters}` });
+    const after = codec.decode(query.cursor, ManagedOrderCursor);
     const rows = await this.desk.page(
       {
         status: query.status,
         from: query.from,
         to: query.to,
-        emailBidx:
-          query.email === undefined ? undefined : emailBlindIndex(await getEmailIndexKey(), query.email),
+        emailBidx,
         after: after ? { createdAt: after.c, id: after.i } : undefined,
       },
       query.pageSize + 1,
@@ -79,6 +83,7 @@ export class OrderDeskService {
       query.pageSize,
       (row) => summary(row, cipher),
       (row) => ({ c: row.createdAt, i: row.id }),
+      codec,
     );
   }
 

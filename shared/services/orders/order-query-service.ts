@@ -5,7 +5,7 @@ import {
   type OrderWithPayment,
 } from '../../repositories/order-repository.js';
 import { OrderCursor, type OrderBodyType } from '../../schemas/orders.js';
-import { decodeCursor, toPage } from '../../utils/cursor.js';
+import { cursorCodec, toPage } from '../../utils/cursor.js';
 import { isUuid } from '../../utils/ids.js';
 import type { DomainContext } from '../context.js';
 import type { FieldCipher } from '../../crypto/field-cipher.js';
@@ -72,7 +72,9 @@ export class OrderQueryService {
 
   async history(pageSize: number, cursor?: string): Promise<OrderPageBody> {
     const userId = this.userId();
-    const after = decodeCursor(cursor, OrderCursor);
+    // Scoped to the user: another customer's cursor is refused, not merely filtered.
+    const codec = await cursorCodec({ tenantId: this.ctx.tenantId, list: `orders:${userId}` });
+    const after = codec.decode(cursor, OrderCursor);
     const rows = await this.orders.historyPage(
       userId,
       pageSize + 1,
@@ -92,6 +94,7 @@ export class OrderQueryService {
       pageSize,
       (row) => toOrderBody(row, byOrder.get(row.id) ?? [], cipher),
       (row) => ({ c: row.createdAt, i: row.id }),
+      codec,
     );
   }
 

@@ -9,7 +9,7 @@ import {
 import type { PageBody } from '../../schemas/catalog.js';
 import type { ReviewBody, ReviewCreateInput, ReviewWithProductBody } from '../../schemas/reviews.js';
 import { z } from '../../schemas/zod.js';
-import { decodeCursor, toPage } from '../../utils/cursor.js';
+import { cursorCodec, toPage, type CursorCodec } from '../../utils/cursor.js';
 import { invalidateProduct } from '../catalog/catalog-cache.js';
 import type { CatalogWrite } from '../catalog/product-admin-service.js';
 import { isoFromKey } from '../catalog/product-mapper.js';
@@ -18,8 +18,8 @@ import type { DomainContext } from '../context.js';
 
 const ReviewCursor = z.object({ c: CreatedKey, i: z.uuid() }).strict();
 
-function afterOf(cursor: string | undefined): ReviewAfter | undefined {
-  const decoded = decodeCursor(cursor, ReviewCursor);
+function afterOf(codec: CursorCodec, cursor: string | undefined): ReviewAfter | undefined {
+  const decoded = codec.decode(cursor, ReviewCursor);
   return decoded && { createdKey: decoded.c, id: decoded.i };
 }
 
@@ -84,15 +84,20 @@ export class ReviewService {
 
   /** A product's reviews, newest first; 404 when the product is not (or no longer) in the catalog. */
   async listForProduct(productId: string, page: PageInput): Promise<PageBody<ReviewBody>> {
-    const after = afterOf(page.cursor);
+    const codec = await cursorCodec({
+      tenantId: this.ctx.tenantId,
+      list: `reviews:${productId.toLowerCase()}`,
+    });
+    const after = afterOf(codec, page.cursor);
     if (!(await this.products.existsActive(productId))) throw new ProductNotFoundException();
     const rows = await this.reviews.listForProduct(productId, after, page.pageSize + 1);
-    return toPage(rows, page.pageSize, toReview, cursorOf);
+    return toPage(rows, page.pageSize, toReview, cursorOf, codec);
   }
 
   /** The tenant's newest reviews, each with its product's summary, in one statement. */
   async listRecent(page: PageInput): Promise<PageBody<ReviewWithProductBody>> {
-    const rows = await this.reviews.listRecent(afterOf(page.cursor), page.pageSize + 1);
-    return toPage(rows, page.pageSize, toRecentReview, cursorOf);
+    const codec = await cursorCodec({ tenantId: this.ctx.tenantId, list: 'reviews:recent' });
+    const rows = await this.reviews.listRecent(afterOf(codec, page.cursor), page.pageSize + 1);
+    return toPage(rows, page.pageSize, toRecentReview, cursorOf, codec);
   }
 }

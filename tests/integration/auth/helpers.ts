@@ -41,7 +41,8 @@ export async function registerUser(
   const res = await invoke(register, {
     method: 'POST',
     url: 'http://localhost/api/auth/register',
-    headers: { 'x-tenant-id': tenantId },
+    // An address of its own: registrations are limited per address (issue 19).
+    headers: { 'x-tenant-id': tenantId, 'x-client-ip': freshIp() },
     body,
   });
   return Object.assign(res, { input: body });
