@@ -12,7 +12,9 @@ import { STREAM_POOL_MAX } from './stream-pool.js';
  * - stream (shared/db/stream-pool.ts): exports' cursors and progress;
  * - audit sink (shared/services/audit/audit-sink.ts PgAuditSink): the relay's writes to the audit database;
  * - audit trail (shared/services/audit/audit-trail.ts): the order desk's timeline reads, apart from the
- *   relay's pool so a slow read never stalls the relay.
+ *   relay's pool so a slow read never stalls the relay;
+ * - health (shared/services/health.ts): one kept connection to each database (app and audit) for the
+ *   readiness probe, apart from the request pool so a busy instance is not reported down.
  * Not per instance: the audit ORM (getAuditOrm) and the migrations run in the deploy job only
  * (RESERVED_CONNECTIONS); Durable Functions keeps its state in Azure Storage, not PostgreSQL.
  */
@@ -20,6 +22,9 @@ export const AUDIT_SINK_POOL_MAX = 2;
 
 /** The order desk's audit-trail reads (admin-only, rare): one connection is enough. */
 export const AUDIT_TRAIL_POOL_MAX = 1;
+
+/** Readiness probes: one connection per database, app and audit (two pools of this size). */
+export const HEALTH_POOL_MAX = 1;
 
 /** The deploy's migrate run (ORM 2 + audit ORM 4 + roles client 1) and a few operator sessions. */
 export const RESERVED_CONNECTIONS = 10;
@@ -34,13 +39,14 @@ export function ormPoolMax(poolMax: number): number {
 
 export function poolsPerInstance(
   poolMax: number,
-): Record<'orm' | 'read' | 'stream' | 'auditSink' | 'auditTrail', number> {
+): Record<'orm' | 'read' | 'stream' | 'auditSink' | 'auditTrail' | 'health', number> {
   return {
     orm: ormPoolMax(poolMax),
     read: readPoolMax(poolMax),
     stream: STREAM_POOL_MAX,
     auditSink: AUDIT_SINK_POOL_MAX,
     auditTrail: AUDIT_TRAIL_POOL_MAX,
+    health: 2 * HEALTH_POOL_MAX,
   };
 }
 

@@ -2,6 +2,8 @@ import pg from 'pg';
 import { getRedis, whenReady } from '../cache/redis.js';
 import { SingleFlight } from '../cache/single-flight.js';
 import { getSettings } from '../config/index.js';
+import { HEALTH_POOL_MAX } from '../db/capacity.js';
+import { pgPasswordOption } from '../db/database-auth.js';
 import { guardPool } from '../db/pool-guard.js';
 
 export type CheckStatus = 'ok' | 'down';
@@ -67,7 +69,8 @@ function healthPool(url: string): pg.Pool {
     pool = guardPool(
       new pg.Pool({
         connectionString: url,
-        max: 1,
+        ...pgPasswordOption(),
+        max: HEALTH_POOL_MAX,
         idleTimeoutMillis: 60_000,
         connectionTimeoutMillis: CHECK_TIMEOUT_MS,
         allowExitOnIdle: true,

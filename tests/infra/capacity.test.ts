@@ -89,6 +89,7 @@ describe('PostgreSQL connection budget', () => {
       'shared/db/stream-pool.ts': 1,
       'shared/services/audit/audit-sink.ts': 1,
       'shared/services/audit/audit-trail.ts': 1,
+      'shared/services/health.ts': 1,
     });
     const callers = sourceFiles(path.join(ROOT, 'shared'))
       .concat(sourceFiles(path.join(ROOT, 'functions')))
@@ -100,6 +101,10 @@ describe('PostgreSQL connection budget', () => {
     expect(sink).toMatch(new RegExp(`\\bmax: ${AUDIT_SINK_POOL_MAX},`));
     const trail = readFileSync(path.join(ROOT, 'shared', 'services', 'audit', 'audit-trail.ts'), 'utf8');
     expect(trail).toMatch(/\bmax: AUDIT_TRAIL_POOL_MAX,/);
+    // Health keeps one pool per database it probes: the app's and the audit database.
+    const health = readFileSync(path.join(ROOT, 'shared', 'services', 'health.ts'), 'utf8');
+    expect(health).toMatch(/\bmax: HEALTH_POOL_MAX,/);
+    expect(health.match(/probe\(getSettings\(\)\.\w+\)/g)).toHaveLength(2);
     // One worker process per instance: the pools are per process.
     expect(functionApp).not.toContain('FUNCTIONS_WORKER_PROCESS_COUNT');
   });

@@ -47,8 +47,9 @@ describe('PasswordHasher lanes (issue 19)', () => {
     });
     expect(await login).toBe(true);
     await Promise.all(flood);
-    // A free worker takes the login before any queued hash: at most the two hashes already on the
-    // workers finish first (FIFO would put it last, behind all 16).
-    expect(finished.indexOf('login')).toBeLessThanOrEqual(2);
+    // A free worker takes the login before any queued hash. Finishing order also depends on how the
+    // OS schedules the two workers (the other one may complete a few hashes while the login runs on a
+    // loaded machine), so the bound leaves room for that; FIFO would put the login last, behind all 16.
+    expect(finished.indexOf('login')).toBeLessThanOrEqual(6);
   });
 });
