@@ -19,6 +19,8 @@ import { installRecordingBus, type RecordingBus } from '../../support/recording-
 import { startAzurite, type Azurite } from '../../support/azurite.js';
 import { closeTestPool, createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
 import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
+import { canonicalAddressJson } from '../../../shared/schemas/address.js';
+import { SAMPLE_ADDRESS } from '../../fixtures/address.js';
 
 const HOSTILE_CUSTOMERS = [
   { name: 'Ann, "the" Buyer', email: 'ann+1@example.test', address: '1 Main St\nApt 2, "Back"' },
@@ -119,6 +121,12 @@ describe('order export', () => {
   }
 
   it('streams the range to a private blob; the link downloads a CSV that matches the database row by row', async () => {
+    // One order carries a shipping address (issue #18): its last column, decrypted on one line.
+    const shipping = { ...SAMPLE_ADDRESS, line2: 'Flat 3', region: 'Greater London' };
+    await testPool().query('update orders set shipping_address_enc = $2 where id = $1', [
+      orderIds[0],
+      (await getFieldCipher()).encrypt(canonicalAddressJson(shipping)),
+    ]);
     const exportId = await requestAndRun({ from, to });
     const status = await invoke(exportStatus, {
       params: { id: exportId },
@@ -160,6 +168,9 @@ describe('order export', () => {
       expect(Number(row[9])).toBe(Number(d.total_cents));
       expect(row[10]).toBe('USD');
       expect(row[11]).toBe(d.payment_intent_id ?? '');
+      expect(row[12]).toBe(
+        i === 0 ? 'Ada Lovelace, 12 St James’s Square, Flat 3, SW1Y 4JH London, Greater London, GB' : '',
+      );
     });
     // Formula prefixes are neutralised: no cell starts with a formula character.
     for (const row of rows) for (const cell of row) expect(cell).not.toMatch(/^[=+\-@\t\r]/);
