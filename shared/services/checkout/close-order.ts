@@ -3,7 +3,7 @@ import { nudgeAuditRelay } from '../audit/nudge.js';
 import { invalidateProductStock } from '../catalog/catalog-cache.js';
 import { InventoryService } from '../inventory/inventory-service.js';
 import { OrderLifecycle } from '../orders/order-lifecycle.js';
-import type { FailureReason } from '../orders/order-status.js';
+import { isSoldOrder, type FailureReason } from '../orders/order-status.js';
 import { AMOUNT_MISMATCH } from '../payments/payment-ledger.js';
 import type { CheckoutInput } from './checkout-types.js';
 import {
@@ -48,7 +48,7 @@ export async function closeOrder(
   const closed = await unit(deps, 'write', input, async (ctx) => {
     const now = await lockOrder(ctx, orderId);
     if (!now) throw new Error(`order ${orderId} not found`);
-    if (now === 'paid' || now === 'confirmed') return { outcome: 'payment_succeeded' as const };
+    if (now === 'paid' || isSoldOrder(now)) return { outcome: 'payment_succeeded' as const };
     const payment = await paymentOf(ctx, orderId, true);
     if (payment?.status === 'succeeded' && payment.lastError !== AMOUNT_MISMATCH) {
       return { outcome: 'payment_succeeded' as const };

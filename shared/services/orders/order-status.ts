@@ -30,6 +30,17 @@ export const TERMINAL_ORDER_STATUSES: readonly OrderStatus[] = [
   'expired',
 ];
 
+/**
+ * Statuses of an order whose sale went through (confirmed, and what a confirmed order can become).
+ * Checkout steps re-run on such an order (a replay, the sweeper, reconciliation) must report the sale,
+ * never refund it as if the order had closed unpaid.
+ */
+export const SOLD_ORDER_STATUSES: readonly OrderStatus[] = ['confirmed', 'shipped', 'refunded'];
+
+export function isSoldOrder(status: OrderStatus): boolean {
+  return SOLD_ORDER_STATUSES.includes(status);
+}
+
 export function isOpenOrder(status: OrderStatus): boolean {
   return OPEN.includes(status);
 }

@@ -119,6 +119,18 @@ describe('money rules', () => {
     expect(outcomes().slice(before)).toEqual(['confirmed', 'failed']);
   });
 
+  it('finalize re-run on a shipped order reports the sale and refunds nothing (a replay, the sweeper, reconciliation)', async () => {
+    const { input, pi } = await upToConfirm('pm_card_visa');
+    expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
+    await testPool().query(`update orders set status = 'shipped' where id = $1`, [input.orderId]);
+    expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
+    expect(
+      await saga.compensate({ ...input, status: 'expired', reason: 'reservation_expired' }),
+    ).toMatchObject({ outcome: 'payment_succeeded' });
+    expect((await orderRow(input.orderId)).status).toBe('shipped');
+    expect(await netCharged(pi)).toBe(8400);
+  });
+
   it('a PaymentUpdated event without a payment (forged) confirms nothing: finalize checks Stripe', async () => {
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
     expect(await saga.finalize(input)).toEqual({ outcome: 'not_paid' });

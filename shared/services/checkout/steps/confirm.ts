@@ -1,5 +1,5 @@
 import { OrderLifecycle } from '../../orders/order-lifecycle.js';
-import { TERMINAL_ORDER_STATUSES } from '../../orders/order-status.js';
+import { TERMINAL_ORDER_STATUSES, isSoldOrder } from '../../orders/order-status.js';
 import { confirmIntent } from '../../payments/money-rules.js';
 import { PaymentLedger } from '../../payments/payment-ledger.js';
 import type { ConfirmInput, ConfirmOutcome } from '../checkout-types.js';
@@ -12,7 +12,7 @@ import { committedOrder, unit, type StepDeps } from './step-context.js';
  */
 export async function confirmPayment(deps: StepDeps, input: ConfirmInput): Promise<ConfirmOutcome> {
   const order = await committedOrder(input);
-  if (order.status === 'paid' || order.status === 'confirmed') return { outcome: 'succeeded' };
+  if (order.status === 'paid' || isSoldOrder(order.status)) return { outcome: 'succeeded' };
   if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { outcome: 'closed', status: order.status };
 
   const result = await confirmIntent(

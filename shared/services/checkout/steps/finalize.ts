@@ -1,11 +1,10 @@
-import type { OrderRecord } from '../../../repositories/order-repository.js';
 import { OrderRepository } from '../../../repositories/order-repository.js';
 import { nudgeAuditRelay } from '../../audit/nudge.js';
 import { CartService } from '../../cart/cart-service.js';
 import { InventoryService } from '../../inventory/inventory-service.js';
 import { OrderLifecycle } from '../../orders/order-lifecycle.js';
 import { nudgeOrderEventRelay, stableEventId, writeOrderEvent } from '../../orders/order-events.js';
-import { TERMINAL_ORDER_STATUSES } from '../../orders/order-status.js';
+import { TERMINAL_ORDER_STATUSES, isSoldOrder } from '../../orders/order-status.js';
 import { paymentStatusOf } from '../../payments/payment-gateway.js';
 import { AMOUNT_MISMATCH, PaymentLedger } from '../../payments/payment-ledger.js';
 import { closeOrder } from '../close-order.js';
@@ -53,7 +52,7 @@ export async function finalizeOrder(deps: StepDeps, input: CheckoutInput): Promi
   const payment = await verifiedPayment(deps, input);
   if (payment?.status === 'refunded') {
     // A re-run after the refund (or a refund made outside the app): report what happened.
-    return (await committedOrder(input)).status === 'confirmed'
+    return isSoldOrder((await committedOrder(input)).status)
       ? { outcome: 'confirmed' }
       : { outcome: 'refunded' };
   }
@@ -73,7 +72,7 @@ export async function finalizeOrder(deps: StepDeps, input: CheckoutInput): Promi
     if (!found) throw new Error(`order ${input.orderId} not found`);
     const { order, lines } = found;
     if (!paid && order.status !== 'paid') {
-      if (order.status === 'confirmed') return { kind: 'already' as const, order, lines };
+      if (isSoldOrder(order.status)) return { kind: 'already' as const, order, lines };
       if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { kind: 'closed' as const, order };
       // Not yet awaiting payment: finalize was called out of order. Fail the attempt, refund nothing.
       throw new Error(`order ${order.id} cannot be finalized from ${order.status}`);

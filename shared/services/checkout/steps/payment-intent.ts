@@ -1,7 +1,7 @@
 import { trackEvent } from '../../../telemetry/index.js';
 import { nudgeAuditRelay } from '../../audit/nudge.js';
 import { OrderLifecycle } from '../../orders/order-lifecycle.js';
-import { TERMINAL_ORDER_STATUSES } from '../../orders/order-status.js';
+import { TERMINAL_ORDER_STATUSES, isSoldOrder } from '../../orders/order-status.js';
 import { cancelOrRefund, freshKey } from '../../payments/money-rules.js';
 import { TransientPaymentError } from '../../payments/payment-errors.js';
 import { paymentStatusOf, type CreateResult } from '../../payments/payment-gateway.js';
@@ -20,7 +20,7 @@ export async function createPaymentIntent(
   input: CheckoutInput,
 ): Promise<CreateIntentOutcome> {
   const order = await committedOrder(input);
-  if (order.status === 'paid' || order.status === 'confirmed') return { outcome: 'paid' };
+  if (order.status === 'paid' || isSoldOrder(order.status)) return { outcome: 'paid' };
   if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { outcome: 'closed', status: order.status };
 
   // Two single statements, each atomic with its audit row; a re-run after a crash in between finds the

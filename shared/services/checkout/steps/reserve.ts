@@ -5,7 +5,7 @@ import { nudgeAuditRelay } from '../../audit/nudge.js';
 import { invalidateProductStock } from '../../catalog/catalog-cache.js';
 import { InventoryService } from '../../inventory/inventory-service.js';
 import { OrderLifecycle } from '../../orders/order-lifecycle.js';
-import { TERMINAL_ORDER_STATUSES } from '../../orders/order-status.js';
+import { TERMINAL_ORDER_STATUSES, isSoldOrder } from '../../orders/order-status.js';
 import { closeOrder, type CloseOutcome } from '../close-order.js';
 import type { CheckoutInput, CompensateInput, ReserveOutcome } from '../checkout-types.js';
 import { committedOrder, recordCheckoutEnd, unit, type StepDeps } from './step-context.js';
@@ -22,7 +22,7 @@ export async function reserveInventory(deps: StepDeps, input: CheckoutInput): Pr
   const found = await readCommittedOrderWithLines(input.tenantId, input.orderId);
   if (!found) throw new Error(`order ${input.orderId} not found`);
   const { order, lines } = found;
-  if (order.status === 'paid' || order.status === 'confirmed') return { outcome: 'paid' };
+  if (order.status === 'paid' || isSoldOrder(order.status)) return { outcome: 'paid' };
   if (TERMINAL_ORDER_STATUSES.includes(order.status)) return { outcome: 'closed', status: order.status };
   if (order.status !== 'pending') return { outcome: 'reserved' };
 
@@ -55,7 +55,7 @@ export async function reserveInventory(deps: StepDeps, input: CheckoutInput): Pr
   // Another run moved it, or someone closed the order meanwhile: then give the stock back rather than
   // hold it for nobody (the order is terminal already, so closeOrder only releases).
   const now = await committedOrder(input);
-  if (!TERMINAL_ORDER_STATUSES.includes(now.status) || now.status === 'confirmed')
+  if (!TERMINAL_ORDER_STATUSES.includes(now.status) || isSoldOrder(now.status))
     return { outcome: 'reserved' };
   await closeOrder(deps, input, 'failed', 'internal_error');
   return { outcome: 'closed', status: now.status };
