@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resetSettingsForTests } from '../../shared/config/index.js';
 import { closeOrms } from '../../shared/db/orm.js';
+import { closeRedis } from '../../shared/cache/redis.js';
 import { describeOpenLoop, runE2eBench, type E2eOpenLoopStats } from './checkout-e2e.js';
 import { runReservationBench, type PatternStats } from './checkout-reservations.js';
 import { createScratchDatabase } from './scratch-db.js';
@@ -111,6 +112,7 @@ export async function run(args: string[]): Promise<void> {
   } finally {
     console.log(`at end: ${loadLine()}`);
     await closeOrms();
+    await closeRedis();
     await scratch.drop();
     await removeRedisKeys(benchRedisUrl(), redisPrefix).catch(() => undefined);
   }
