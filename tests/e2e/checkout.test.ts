@@ -422,19 +422,23 @@ describe('under contention', () => {
     );
     expect(outbox.filter((r) => r.entity === 'order').map((r) => r.action)).toContain('status:confirmed');
     expect(outbox.filter((r) => r.entity === 'payment').map((r) => r.action)).toContain('status:succeeded');
-    const logged = await waitFor('every audit row relayed', async () => {
-      const { rows: a } = await audit.query<{
-        id: string;
-        entity: string;
-        entity_id: string;
-        action: string;
-      }>(
-        `select outbox_id::text as id, entity, entity_id::text, action from audit_log
+    const logged = await waitFor(
+      'every audit row relayed',
+      async () => {
+        const { rows: a } = await audit.query<{
+          id: string;
+          entity: string;
+          entity_id: string;
+          action: string;
+        }>(
+          `select outbox_id::text as id, entity, entity_id::text, action from audit_log
           where outbox_id = any($1::uuid[]) order by outbox_id`,
-        [outbox.map((r) => r.id)],
-      );
-      return a.length === outbox.length ? a : undefined;
-    });
+          [outbox.map((r) => r.id)],
+        );
+        return a.length === outbox.length ? a : undefined;
+      },
+      20_000,
+    );
     expect(logged).toEqual(outbox);
   });
 });

@@ -1326,7 +1326,8 @@ describe('hostile input on every operation of /api/openapi.json', () => {
         `Redis keys fingerprinted after the reads: ${[...afterReads.keys()].filter((k) => k.startsWith('redis:')).length}, ` +
         `at the end: ${[...baseline.keys()].filter((k) => k.startsWith('redis:')).length}`,
     );
-    for (const line of [...failures, ...stateChanges].slice(0, 20)) console.log(`[hostile-input] ${line}`);
+    for (const line of [...stateChanges.slice(0, 10), ...failures.slice(0, 10)])
+      console.log(`[hostile-input] ${line}`);
     expect(failures.slice(0, 40), `${failures.length} bad answers`).toEqual([]);
     // The stored-row comparison ran (a run accepting nothing would prove nothing about storage).
     expect(storedChecks).toBeGreaterThan(0);
