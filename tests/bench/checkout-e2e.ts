@@ -5,6 +5,7 @@ import pg from 'pg';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { AccessTokenService } from '../../shared/services/auth/access-token.js';
 import { Progress } from './progress.js';
+import { benchRedisUrl, removeRedisKeys } from './services.js';
 import { percentile } from './scratch-db.js';
 import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
@@ -164,6 +165,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
   pool.on('error', () => undefined);
   const webhookSecret = `whsec_${randomBytes(24).toString('base64url')}`;
   const signingKeys = `bench:${randomBytes(32).toString('base64url')}`;
+  const redisPrefix = `bench:e2e:${randomUUID().slice(0, 8)}:`;
   let fake: FakeStripe | undefined;
   let host: Host | undefined;
   let listener: pg.Client | undefined;
@@ -175,8 +177,8 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       DATABASE_URL: options.url,
       AUDIT_DATABASE_URL: options.auditUrl,
       DATABASE_POOL_MAX: '20',
-      REDIS_URL: process.env.REDIS_URL || 'memory://',
-      REDIS_KEY_PREFIX: `bench:${randomUUID().slice(0, 8)}:`,
+      REDIS_URL: benchRedisUrl(),
+      REDIS_KEY_PREFIX: redisPrefix,
       STRIPE_API_BASE: fake.url,
       STRIPE_SECRET_KEY: `sk_test_${randomBytes(18).toString('base64url')}`,
       STRIPE_WEBHOOK_SECRET: webhookSecret,
@@ -452,6 +454,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
     await fake?.close();
     await listener?.end().catch(() => undefined);
     await pool.end();
+    await removeRedisKeys(benchRedisUrl(), redisPrefix).catch(() => undefined);
   }
 }
 

@@ -10,8 +10,9 @@ import { percentile } from './scratch-db.js';
 /**
  * Reservation throughput: the project's reservation code against the bare conditional UPDATE and the
  * old platform's pessimistic pattern, on one hot product and on 10k products, same database, same
- * run, same number of concurrent workers. Patterns alternate round by round so drift (autovacuum,
- * page cache, a noisy neighbour) hits all of them alike; each figure is the median round.
+ * run, same number of concurrent workers. Every pattern runs once per round, and the order rotates
+ * from round to round (each pattern first in one round, after a different one in the next), so drift
+ * (autovacuum, page cache, a noisy neighbour) hits all of them alike; each figure is the median round.
  */
 
 export interface PatternStats {
@@ -258,7 +259,11 @@ export async function runReservationBench(
           // A long top-up may have outlived the ORM pool's idle connections: reopen them unmeasured.
           if (round > 0) for (const pattern of patterns) await measure(workers, 0.5, pattern.op);
         }
-        for (const pattern of patterns) {
+        // Each round starts with another pattern (rotation): whatever a pattern leaves behind — dirty
+        // pages, an autovacuum, a warmer cache — lands on a different successor every round.
+        const order = patterns.map((_, i) => patterns[(i + round) % patterns.length]!);
+        log(`  ${dataset.label} · round ${round} order: ${order.map((p) => p.name).join(' → ')}`);
+        for (const pattern of order) {
           const before = pattern.orders?.remaining() ?? 0;
           const duration = round === 0 ? Math.min(1.5, seconds) : seconds;
           // Round 0 is the warm-up (connections, JIT, caches) and is not counted.

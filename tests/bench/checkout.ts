@@ -1,9 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { resetSettingsForTests } from '../../shared/config/index.js';
 import { closeOrms } from '../../shared/db/orm.js';
+import { closeRedis } from '../../shared/cache/redis.js';
 import { describeOpenLoop, runE2eBench, type E2eOpenLoopStats } from './checkout-e2e.js';
 import { runReservationBench, type PatternStats } from './checkout-reservations.js';
 import { createScratchDatabase } from './scratch-db.js';
+import { benchRedisUrl, describeServices, loadLine, removeRedisKeys } from './services.js';
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -22,8 +24,9 @@ function row(name: string, s: PatternStats): string {
 /**
  * `npm run bench checkout [--workers 32] [--seconds 5] [--rounds 3] [--checkouts 300] [--skip-e2e]
  *  [--skip-reservations]`
- * Needs only PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to override): a scratch database pair is
- * created, migrated, and dropped afterwards. End to end runs closed-loop levels (1, 8, 16 clients) and
+ * Needs PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to override) and Redis (REDIS_URL, default
+ * redis://127.0.0.1:6379; `memory://` runs on the in-memory stand-in and the run says so): a scratch
+ * database pair is created, migrated, and dropped afterwards, Redis keys under a prefix of the run's. End to end runs closed-loop levels (1, 8, 16 clients) and
  * then open-loop levels, Poisson arrivals at 50 % and 80 % of the 16-client throughput
  * (BENCH_E2E_OPEN_LOOP: `0` for none, or other fractions): a p95 target is about a sustained offered
  * load, and a closed loop at saturation only measures its own queue (latency ≈ clients / throughput).
@@ -35,13 +38,15 @@ export async function run(args: string[]): Promise<void> {
   const log = (line: string): void => void process.stderr.write(line + '\n');
 
   const scratch = await createScratchDatabase('checkout');
+  const redisPrefix = `bench:checkout:${randomBytes(4).toString('hex')}:`;
   try {
     Object.assign(process.env, {
       APP_ENV: 'local',
       DATABASE_URL: scratch.url,
       AUDIT_DATABASE_URL: scratch.auditUrl,
       DATABASE_POOL_MAX: String(workers),
-      REDIS_URL: process.env.REDIS_URL || 'memory://',
+      REDIS_URL: benchRedisUrl(),
+      REDIS_KEY_PREFIX: redisPrefix,
       JWT_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
     });
     resetSettingsForTests();
@@ -49,6 +54,14 @@ export async function run(args: string[]): Promise<void> {
     console.log(
       `checkout benchmark — ${workers} concurrent workers, ${rounds} rounds × ${seconds} s per pattern (median round)`,
     );
+    console.log(
+      describeServices({
+        redisUrl: benchRedisUrl(),
+        databaseUrl: scratch.url,
+        stripe: "the project's fake (in this process, loopback), end to end only",
+      }),
+    );
+    console.log(`at start: ${loadLine()}`);
     const reservation = args.includes('--skip-reservations')
       ? []
       : await runReservationBench({ url: scratch.url, workers, seconds, rounds, log });
@@ -97,7 +110,10 @@ export async function run(args: string[]): Promise<void> {
     }
     if (open.length > 0) for (const line of describeOpenLoop(e2e, open)) console.log(line);
   } finally {
+    console.log(`at end: ${loadLine()}`);
     await closeOrms();
+    await closeRedis();
     await scratch.drop();
+    await removeRedisKeys(benchRedisUrl(), redisPrefix).catch(() => undefined);
   }
 }

@@ -1,5 +1,4 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { Redis } from 'ioredis';
 import pg from 'pg';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { AccessTokenService } from '../../shared/services/auth/access-token.js';
@@ -9,6 +8,7 @@ import { checkInvariants, type InvariantReport } from '../support/invariants.js'
 import { Progress } from './progress.js';
 import { createScratchDatabase, percentile, type ScratchDatabase } from './scratch-db.js';
 import { SAMPLE_ADDRESS } from '../fixtures/address.js';
+import { benchRedisUrl, describeServices, loadLine, removeRedisKeys } from './services.js';
 
 /**
  * `npm run bench load [-- --seconds 60 --concurrency 16]`: a bounded mixed workload through the local
@@ -116,6 +116,7 @@ class Recorder {
     this.errors.set(op, (this.errors.get(op) ?? 0) + 1);
     if (this.samples.length < 10) this.samples.push(`${op}: ${what}`);
   }
+  /** Answered requests of the workload (2xx and refusals alike: both are work the host did). */
   count(): number {
     let n = 0;
     for (const l of this.latencies.values()) n += l.length;
@@ -151,8 +152,9 @@ async function timed(
     if (!ok(res.status)) {
       const text = Buffer.from(body).toString('utf8');
       if (refusal(res.status, text)) {
+        // Counted apart: a refusal is not the operation's success, its latency not the 2xx row's.
         recorder.refused.set(op, (recorder.refused.get(op) ?? 0) + 1);
-        recorder.record(op, ms);
+        recorder.record(`${op}:refused`, ms);
       } else recorder.error(op, `${res.status} ${text.slice(0, 160)}`);
       return undefined;
     }
@@ -172,7 +174,7 @@ export async function run(args: string[]): Promise<void> {
   const options = parse(args);
   const log = (line: string): void => console.log(line);
   const redisPrefix = `bench:load:${randomBytes(4).toString('hex')}:`;
-  const redisUrl = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const redisUrl = process.env.BENCH_REDIS_URL ?? benchRedisUrl();
   let scratch: ScratchDatabase | undefined;
   let fake: FakeStripe | undefined;
   let host: HostProcess | undefined;
@@ -265,20 +267,26 @@ export async function run(args: string[]): Promise<void> {
     const anonymous = { 'x-tenant-id': tenantId };
 
     // ---- the floor: the same host and pipeline, no database or cache ------------------------------
+    // Measured warm (after an unrecorded warm-up of the same requests) and in two halves, one before
+    // and one after the mixed workload, so the floor sees the same machine state the workload saw.
     const floor = new Recorder();
-    const floorUntil = Date.now() + options.floorSeconds * 1000;
-    await Promise.all(
-      Array.from({ length: options.concurrency }, async () => {
-        while (Date.now() < floorUntil)
-          await timed(
-            floor,
-            'floor',
-            `${base}/products/not-a-uuid`,
-            { headers: anonymous },
-            (s) => s === 400,
-          );
-      }),
-    );
+    const floorRun = async (seconds: number, into: Recorder): Promise<void> => {
+      const until = Date.now() + seconds * 1000;
+      await Promise.all(
+        Array.from({ length: options.concurrency }, async () => {
+          while (Date.now() < until)
+            await timed(
+              into,
+              'floor',
+              `${base}/products/not-a-uuid`,
+              { headers: anonymous },
+              (s) => s === 400,
+            );
+        }),
+      );
+    };
+    await floorRun(2, new Recorder());
+    await floorRun(options.floorSeconds / 2, floor);
 
     // ---- the mixed workload -----------------------------------------------------------------------
     const recorder = new Recorder();
@@ -399,6 +407,7 @@ export async function run(args: string[]): Promise<void> {
     clearInterval(ticker);
     progress.tick(options.seconds);
     const elapsed = (Date.now() - started) / 1000;
+    await floorRun(options.floorSeconds / 2, floor);
 
     // ---- settle, relay, check ---------------------------------------------------------------------
     process.stderr.write(`load: waiting for ${orderIds.length} orders to settle…\n`);
@@ -438,6 +447,7 @@ export async function run(args: string[]): Promise<void> {
       initialStock,
       tenantIds: [tenantId],
       paymentIntents: () => fake!.paymentIntents(),
+      stripeUrl: fake.url,
       settled: true,
     });
 
@@ -451,8 +461,10 @@ export async function run(args: string[]): Promise<void> {
     log(
       `load: ${options.seconds} s closed loop, ${options.concurrency} virtual users, ${options.products} products (${options.hotProducts} scarce × ${options.hotStock}), loopback, host pid ${host.pid}`,
     );
+    log(describeServices({ redisUrl, databaseUrl: scratch.url, stripe: "the project's fake (loopback)" }));
+    log(`at end: ${loadLine()}`);
     log(
-      `floor (${options.floorSeconds} s, same host and concurrency): ${floorRate.toFixed(0)} req/s, p50 ${ms(floorP50)} ms, p99 ${ms(floorP99)} ms${floor.errorCount() ? `, ${floor.errorCount()} errors` : ''}`,
+      `floor (${options.floorSeconds} s warm, half before and half after the workload, same host and concurrency; ${floorLat.length} samples): ${floorRate.toFixed(0)} req/s, p50 ${ms(floorP50)} ms, p99 ${ms(floorP99)} ms${floor.errorCount() ? `, ${floor.errorCount()} errors` : ''}`,
     );
     log('');
     log(
@@ -478,8 +490,20 @@ export async function run(args: string[]): Promise<void> {
     );
     if (recorder.refused.size > 0)
       log(
-        `refused by the shop (expected answers, not errors): ${[...recorder.refused].map(([op, n]) => `${LABEL[op as Op]} 409 × ${n}`).join(', ')}`,
+        `refused by the shop (expected answers, not errors, not in the rows above): ${[...recorder.refused]
+          .map(([op, n]) => {
+            const lat = [...(recorder.latencies.get(`${op}:refused`) ?? [])].sort((a, b) => a - b);
+            return `${LABEL[op as Op]} 409 × ${n} (p50 ${ms(percentile(lat, 50))} ms)`;
+          })
+          .join(', ')}`,
       );
+    log(
+      `samples per row: p99 is printed from ≥ 100 samples only; rows with fewer show their max: ${
+        MIX.filter(([op]) => (recorder.latencies.get(op)?.length ?? 0) < 100)
+          .map(([op]) => LABEL[op])
+          .join(', ') || 'none'
+      }`,
+    );
     log(
       `orders: ${orderIds.length} placed, settled ${settleSeconds.toFixed(1)} s after the load stopped: ${statuses
         .map((r) => `${r.status}${r.reason ? `/${r.reason}` : ''} ${r.n}`)
@@ -495,22 +519,6 @@ export async function run(args: string[]): Promise<void> {
     await fake?.close().catch(() => undefined);
     await pool?.end().catch(() => undefined);
     await scratch?.drop().catch(() => undefined);
-    await removeKeys(redisUrl, redisPrefix).catch(() => undefined);
-  }
-}
-
-/** Removes the run's Redis keys (SCAN, never KEYS). */
-async function removeKeys(url: string, prefix: string): Promise<void> {
-  const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
-  try {
-    await redis.connect();
-    let cursor = '0';
-    do {
-      const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 500);
-      cursor = next;
-      if (found.length > 0) await redis.del(...found);
-    } while (cursor !== '0');
-  } finally {
-    redis.disconnect();
+    await removeRedisKeys(redisUrl, redisPrefix).catch(() => undefined);
   }
 }

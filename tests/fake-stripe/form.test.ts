@@ -41,13 +41,14 @@ describe('decodeStripeForm', () => {
 
 describe('Params', () => {
   it('reads typed values and names the offending parameter on error', () => {
+    expect.assertions(5);
     const p = new Params(decodeStripeForm('amount=12x&confirm=yes&metadata[k]='));
+    const named = (param: string) =>
+      expect.objectContaining({ body: expect.objectContaining({ param }) }) as unknown as Error;
     expect(() => p.integer('amount')).toThrow(StripeApiError);
-    try {
-      p.boolean('confirm');
-    } catch (e) {
-      expect((e as StripeApiError).body.param).toBe('confirm');
-    }
+    expect(() => p.integer('amount')).toThrow(named('amount'));
+    expect(() => p.boolean('confirm')).toThrow(StripeApiError);
+    expect(() => p.boolean('confirm')).toThrow(named('confirm'));
     expect(p.metadata()).toEqual({ k: null });
   });
 

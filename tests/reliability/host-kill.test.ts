@@ -8,6 +8,7 @@ import { checkInvariants } from '../support/invariants.js';
 import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
 import {
   drainAudit,
+  FINAL_STATUSES,
   orderStatuses,
   placeOrder,
   shopperWithCart,
@@ -84,11 +85,20 @@ describe('the host killed during checkouts and restarted', () => {
       times: 1000,
     });
 
+    /** Confirms the fake is holding (the delay above): received, no answer sent yet. */
+    const inFlightConfirms = (): number =>
+      fake
+        .requests()
+        .filter(
+          (r) =>
+            r.method === 'POST' && r.path.endsWith('/confirm') && r.status === null && r.durationMs === null,
+        ).length;
     const placing = Promise.all(
       plan.map((p, i) => placeOrder(shop, shoppers[i]!, p.pm, { deadlineMs: 90_000 })),
     );
     // Kill once several orders wait on Stripe's (slowed) confirm — charged or not, the answer not yet
-    // recorded — while others are still being reserved… or after 5 s at the latest.
+    // recorded — while others are still being reserved. No fallback: if that moment never comes, the
+    // scenario did not test a crash mid-flight and fails here.
     await waitUntil(
       'orders mid-flight',
       async () => {
@@ -96,17 +106,23 @@ describe('the host killed during checkouts and restarted', () => {
           `select count(*)::int as n from orders where tenant_id = $1 and status = 'awaiting_payment'`,
           [tenantId],
         );
-        return rows[0]!.n >= 4 ? true : undefined;
+        return rows[0]!.n >= 4 && inFlightConfirms() >= 2 ? true : undefined;
       },
-      { timeoutMs: 5_000, intervalMs: 20 },
-    ).catch(() => undefined);
+      { timeoutMs: 30_000, intervalMs: 20 },
+    );
     const { rows: atKill } = await pool.query<{ status: string; n: number }>(
       'select status, count(*)::int as n from orders where tenant_id = $1 group by status',
       [tenantId],
     );
+    // The host dies with these confirms in flight (the fake still holds them; no answer sent yet).
+    const confirmsInFlight = inFlightConfirms();
     const killed = host;
     await killed.kill('SIGKILL');
     expect(killed.alive()).toBe(false);
+    const open = atKill.filter((r) => !FINAL_STATUSES.includes(r.status)).reduce((n, r) => n + r.n, 0);
+    expect(atKill.find((r) => r.status === 'awaiting_payment')?.n ?? 0).toBeGreaterThanOrEqual(4);
+    expect(open).toBeGreaterThanOrEqual(4);
+    expect(confirmsInFlight).toBeGreaterThan(0);
     fake.clearFaults();
     await sleep(300);
     host = await spawnHost({ env });
@@ -123,7 +139,7 @@ describe('the host killed during checkouts and restarted', () => {
     }
     console.log(
       `[host-kill] at the kill: ${JSON.stringify(Object.fromEntries(atKill.map((r) => [r.status, r.n])))}; ` +
-        `client retries: ${placed.filter((p) => p.attempts.length > 1).length}; outcomes: ${JSON.stringify(Object.fromEntries(outcome))}`,
+        `confirms in flight at Stripe: ${confirmsInFlight}; client retries: ${placed.filter((p) => p.attempts.length > 1).length}; outcomes: ${JSON.stringify(Object.fromEntries(outcome))}`,
     );
     // Exactly what an uninterrupted run gives: 6 + 12 confirmed, 2 out of stock, 2 declined.
     expect(Object.fromEntries(outcome)).toEqual({
@@ -145,6 +161,7 @@ describe('the host killed during checkouts and restarted', () => {
       initialStock,
       tenantIds: [tenantId],
       paymentIntents: () => fake.paymentIntents(),
+      stripeUrl: fake.url,
       settled: true,
     });
     console.log(`[host-kill] invariants:\n${report.summary()}\n${JSON.stringify(report.figures)}`);

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import fc from 'fast-check';
+import { Redis } from 'ioredis';
 import pg from 'pg';
 import { signStripePayload } from '../../infra/fake-stripe/server.js';
 import { startE2eHost, type E2eHost } from '../e2e/support/host.js';
@@ -9,6 +10,7 @@ import { closeTestPool, createProduct, createTenant, testPool } from '../fixture
 import { accessTokenFor, authHeaders, createUser, type TestUser } from '../fixtures/users.js';
 import { waitUntil, withApplicationName } from '../support/faults.js';
 import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
+import { FieldCipher } from '../../shared/crypto/field-cipher.js';
 import { Fingerprinter, type Fingerprint } from './support/fingerprint.js';
 import { forgedTokens } from './support/forged-tokens.js';
 import {
@@ -63,6 +65,18 @@ interface Template {
   asyncEffects?: boolean;
   /** Fields whose stored value is documented to differ from the input (normalised). */
   normalised?: string[];
+  /** Where an accepted request's string fields are stored: table, row id (from the answer), columns. */
+  stored?: {
+    table: string;
+    columns: Record<string, string>;
+    idField?: string;
+    /** Columns holding Fernet tokens of the value (PII at rest): compared after decryption. */
+    encrypted?: string[];
+  };
+  /** String fields that are never stored as given (passwords, tokens: hashed or only compared). */
+  notStored?: string[];
+  /** Rejected requests still count against the caller's login budget (Redis `rl:login-ip:*`). */
+  countsAttempts?: boolean;
 }
 
 interface Variant {
@@ -109,6 +123,8 @@ let host: E2eHost;
 let pool: pg.Pool;
 let auditPool: pg.Pool;
 let fingerprints: Fingerprinter;
+/** The run's Redis (the host's REDIS_URL), read without a key prefix: keys are matched by SCAN. */
+let redis: Redis;
 const F = {} as Fixtures;
 
 async function seedOrder(tenantId: string, user: TestUser, productId: string): Promise<string> {
@@ -152,6 +168,8 @@ beforeAll(async () => {
   });
   pool = new pg.Pool({ connectionString: withApplicationName(dbs.appUrl), max: 2 });
   auditPool = new pg.Pool({ connectionString: withApplicationName(dbs.auditUrl), max: 1 });
+  redis = new Redis(process.env.REDIS_URL!, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  await redis.connect();
   fingerprints = new Fingerprinter([
     { label: 'app', pool },
     { label: 'audit', pool: auditPool },
@@ -215,6 +233,7 @@ afterAll(async () => {
     () => host?.stop(),
     () => pool?.end(),
     () => auditPool?.end(),
+    () => redis?.quit(),
     () => closeTestPool(),
     () => dbs?.drop(),
   ]);
@@ -243,12 +262,20 @@ function templates(): Record<string, Template> {
         currency: 'USD',
         stock: 1,
       }),
+      stored: {
+        table: 'products',
+        columns: { sku: 'sku', name: 'name', description: 'description', currency: 'currency' },
+      },
     },
     adminUpdateProduct: {
       as: 'admin',
       path: { id: p(1) },
       body: () => ({ name: 'Renamed mug' }),
       foreign: () => [F.productB],
+      stored: {
+        table: 'products',
+        columns: { sku: 'sku', name: 'name', description: 'description', currency: 'currency' },
+      },
     },
     adminArchiveProduct: { as: 'admin', path: { id: F.archiveTarget }, foreign: () => [F.productB] },
     adminGetInventory: { as: 'admin', path: { id: p(2) }, foreign: () => [F.productB] },
@@ -280,21 +307,31 @@ function templates(): Record<string, Template> {
       bcrypt: true,
       body: (i) => ({ email: `hostile-${i}@example.test`, password: 'correct horse battery', name: 'H X' }),
       normalised: ['email'],
+      notStored: ['password'],
+      stored: {
+        table: 'users',
+        columns: { name: 'name', phone: 'phone_enc', address: 'address_enc' },
+        encrypted: ['phone_enc', 'address_enc'],
+      },
     },
     login: {
       as: 'tenant',
       bcrypt: true,
       body: () => ({ email: F.passwordUser.email, password: 'a wrong password 123' }),
+      notStored: ['email', 'password'],
+      countsAttempts: true,
     },
     refresh: {
       as: 'public',
       headers: tenantHeader,
       body: () => ({ refreshToken: randomBytes(32).toString('base64url') }),
+      notStored: ['refreshToken'],
     },
     logout: {
       as: 'public',
       headers: tenantHeader,
       body: () => ({ refreshToken: randomBytes(32).toString('base64url') }),
+      notStored: ['refreshToken'],
     },
     me: { as: 'customer', user: () => F.customer },
     changePassword: {
@@ -302,6 +339,8 @@ function templates(): Record<string, Template> {
       bcrypt: true,
       user: () => F.passwordUser,
       body: () => ({ currentPassword: 'not the current one', newPassword: 'a brand new password' }),
+      notStored: ['currentPassword', 'newPassword'],
+      countsAttempts: true,
     },
     getCart: { as: 'customer', user: () => F.cartCustomer },
     clearCart: { as: 'customer', user: () => F.cartCustomer },
@@ -320,6 +359,7 @@ function templates(): Record<string, Template> {
       headers: () => ({ 'Idempotency-Key': randomUUID() }),
       body: () => ({ paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS }),
       asyncEffects: true,
+      stored: { table: 'orders', columns: { paymentMethodId: 'payment_method_id' }, idField: 'orderId' },
     },
     openapi: { as: 'public' },
     docs: { as: 'public' },
@@ -343,6 +383,7 @@ function templates(): Record<string, Template> {
       path: { id: p(2) },
       body: () => ({ rating: 5, title: 'Fine mug', body: 'Holds coffee.' }),
       foreign: () => [F.productB],
+      stored: { table: 'reviews', columns: { title: 'title', body: 'body' } },
     },
     listRecentReviews: { as: 'tenant' },
     stripeWebhook: { as: 'public' },
@@ -1047,6 +1088,112 @@ function judge({ variant, response }: Outcome): string | undefined {
   return undefined;
 }
 
+/**
+ * An accepted write with a hostile string: the row it wrote holds that string (catalog text trimmed,
+ * nothing else changed), read back from the database — not only the answer's echo of it.
+ */
+async function storedMismatch(
+  { variant, response }: Outcome,
+  template: Template,
+): Promise<string | undefined> {
+  const echo = variant.echo!;
+  const where = `${variant.op} [${variant.kind}] ${variant.label} → ${response.status}`;
+  if (template.notStored?.includes(echo.field)) return undefined;
+  const column = template.stored?.columns[echo.field];
+  if (!template.stored || !column)
+    return `${where}: accepted ${echo.field}, but this test does not know where it is stored`;
+  let id: unknown;
+  try {
+    id = (JSON.parse(response.body.toString('utf8')) as Record<string, unknown>)[
+      template.stored.idField ?? 'id'
+    ];
+  } catch {
+    /* judged below */
+  }
+  if (typeof id !== 'string')
+    return `${where}: accepted, but the answer names no ${template.stored.idField ?? 'id'}`;
+  const { rows } = await pool.query<{ value: string | null }>(
+    `select ${column}::text as value from ${template.stored.table} where id = $1`,
+    [id],
+  );
+  storedChecks++;
+  const stored = rows[0]?.value;
+  const value =
+    stored && template.stored.encrypted?.includes(column)
+      ? new FieldCipher(process.env.FERNET_KEYS!).decrypt(stored)
+      : stored;
+  if (value === undefined) return `${where}: accepted, but no ${template.stored.table} row ${id}`;
+  if (value !== echo.value && value !== echo.value.trim())
+    return `${where}: accepted ${JSON.stringify(echo.value).slice(0, 60)} but stored ${JSON.stringify(value).slice(0, 60)}`;
+  return undefined;
+}
+let storedChecks = 0;
+
+/**
+ * The run's Redis keys (SCAN of its prefix), as fingerprint entries beside the tables. Left out: the
+ * catalog cache's values and fill locks — copies of database rows that any read may (re)create and that
+ * expire on their own. Generation counters, login budgets and anything else are compared by value.
+ */
+async function redisFingerprint(): Promise<Fingerprint> {
+  const prefix = process.env.REDIS_KEY_PREFIX ?? '';
+  const out: Fingerprint = new Map();
+  const keys: string[] = [];
+  let cursor = '0';
+  do {
+    const [next, found] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    keys.push(...found);
+  } while (cursor !== '0');
+  const kept = keys
+    .map((k) => k.slice(prefix.length))
+    .filter((k) => !/^cat:[^:]+:(p|l):/.test(k) && !k.startsWith('lock:'))
+    .sort();
+  // Two pipelined round trips whatever the number of keys: their types, then their values.
+  const types = ((await redis.pipeline(kept.map((k) => ['type', prefix + k])).exec()) ?? []).map(
+    ([, t]) => t as string,
+  );
+  const reads = kept.map((k, i): [string, ...string[]] => {
+    const key = prefix + k;
+    switch (types[i]) {
+      case 'string':
+        return ['get', key];
+      case 'hash':
+        return ['hgetall', key];
+      case 'zset':
+        return ['zrange', key, '0', '-1', 'WITHSCORES'];
+      case 'list':
+        return ['lrange', key, '0', '-1'];
+      case 'set':
+        return ['smembers', key];
+      default:
+        return ['exists', key]; // expired between SCAN and TYPE
+    }
+  });
+  const values = (await redis.pipeline(reads).exec()) ?? [];
+  kept.forEach((key, i) => {
+    const type = types[i];
+    if (!type || type === 'none') return;
+    let value = values[i]?.[1];
+    if (type === 'set' && Array.isArray(value)) value = [...(value as string[])].sort();
+    if (type === 'hash' && value && typeof value === 'object')
+      value = Object.entries(value as Record<string, string>).sort();
+    out.set(`redis:${key}`, {
+      rows: 1,
+      md5: createHash('md5')
+        .update(`${type}:${JSON.stringify(value)}`)
+        .digest('hex'),
+    });
+  });
+  return out;
+}
+
+/** Databases (app, durable, audit) and the run's Redis keys, in one fingerprint. */
+async function fingerprint(): Promise<Fingerprint> {
+  const tables = await fingerprints.take();
+  for (const [k, v] of await redisFingerprint()) tables.set(k, v);
+  return tables;
+}
+
 async function send(port: number, v: Variant): Promise<RawResponse> {
   return rawRequest(port, {
     method: v.method,
@@ -1075,10 +1222,10 @@ async function quiescent(): Promise<Fingerprint> {
     },
     { timeoutMs: 60_000, intervalMs: 100 },
   );
-  let previous = await fingerprints.take();
+  let previous = await fingerprint();
   for (let i = 0; i < 20; i++) {
     await new Promise((r) => setTimeout(r, 150));
-    const next = await fingerprints.take();
+    const next = await fingerprint();
     if (Fingerprinter.diff(previous, next).length === 0) return next;
     previous = next;
   }
@@ -1138,7 +1285,7 @@ describe('hostile input on every operation of /api/openapi.json', () => {
 
     // 1. Reads, concurrently: they may be answered 2xx, but the databases must not change at all.
     const reads = variants.filter((v) => !v.mutating);
-    const before = await fingerprints.take();
+    const before = await fingerprint();
     let next = 0;
     await Promise.all(
       Array.from({ length: GET_CONCURRENCY }, async () => {
@@ -1148,7 +1295,7 @@ describe('hostile input on every operation of /api/openapi.json', () => {
         }
       }),
     );
-    const afterReads = await fingerprints.take();
+    const afterReads = await fingerprint();
     for (const table of Fingerprinter.diff(before, afterReads))
       stateChanges.push(`${reads.length} GET requests changed ${table}`);
 
@@ -1167,18 +1314,25 @@ describe('hostile input on every operation of /api/openapi.json', () => {
       record({ variant, response });
       if (response.status >= 200 && response.status < 300) {
         accepted++;
-        baseline = variant.asyncEffects ? await quiescent() : await fingerprints.take();
+        if (variant.echo) {
+          const problem = await storedMismatch({ variant, response }, all[variant.op] ?? { as: 'public' });
+          if (problem) failures.push(problem);
+        }
+        baseline = variant.asyncEffects ? await quiescent() : await fingerprint();
         continue;
       }
-      const now = await fingerprints.take();
+      const now = await fingerprint();
       printMs += Date.now() - t1;
-      const changed = Fingerprinter.diff(baseline, now);
-      if (changed.length > 0) {
+      // A refused login still spends the caller's attempt (ADR 0010: every attempt counts).
+      const changed = Fingerprinter.diff(baseline, now).filter(
+        (t) => !(all[variant.op]?.countsAttempts && t.startsWith('redis:rl:login-ip:')),
+      );
+      if (changed.length > 0)
         stateChanges.push(
           `${variant.op} [${variant.kind}] ${variant.label} → ${response.status} changed ${changed.join(', ')}`,
         );
-        baseline = now;
-      }
+      // The next request is judged against the state after this one (its allowed attempt count included).
+      if (changed.length > 0 || all[variant.op]?.countsAttempts) baseline = now;
     }
 
     if (process.env.RELIABILITY_FAILURES_FILE)
@@ -1200,10 +1354,19 @@ describe('hostile input on every operation of /api/openapi.json', () => {
         `by kind: ${[...kindCounts.entries()].map(([k, n]) => `${k} ${n}`).join(', ')}; statuses: ${histogram.join(' ')}; ` +
         `${failures.length} failures, ${stateChanges.length} state changes by rejected requests; seed ${SEED}`,
     );
+    console.log(
+      `[hostile-input] ${storedChecks} accepted hostile strings read back from their stored rows; ` +
+        `Redis keys fingerprinted after the reads: ${[...afterReads.keys()].filter((k) => k.startsWith('redis:')).length}, ` +
+        `at the end: ${[...baseline.keys()].filter((k) => k.startsWith('redis:')).length}`,
+    );
+    for (const line of [...stateChanges.slice(0, 10), ...failures.slice(0, 10)])
+      console.log(`[hostile-input] ${line}`);
     expect(failures.slice(0, 40), `${failures.length} bad answers`).toEqual([]);
+    // The stored-row comparison ran (a run accepting nothing would prove nothing about storage).
+    expect(storedChecks).toBeGreaterThan(0);
     expect(stateChanges.slice(0, 40), `${stateChanges.length} rejected requests changed data`).toEqual([]);
     // The host survived all of it.
     const health = await fetch(`${host.baseUrl}/health`);
     expect(health.status).toBe(200);
-  }, 240_000);
+  }, 600_000);
 });

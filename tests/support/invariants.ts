@@ -4,18 +4,34 @@ import pg from 'pg';
  * "Nothing lost": the invariants every reliability run and the load benchmark check at the end, read
  * straight from the databases (and the fake Stripe's books), independent of the code under test.
  *
+ * Signature (stable; other suites call it at their end):
+ *
+ *   const report = await checkInvariants({ appUrl, auditUrl, initialStock, tenantIds?, paymentIntents?,
+ *                                          stripeUrl?, settled?, expiryGraceSeconds?, allowNoOrders? });
+ *   expect(report.ok, report.summary()).toBe(true);
+ *
+ * `paymentIntents` is the fake's `fake.paymentIntents()`; `stripeUrl` its base URL (`fake.url`), read
+ * through the fake's existing read API only (GET /v1/charges/:id, as stripe-node would) to learn what
+ * was captured and refunded. Nothing is written anywhere.
+ *
+ * 0. Something was checked — a report with no product or no order in scope is a failure (unless
+ *    `allowNoOrders`), so a run that created nothing cannot pass by accident.
  * 1. Stock conservation — per product: initial = available + reserved + sold; reserved = Σ active
  *    reservations; sold = Σ committed reservations; committed reservations belong to confirmed orders
  *    and match their lines exactly.
  * 2. Payments — each confirmed order has exactly one payments row (succeeded) and exactly one succeeded
- *    PaymentIntent at the fake, for the order's amount; no succeeded PaymentIntent belongs to an order
- *    that is not confirmed unless its payment was refunded (no money taken without a sale).
- * 3. Audit — every outbox row was relayed, the audit database holds exactly the outbox rows (no loss, no
+ *    PaymentIntent at the fake, for the order's amount. Every succeeded PaymentIntent at the fake is
+ *    accounted for by an order: it names one (metadata.orderId), that order exists, and it is confirmed
+ *    or the money went back (no stray charge, whatever its metadata).
+ * 3. Money (with `stripeUrl`) — for every PaymentIntent at the fake, captured − refunded summed per
+ *    order equals the order total when the order is confirmed and 0 otherwise (cancelled, failed,
+ *    expired): no money kept without a sale, no confirmed order without its money.
+ * 4. Audit — every outbox row was relayed, the audit database holds exactly the outbox rows (no loss, no
  *    duplicate), and replaying the audit trail alone reproduces every order's and payment's current
  *    status (so every write of either has its audit row).
- * 4. Reservations — none active past its expiry; with `settled`, every order is final and no
+ * 5. Reservations — none active past its expiry; with `settled`, every order is final and no
  *    reservation is active at all.
- * 5. Money — every order's total is the sum of its lines, each line its unit price × quantity.
+ * 6. Totals — every order's total is the sum of its lines, each line its unit price × quantity.
  */
 
 export interface FakeIntentView {
@@ -24,6 +40,8 @@ export interface FakeIntentView {
   amount: number;
   currency: string;
   metadata: Record<string, string> | null;
+  /** The charge holding what was captured and refunded (Stripe: a string id unless expanded). */
+  latest_charge?: string | { id: string } | null;
 }
 
 export interface InvariantOptions {
@@ -35,6 +53,10 @@ export interface InvariantOptions {
   tenantIds?: readonly string[];
   /** The fake Stripe's PaymentIntents (omit to skip the checks at the PSP). */
   paymentIntents?: () => readonly FakeIntentView[];
+  /** The fake Stripe's base URL: enables the money check (captured − refunded per order). */
+  stripeUrl?: string;
+  /** A run that legitimately placed no order (default false: no order in scope is a failure). */
+  allowNoOrders?: boolean;
   /** All work finished: every order final, no active reservation. */
   settled?: boolean;
   /** Tolerance for "active past expiry" (the sweeper runs every minute). Default 0. */
@@ -160,6 +182,29 @@ function replayPayment(rows: AuditRow[]): { status?: string; intent?: string | n
   for (const s of entered) consider(s);
   const intent = intents[0] ? ((intents[0].payload.paymentIntentId as string | undefined) ?? null) : null;
   return { status, intent };
+}
+
+/** What the fake's charges say was captured and refunded, per PaymentIntent id. */
+async function moneyAtStripe(
+  url: string,
+  intents: readonly FakeIntentView[],
+): Promise<Map<string, { captured: number; refunded: number }>> {
+  const out = new Map<string, { captured: number; refunded: number }>();
+  const queue = intents.filter((pi) => pi.latest_charge);
+  const worker = async (): Promise<void> => {
+    for (let pi = queue.shift(); pi; pi = queue.shift()) {
+      const chargeId = typeof pi.latest_charge === 'string' ? pi.latest_charge : pi.latest_charge!.id;
+      const res = await fetch(`${url}/v1/charges/${encodeURIComponent(chargeId)}`, {
+        // The fake accepts any key of the test prefix; nothing here reaches a real Stripe.
+        headers: { authorization: 'Bearer sk_test_invariants' },
+      });
+      if (res.status !== 200) throw new Error(`GET /v1/charges/${chargeId} answered ${res.status}`);
+      const charge = (await res.json()) as { amount_captured: number; amount_refunded: number };
+      out.set(pi.id, { captured: charge.amount_captured, refunded: charge.amount_refunded });
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, worker));
+  return out;
 }
 
 export async function checkInvariants(options: InvariantOptions): Promise<InvariantReport> {
@@ -369,33 +414,85 @@ async function runChecks(
         if (!orderId || !orderById.has(orderId)) continue;
         byOrder.set(orderId, [...(byOrder.get(orderId) ?? []), pi]);
       }
+      const money = options.stripeUrl ? await moneyAtStripe(options.stripeUrl, intents) : undefined;
       const psp = check('each confirmed order has exactly one succeeded PaymentIntent at Stripe');
-      const noStray = check('no succeeded PaymentIntent without a confirmed order (or a refund)');
       for (const o of orders) {
+        if (o.status !== 'confirmed') continue;
+        psp.saw();
         const mine = byOrder.get(o.id) ?? [];
         const succeeded = mine.filter((pi) => pi.status === 'succeeded');
-        if (o.status === 'confirmed') {
-          psp.saw();
-          if (succeeded.length !== 1)
-            psp.fail(`order ${o.id}: ${succeeded.length} succeeded of ${mine.length} PaymentIntents`);
-          else if (
-            String(succeeded[0]!.amount) !== o.total_cents ||
-            succeeded[0]!.currency.toLowerCase() !== o.currency.toLowerCase()
-          )
-            psp.fail(`order ${o.id}: intent ${succeeded[0]!.amount} ${succeeded[0]!.currency} ≠ order total`);
-          const row = (paymentsByOrder.get(o.id) ?? [])[0];
-          if (row && succeeded[0] && row.payment_intent_id !== succeeded[0].id)
-            psp.fail(`order ${o.id}: payments row names ${row.payment_intent_id}, Stripe ${succeeded[0].id}`);
-        } else {
-          noStray.saw();
-          const refunded = (paymentsByOrder.get(o.id) ?? []).some((p) => p.status === 'refunded');
-          if (succeeded.length > 0 && !refunded)
-            noStray.fail(
-              `order ${o.id} is ${o.status} but ${succeeded[0]!.id} succeeded and was not refunded`,
-            );
+        if (succeeded.length !== 1)
+          psp.fail(`order ${o.id}: ${succeeded.length} succeeded of ${mine.length} PaymentIntents`);
+        else if (
+          String(succeeded[0]!.amount) !== o.total_cents ||
+          succeeded[0]!.currency.toLowerCase() !== o.currency.toLowerCase()
+        )
+          psp.fail(`order ${o.id}: intent ${succeeded[0]!.amount} ${succeeded[0]!.currency} ≠ order total`);
+        const row = (paymentsByOrder.get(o.id) ?? [])[0];
+        if (row && succeeded[0] && row.payment_intent_id !== succeeded[0].id)
+          psp.fail(`order ${o.id}: payments row names ${row.payment_intent_id}, Stripe ${succeeded[0].id}`);
+      }
+
+      // Every succeeded intent at the fake, not only those naming an order in scope: a charge without
+      // metadata, or for an order nobody stored, is money taken without a sale.
+      const noStray = check(
+        'every succeeded PaymentIntent is accounted for by a confirmed order (or refunded)',
+      );
+      const named = [
+        ...new Set(intents.map((pi) => pi.metadata?.orderId).filter((id): id is string => !!id)),
+      ].filter((id) => !orderById.has(id));
+      const elsewhere = new Set<string>();
+      if (named.length > 0) {
+        const { rows } = await app.query<{ id: string }>(
+          `select id::text from orders where id::text = any($1::text[])`,
+          [named],
+        );
+        for (const r of rows) elsewhere.add(r.id);
+      }
+      let outOfScope = 0;
+      for (const pi of intents) {
+        if (pi.status !== 'succeeded') continue;
+        const orderId = pi.metadata?.orderId;
+        if (orderId && elsewhere.has(orderId)) {
+          outOfScope++; // another tenant's order: not this report's to judge
+          continue;
+        }
+        noStray.saw();
+        const order = orderId ? orderById.get(orderId) : undefined;
+        if (!orderId) noStray.fail(`${pi.id} succeeded (${pi.amount} ${pi.currency}) and names no order`);
+        else if (!order) noStray.fail(`${pi.id} succeeded for order ${orderId}, which does not exist`);
+        else if (order.status !== 'confirmed') {
+          const refundedHere = money
+            ? (money.get(pi.id)?.refunded ?? 0) >= (money.get(pi.id)?.captured ?? 0)
+            : (paymentsByOrder.get(order.id) ?? []).some((p) => p.status === 'refunded');
+          if (!refundedHere)
+            noStray.fail(`order ${order.id} is ${order.status} but ${pi.id} succeeded and was not refunded`);
         }
       }
-      figures.paymentIntents = [...byOrder.values()].reduce((n, list) => n + list.length, 0);
+      figures.paymentIntents = intents.length;
+      figures.paymentIntentsOutOfScope = outOfScope;
+
+      if (money) {
+        const kept = check('money at Stripe: captured − refunded = order total if confirmed, else 0');
+        const net = new Map<string, number>();
+        for (const [orderId, list] of byOrder)
+          net.set(
+            orderId,
+            list.reduce(
+              (n, pi) => n + (money.get(pi.id)?.captured ?? 0) - (money.get(pi.id)?.refunded ?? 0),
+              0,
+            ),
+          );
+        for (const o of orders) {
+          kept.saw();
+          const expected = o.status === 'confirmed' ? Number(o.total_cents) : 0;
+          const actual = net.get(o.id) ?? 0;
+          if (actual !== expected)
+            kept.fail(`order ${o.id} (${o.status}): Stripe keeps ${actual}, expected ${expected}`);
+        }
+        figures.capturedCents = [...money.values()].reduce((n, m) => n + m.captured, 0);
+        figures.refundedCents = [...money.values()].reduce((n, m) => n + m.refunded, 0);
+      }
     }
 
     // ---- 3. audit ---------------------------------------------------------------------------------
@@ -463,6 +560,16 @@ async function runChecks(
   }
 
   const results = checks.map((c) => c.result());
+  // Refuse a vacuous pass: with no product or no order in scope, every check above saw nothing.
+  const nothing: string[] = [];
+  if ((figures.productsChecked ?? 0) === 0) nothing.push('no product in initialStock');
+  if ((figures.orders ?? 0) === 0 && !options.allowNoOrders) nothing.push('no order in scope');
+  results.unshift({
+    name: 'something was checked',
+    ok: nothing.length === 0,
+    checked: results.reduce((n, c) => n + c.checked, 0),
+    violations: nothing,
+  });
   return {
     ok: results.every((c) => c.ok),
     checks: results,

@@ -55,14 +55,20 @@ describe('cursors (property-based)', () => {
 
   it('turn any other string into a 400, never a crash', () => {
     fc.assert(
-      fc.property(fc.string({ maxLength: 200 }), (junk) => {
+      fc.property(fc.string({ minLength: 1, maxLength: 200 }), (junk) => {
+        // A random string is never a valid cursor: every one must be refused, as a 400, not let through.
+        let refused: unknown;
         try {
           codec.decode(junk, Key);
         } catch (error) {
-          expect(error).toBeInstanceOf(ValidationException);
+          refused = error;
         }
+        expect(refused).toBeInstanceOf(ValidationException);
+        expect((refused as ValidationException).status).toBe(400);
       }),
       { numRuns: 500 },
     );
+    // The empty string is "no cursor" (the first page), not an error.
+    expect(decodeCursor('', Key)).toBeUndefined();
   });
 });

@@ -5,11 +5,13 @@
  *
  *   host    — the project's local Functions host (infra/host startHost) serving functions/products.js
  *   wrapper — a minimal node:http wrapper calling the same handler with real HttpRequest objects
- *   bare    — node:http doing one ioredis GET per request (the floor the host is compared with)
+ *   bare    — node:http doing the cached read's Redis work only: one MGET of generations + value per
+ *             batch of concurrent requests (the floor the host is compared with)
  */
 import http from 'node:http';
 import path from 'node:path';
 import { Redis } from 'ioredis';
+import { MgetBatcher } from '../../../shared/cache/mget-batch.js';
 
 function ready(port: number, stop: () => Promise<void>): void {
   process.stdout.write(`READY ${port}\n`);
@@ -73,15 +75,23 @@ async function wrapper(): Promise<void> {
   });
 }
 
+/**
+ * The floor, doing the Redis work the cached read does and nothing else: concurrent requests share one
+ * MGET of the product's generations and its value (the project's MgetBatcher, as GenerationalCache
+ * batches), the stamp line is stripped and the stored JSON sent — no tenant check, no routing, no
+ * validation, no unit of work.
+ */
 async function bare(): Promise<void> {
-  const key = process.env.BENCH_BARE_KEY!;
+  const keys = JSON.parse(process.env.BENCH_BARE_KEYS!) as string[];
   const redis = new Redis(process.env.REDIS_URL!, { keyPrefix: process.env.REDIS_KEY_PREFIX ?? '' });
   await redis.ping();
+  const batcher = new MgetBatcher(redis);
   const server = http.createServer((_req, res) => {
-    redis.get(key).then(
-      (value) => {
+    batcher.mget(keys).then(
+      (values) => {
+        const stored = values[values.length - 1] ?? '';
         res.writeHead(200, { 'content-type': 'application/json' });
-        res.end(value ?? '');
+        res.end(stored.slice(stored.indexOf('\n') + 1));
       },
       () => {
         res.writeHead(500);
