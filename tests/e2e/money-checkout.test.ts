@@ -10,6 +10,7 @@ import {
   testPool,
   type CreatedProduct,
 } from '../fixtures/sample_data.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 import { authHeaders, createUser } from '../fixtures/users.js';
 import { checkInvariants } from '../support/invariants.js';
 
@@ -66,7 +67,7 @@ async function checkout(paymentMethodId: string): Promise<{ orderId: string; get
   const res = await fetch(`${host.baseUrl}/checkout`, {
     method: 'POST',
     headers: { ...headers, 'idempotency-key': randomUUID() },
-    body: JSON.stringify({ paymentMethodId }),
+    body: JSON.stringify({ paymentMethodId, shippingAddress: SAMPLE_ADDRESS }),
   });
   expect(res.status).toBe(202);
   const { orderId } = (await res.json()) as { orderId: string };

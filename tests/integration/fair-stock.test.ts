@@ -12,6 +12,7 @@ import {
   testPool,
   type CreatedProduct,
 } from '../fixtures/sample_data.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 import { authHeaders, createUser } from '../fixtures/users.js';
 import { invoke, type InvokeResult } from '../support/http.js';
 import { putItem, readCart } from './cart/helpers.js';
@@ -31,7 +32,7 @@ const post = (headers: Record<string, string>, key = randomUUID()): Promise<Invo
     method: 'POST',
     url: 'http://localhost/api/checkout',
     headers: { ...headers, 'idempotency-key': key },
-    body: { paymentMethodId: 'pm_card_visa' },
+    body: { paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS },
   });
 
 async function ordersOf(userId: string): Promise<number> {

@@ -4,6 +4,7 @@ import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
 import { TEST_REDIS_URL } from '../setup/test-env.js';
 import { freePort } from '../support/azurite.js';
@@ -226,7 +227,7 @@ describe('abuse: limits', () => {
     const checkout = (): Promise<Response> =>
       post(
         '/checkout',
-        { paymentMethodId: 'pm_card_threeDSecure2Required' },
+        { paymentMethodId: 'pm_card_threeDSecure2Required', shippingAddress: SAMPLE_ADDRESS },
         {
           authorization: `Bearer ${hoarder.token}`,
           'idempotency-key': randomUUID(),
