@@ -218,12 +218,34 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Liveness and dependencies
-         * @description 200 when PostgreSQL answers (status `degraded` when Redis or the audit database does not); 503 otherwise.
+         * Readiness: dependencies
+         * @description 200 when PostgreSQL answers (status `degraded` when Redis or the audit database does not); 503 otherwise. Probed over connections kept for the purpose; one report is shared by every caller for 2 s.
          *
          *     **Access:** anyone; no tenant.
          */
         get: operations["health"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/health/live": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Liveness: the process answers
+         * @description Touches no dependency: 200 whenever the worker can answer at all.
+         *
+         *     **Access:** anyone; no tenant.
+         */
+        get: operations["healthLive"];
         put?: never;
         post?: never;
         delete?: never;
@@ -835,6 +857,10 @@ export interface components {
         InventoryPut: {
             /** @description The new sellable (available) quantity. */
             quantity: number;
+        };
+        Liveness: {
+            /** @enum {string} */
+            status: "ok";
         };
         LoginRequest: {
             email: string;
@@ -1642,8 +1668,26 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many registrations from this address or for this shop; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure; quote the correlationId. */
             500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Password hashing is saturated; see Retry-After. */
+            503: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1782,6 +1826,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many cart changes from this account; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure; quote the correlationId. */
             500: {
                 headers: {
@@ -1894,6 +1947,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many cart changes from this account; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure; quote the correlationId. */
             500: {
                 headers: {
@@ -1966,6 +2028,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many cart changes from this account; see Retry-After. */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure; quote the correlationId. */
             500: {
                 headers: {
@@ -2031,7 +2102,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description The cart is empty */
+            /** @description The cart is empty, or over a fair-stock cap (open unpaid orders, units of one product) */
             409: {
                 headers: {
                     [name: string]: unknown;
@@ -2060,6 +2131,15 @@ export interface operations {
             };
             /** @description Idempotency-Key reused with a different body */
             422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many checkouts from this account; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2168,6 +2248,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Health"];
+                };
+            };
+        };
+    };
+    healthLive: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Alive */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Liveness"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3529,6 +3647,15 @@ export interface operations {
             };
             /** @description Body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Too many reviews from this account; see Retry-After */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -18,6 +18,7 @@ import { freshIp, registerUser, uniqueEmail, STRONG_PASSWORD } from './auth/help
 import { register } from '../../functions/auth.js';
 import { created, createShop, customer, review, type Shop } from './catalog/helpers.js';
 import { fillCart } from './checkout/helpers.js';
+import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
 /**
  * The budgets of issue 19, through the real handlers and the real Redis. A budget's last attempts
@@ -112,7 +113,7 @@ describe('rate limits (issue 19)', () => {
       method: 'POST',
       url: 'http://localhost/api/checkout',
       headers: { ...headers, 'idempotency-key': 'k-1' },
-      body: { paymentMethodId: 'pm_card_visa' },
+      body: { paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS },
     });
     expectLimited(res, CHECKOUT_RATE_LIMIT.durationSeconds);
     const { rows } = await testPool().query('select count(*)::int as n from orders where user_id = $1', [

