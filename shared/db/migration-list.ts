@@ -4,6 +4,7 @@ import { Migration0002ReservationFastPath } from './migrations/0002-reservation-
 import { Migration0003ReservationDropSurrogateId } from './migrations/0003-reservation-drop-surrogate-id.js';
 import { Migration0004LeastPrivilege } from './migrations/0004-least-privilege.js';
 import { Migration0006OrderLifecycle } from './migrations/0006-order-lifecycle.js';
+import { Migration0008Refunds } from './migrations/0008-refunds.js';
 import { AuditMigration0001Log } from './audit-migrations/0001-audit-log.js';
 import { AuditMigration0002AppendOnly } from './audit-migrations/0002-audit-log-append-only.js';
 
@@ -15,6 +16,7 @@ export const appMigrations: MigrationObject[] = [
   { name: '0003-reservation-drop-surrogate-id', class: Migration0003ReservationDropSurrogateId },
   { name: '0004-least-privilege', class: Migration0004LeastPrivilege },
   { name: '0006-order-lifecycle', class: Migration0006OrderLifecycle },
+  { name: '0008-refunds', class: Migration0008Refunds },
 ];
 export const auditMigrations: MigrationObject[] = [
   { name: '0001-audit-log', class: AuditMigration0001Log },

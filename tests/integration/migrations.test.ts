@@ -21,6 +21,7 @@ const MULTI_TENANT_TABLES = [
   'stock_movements',
   'order_events',
   'sent_notifications',
+  'refunds',
 ];
 
 describe('migrations', () => {
