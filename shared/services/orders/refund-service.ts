@@ -18,6 +18,7 @@ import { AuditOutboxWriter } from '../audit/outbox.js';
 import type { DomainContext } from '../context.js';
 import { StripePaymentGateway, type PaymentGateway, type RefundView } from '../payments/payment-gateway.js';
 import { PaymentLedger } from '../payments/payment-ledger.js';
+import { TransientPaymentError } from '../payments/payment-errors.js';
 import { executeRefund, type RefundOutcome } from '../payments/refunds.js';
 import { writeOrderEvent } from './order-events.js';
 import { OrderLifecycle } from './order-lifecycle.js';
@@ -174,20 +175,34 @@ export class RefundService {
       new RefundRepository(tx).lockPayment(refund.orderId),
     );
     if (!payment?.paymentIntentId) throw new Error(`order ${refund.orderId}: no payment to refund`);
-    const outcome = await executeRefund(
+    let outcome = await executeRefund(
       this.gateway(),
       payment.paymentIntentId,
       refund.id,
       refund.amountCents,
-      payment.refundedCents,
+      { promisedTotal: payment.refundedCents, captured: payment.amountCents },
     );
+    // A refusal usually means money went back another way (the dashboard, a refund racing ours) whose
+    // webhook found our promise in the way and did not count it: Stripe's list is read now and counted
+    // in the same transaction that gives our promise back, so the books never show less than Stripe.
+    let stripeRefunds: RefundView[] = [];
+    if (outcome.kind === 'failed') {
+      try {
+        stripeRefunds = await this.gateway().listRefunds(payment.paymentIntentId);
+      } catch (error) {
+        if (!(error instanceof TransientPaymentError)) throw error;
+        outcome = { kind: 'pending' };
+      }
+    }
     if (outcome.kind === 'pending') {
       this.ctx.log.warn(`refund ${refund.id} of order ${refund.orderId}: Stripe unavailable, left pending`);
       return refund;
     }
+    const settled = outcome;
     return inTransaction(this.ctx, async (tx) => {
       await new OrderDeskRepository(tx).lockStatus(refund.orderId);
-      await settleRefund(tx, refund, outcome);
+      await settleRefund(tx, refund, settled);
+      if (stripeRefunds.length > 0) await recordStripeRefunds(tx, refund.orderId, stripeRefunds);
       return (await new RefundRepository(tx).byId(refund.id)) ?? refund;
     });
   }

@@ -27,8 +27,8 @@ export async function executeRefund(
   intentId: string,
   refundId: string,
   amount: number,
-  /** What our ledger promises back in total (this row included): read when Stripe refuses. */
-  promisedTotal: number,
+  /** What our ledger promises back in total (this row included) and what was captured. */
+  books: { promisedTotal: number; captured: number },
 ): Promise<RefundOutcome> {
   let result;
   try {
@@ -51,12 +51,15 @@ export async function executeRefund(
   }
   if (result.kind === 'created') return { kind: 'succeeded', stripeRefundId: result.refund.id };
   if (result.code === 'charge_already_refunded' || result.code === 'amount_too_large') {
-    // Someone else refunded this money meanwhile without naming our row: the checkout's own
-    // compensation (finalize or the sweeper refund a closed order's remainder) or the dashboard. If
-    // Stripe's books cover everything we promised, this row's money is back with the customer.
+    // Someone else refunded meanwhile without naming our row: the checkout's own compensation (finalize
+    // or the sweeper refund a closed order's remainder) or the dashboard. Only when both Stripe and our
+    // ledger say "everything" is this row's money known to be back with the customer; otherwise the row
+    // fails (its promise is given back) and the other refund is counted by its charge.refunded webhook.
     try {
       const refunded = (await gateway.listRefunds(intentId)).filter(LIVE).reduce((s, r) => s + r.amount, 0);
-      if (refunded >= promisedTotal) return { kind: 'succeeded', stripeRefundId: null };
+      if (refunded >= books.captured && books.promisedTotal >= books.captured) {
+        return { kind: 'succeeded', stripeRefundId: null };
+      }
     } catch (error) {
       if (error instanceof TransientPaymentError) return { kind: 'pending' };
       throw error;
