@@ -469,6 +469,31 @@ describe('cancellation', () => {
   });
 });
 
+describe('cancel racing 3-D Secure completion, its webhook and finalize', () => {
+  it('ends cancelled with nothing charged, whichever comes first', async () => {
+    for (let round = 0; round < 5; round++) {
+      const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
+      const paid = (async () => {
+        try {
+          await fake.completeAuthentication(pi, 'succeed');
+        } catch {
+          return; // the cancel came first: the intent is cancelled and cannot be authenticated
+        }
+        for (const event of eventsFor(pi, 'payment_intent.succeeded')) await deliver(event);
+        await saga.finalize(input);
+      })();
+      const [cancelled] = await Promise.all([customerCancel(input.orderId), paid]);
+      // 200, or 409 while the payment was momentarily settling; then the customer tries again.
+      if (cancelled.status !== 200) {
+        expect(cancelled.status).toBe(409);
+        expect((await customerCancel(input.orderId)).status).toBe(200);
+      }
+      expect(await statusOf(input.orderId)).toBe('cancelled');
+      await expectMoneyAddsUp(input.orderId, pi);
+    }
+  });
+});
+
 describe('the money invariants of tests/support/invariants.ts, over every order above', () => {
   it('hold: no succeeded PaymentIntent without a confirmed order or a refund, one payment per sale', async () => {
     const report = await checkInvariants({
