@@ -214,8 +214,10 @@ export class StripeWebhookService {
             source: `webhook:${event.type}`,
           });
     if (event.type === 'charge.refunded') {
-      // The event says a charge was refunded, not which refund: Stripe's list is the record (our own
-      // refunds carry our id in their metadata; the rest were made in the dashboard).
+      // The event carries the charge, not the refund ("listen to refund.created for information about
+      // the refund": docs.stripe.com/changelog/acacia/2024-10-28/refund-webhook-update), so Stripe's
+      // list is the record (our own refunds carry our id in their metadata; the rest were made in the
+      // dashboard). A later refund.created subscription could save this call.
       await recordStripeRefunds(ctx, payment.orderId, await this.gateway().listRefunds(ref.intentId));
     }
     const notify =
