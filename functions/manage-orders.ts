@@ -1,12 +1,22 @@
 import { jsonResponse, problemResponse } from '../shared/schemas/catalog.js';
 import { IdParams } from '../shared/schemas/common.js';
+import { ValidationException } from '../shared/errors/index.js';
+import { IDEMPOTENCY_KEY_PATTERN } from '../shared/schemas/checkout.js';
 import {
+  CancelRequest,
   FulfilmentCreated,
   FulfilmentRequest,
   ManagedOrder,
   ManagedOrderPage,
   ManagedOrderQuery,
+  Refund,
+  RefundHeaders,
+  RefundRequest,
 } from '../shared/schemas/manage-orders.js';
+import { CancelService } from '../shared/services/orders/cancel-service.js';
+import { RefundService } from '../shared/services/orders/refund-service.js';
+import { durableClientInput } from './checkout/durable-client.js';
+import { afterCancel } from './order-cancel.js';
 import { nudgeAuditRelay } from '../shared/services/audit/nudge.js';
 import { FulfilmentService } from '../shared/services/orders/fulfilment-service.js';
 import { OrderDeskService } from '../shared/services/orders/order-desk-service.js';
@@ -72,6 +82,88 @@ export const createFulfilment = defineRoute({
       status: 201,
       body: result,
       headers: { location: `/api/manage/orders/${params.id}` },
+      afterCommit: () => {
+        nudgeOrderEventRelay(log);
+        nudgeAuditRelay(log);
+        return Promise.resolve();
+      },
+    };
+  },
+});
+
+export const cancelManagedOrder = defineRoute({
+  name: 'adminCancelOrder',
+  method: 'POST',
+  route: 'manage/orders/{id}/cancel',
+  access: 'admin',
+  // Its own transactions: Stripe is called between them, never while a row lock is held.
+  tx: 'read',
+  tags: ['admin'],
+  summary: 'Cancel an order that has not shipped',
+  description:
+    'Like the customer’s cancel, also after payment: an open order’s PaymentIntent is cancelled (or ' +
+    'refunded if it succeeded), a confirmed order is refunded in full; `restock` (default true) puts ' +
+    'the units back on sale. Repeating returns the same answer; a shipped order is a 409.',
+  params: IdParams,
+  body: CancelRequest,
+  extraInputs: [durableClientInput],
+  responses: {
+    200: jsonResponse(ManagedOrder, 'The cancelled order'),
+    404: notFound,
+    409: problemResponse('Shipped, refunded, closed, or its payment is settling'),
+  },
+  handler: async ({ params, body, domain, invocation, log }) => {
+    const outcome = await new CancelService(domain).cancel(params.id, {
+      reason: body.reason.trim(),
+      restock: body.restock ?? true,
+    });
+    return {
+      body: await new OrderDeskService(domain).get(params.id),
+      headers: { 'cache-control': 'no-store' },
+      afterCommit: () => afterCancel(outcome, invocation, log),
+    };
+  },
+});
+
+function idempotencyKey(value: string | null): string {
+  if (value === null || !IDEMPOTENCY_KEY_PATTERN.test(value)) {
+    throw new ValidationException([
+      { field: 'header.idempotency-key', message: 'required: 1–255 visible ASCII characters' },
+    ]);
+  }
+  return value;
+}
+
+export const createRefund = defineRoute({
+  name: 'adminCreateRefund',
+  method: 'POST',
+  route: 'manage/orders/{id}/refunds',
+  access: 'admin',
+  // Its own transactions: Stripe is called between them, never while a row lock is held.
+  tx: 'read',
+  tags: ['admin'],
+  summary: 'Refund a confirmed or shipped order, in full or in part',
+  description:
+    '`Idempotency-Key` required: the same key returns the same refund; with another body it is a 422. ' +
+    '`amountCents` defaults to what is left; more than that is a 409. `restock` puts units of the ' +
+    'order’s lines back on sale. The refund is `pending` while Stripe is unavailable (repeat the ' +
+    'request to finish it). Refunded in full, the order becomes `refunded`; the customer is emailed.',
+  params: IdParams,
+  headers: RefundHeaders,
+  body: RefundRequest,
+  responses: {
+    201: jsonResponse(Refund, 'The refund (or the one made earlier with this key)'),
+    404: notFound,
+    409: problemResponse('Not refundable, or more than what is left to refund'),
+    422: problemResponse('Idempotency-Key reused with a different body'),
+  },
+  handler: async ({ request, params, body, domain, log }) => {
+    const key = idempotencyKey(request.headers.get('idempotency-key'));
+    const { refund } = await new RefundService(domain).create(params.id, key, body);
+    return {
+      status: 201,
+      body: refund,
+      headers: { location: `/api/manage/orders/${params.id}`, 'cache-control': 'no-store' },
       afterCommit: () => {
         nudgeOrderEventRelay(log);
         nudgeAuditRelay(log);

@@ -2,6 +2,7 @@
 //   checkout latency > 500 ms       → PagerDuty (end to end: POST /api/checkout → confirmed)
 //   HTTP error rate > 1 %           → Slack
 //   failed payments                 → finance team e-mail (custom event PaymentFailed)
+//   disputed payments (chargebacks) → finance team e-mail (custom event PaymentDisputed)
 //   dead-lettered Service Bus msgs  → Slack (exports or order events need a look; docs/runbook.md)
 
 param namePrefix string
@@ -83,6 +84,30 @@ module errorRate 'log-alert.bicep' = {
     threshold: errorRateThresholdPercent
     severity: 2
     actionGroupId: slackActionGroupId
+  }
+}
+
+// Emitted by the Stripe webhook on charge.dispute.created (trackEvent('PaymentDisputed', …)): a dispute
+// must be answered with evidence before Stripe's deadline (docs.stripe.com/disputes/responding).
+var disputedPaymentsQuery = '''
+customEvents
+| where name == "PaymentDisputed"
+'''
+
+module disputedPayments 'log-alert.bicep' = {
+  name: 'alert-disputed-payments'
+  params: {
+    name: '${namePrefix}-disputed-payments'
+    displayName: 'Disputed payments (chargebacks)'
+    description: 'One or more PaymentDisputed events in the last 5 minutes: answer before Stripe\'s deadline. Runbook: docs/runbook.md.'
+    location: location
+    tags: tags
+    scope: appInsightsId
+    query: disputedPaymentsQuery
+    timeAggregation: 'Count'
+    threshold: 0
+    severity: 2
+    actionGroupId: financeActionGroupId
   }
 }
 

@@ -5,6 +5,7 @@ import { Migration0003ReservationDropSurrogateId } from './migrations/0003-reser
 import { Migration0004LeastPrivilege } from './migrations/0004-least-privilege.js';
 import { Migration0006OrderLifecycle } from './migrations/0006-order-lifecycle.js';
 import { Migration0007RetentionAndFairStock } from './migrations/0007-retention-and-fair-stock.js';
+import { Migration0008Refunds } from './migrations/0008-refunds.js';
 import { AuditMigration0001Log } from './audit-migrations/0001-audit-log.js';
 import { AuditMigration0002AppendOnly } from './audit-migrations/0002-audit-log-append-only.js';
 
@@ -17,6 +18,7 @@ export const appMigrations: MigrationObject[] = [
   { name: '0004-least-privilege', class: Migration0004LeastPrivilege },
   { name: '0006-order-lifecycle', class: Migration0006OrderLifecycle },
   { name: '0007-retention-and-fair-stock', class: Migration0007RetentionAndFairStock },
+  { name: '0008-refunds', class: Migration0008Refunds },
 ];
 export const auditMigrations: MigrationObject[] = [
   { name: '0001-audit-log', class: AuditMigration0001Log },

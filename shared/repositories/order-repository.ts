@@ -31,6 +31,8 @@ export interface OrderWithPayment extends OrderRecord {
   paymentStatus: PaymentStatus | null;
   paymentIntentId: string | null;
   clientSecret: string | null;
+  refundedCents: number;
+  disputed: boolean;
   shippingAddressEnc: string | null;
   fulfilment: FulfilmentRecord | null;
 }
@@ -70,6 +72,8 @@ export interface OrderSqlRow {
   created_at: string;
   payment_status?: PaymentStatus | null;
   payment_intent_id?: string | null;
+  refunded_cents?: string | number | null;
+  disputed?: boolean | null;
   client_secret?: string | null;
   shipping_address_enc?: string | null;
   carrier?: string | null;
@@ -106,6 +110,7 @@ const CREATED_AT = `to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:
 const ORDER_COLUMNS = `o.id, o.tenant_id, o.user_id, o.status, o.total_cents, o.currency, o.idempotency_key,
   o.request_hash, o.payment_method_id, o.failure_reason, ${CREATED_AT}`;
 export const WITH_PAYMENT = `${ORDER_COLUMNS}, p.status as payment_status, p.payment_intent_id, p.client_secret,
+  p.refunded_cents, p.disputed,
   o.shipping_address_enc, f.carrier, f.tracking_number,
   to_char(f.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as shipped_at`;
 /** The joins WITH_PAYMENT reads from (an order has at most one payment and one fulfilment). */
@@ -194,6 +199,8 @@ export function toOrderWithPayment(row: OrderSqlRow): OrderWithPayment {
     paymentStatus: row.payment_status ?? null,
     paymentIntentId: row.payment_intent_id ?? null,
     clientSecret: row.client_secret ?? null,
+    refundedCents: row.refunded_cents == null ? 0 : exact(row.refunded_cents),
+    disputed: row.disputed === true,
     shippingAddressEnc: row.shipping_address_enc ?? null,
     fulfilment:
       row.carrier && row.tracking_number && row.shipped_at

@@ -1,7 +1,8 @@
 import { ORDER_STATUSES } from '../models/order.js';
 import { ShippingAddress, addressLine } from './address.js';
+import { IDEMPOTENCY_KEY_PATTERN } from './checkout.js';
 import { Currency, Money, PageQuery, Uuid, pageOf } from './common.js';
-import { Fulfilment, OrderLineBody, PAYMENT_STATUSES } from './orders.js';
+import { Fulfilment, OrderLineBody, OrderPayment } from './orders.js';
 import { z } from './zod.js';
 
 export const FulfilmentRequest = z
@@ -24,10 +25,7 @@ export type FulfilmentCreatedBody = z.infer<typeof FulfilmentCreated>;
 
 const Customer = z.object({ id: Uuid, email: z.string(), name: z.string() }).openapi('OrderCustomer');
 
-const Payment = z.object({
-  status: z.enum(PAYMENT_STATUSES),
-  paymentIntentId: z.string().nullable(),
-});
+const Payment = OrderPayment;
 
 export const ManagedOrderSummary = z
   .object({
@@ -65,6 +63,48 @@ export const Refund = z
     createdAt: z.iso.datetime(),
   })
   .openapi('Refund');
+export type RefundBody = z.infer<typeof Refund>;
+
+const RefundReason = z.string().trim().min(1).max(500).openapi({ example: 'damaged in transit' });
+
+export const RefundRequest = z
+  .object({
+    amountCents: Money.min(1)
+      .optional()
+      .openapi({ description: 'Minor units; omitted = everything not refunded yet.' }),
+    reason: RefundReason,
+    restock: z
+      .array(z.object({ productId: Uuid, quantity: z.number().int().min(1).max(1_000_000) }).strict())
+      .max(100)
+      .optional()
+      .openapi({ description: 'Units of the order’s lines to put back on sale (at most what was bought).' }),
+  })
+  .strict()
+  .openapi('RefundRequest');
+export type RefundRequestBody = z.infer<typeof RefundRequest>;
+
+export const CancelRequest = z
+  .object({
+    reason: RefundReason,
+    restock: z
+      .boolean()
+      .optional()
+      .openapi({ description: 'Put the bought units back on sale (default true).' }),
+  })
+  .strict()
+  .openapi('CancelRequest');
+export type CancelRequestBody = z.infer<typeof CancelRequest>;
+
+export const RefundHeaders = z.object({
+  'idempotency-key': z
+    .string()
+    .regex(IDEMPOTENCY_KEY_PATTERN)
+    .openapi({
+      description:
+        'Required. One key per intended refund: repeating it returns the first answer and never refunds ' +
+        'twice; reusing it with a different body is a 422.',
+    }),
+});
 
 export const ManagedOrder = ManagedOrderSummary.extend({
   lines: z.array(OrderLineBody),

@@ -25,6 +25,15 @@ export const PAYMENT_STATUSES = [
   'refunded',
 ] as const;
 
+export const OrderPayment = z
+  .object({
+    status: z.enum(PAYMENT_STATUSES),
+    paymentIntentId: z.string().nullable(),
+    refundedCents: Money.openapi({ description: 'Refunded or being refunded, in minor units.' }),
+    disputed: z.boolean().openapi({ description: 'The cardholder opened a dispute (chargeback).' }),
+  })
+  .openapi('OrderPayment');
+
 export const Fulfilment = z
   .object({
     carrier: z.string(),
@@ -40,10 +49,7 @@ export const OrderBody = z
     lines: z.array(OrderLineBody),
     totalCents: Money,
     currency: Currency,
-    payment: z.object({
-      status: z.enum(PAYMENT_STATUSES),
-      paymentIntentId: z.string().nullable(),
-    }),
+    payment: OrderPayment,
     // A union, not `.nullable()`: on a registered schema that becomes `allOf: [$ref, {type: null}]`,
     // which no null satisfies.
     shippingAddress: z.union([ShippingAddress, z.null()]).openapi({

@@ -202,7 +202,12 @@ describe('checkout through the local host', () => {
     });
     const [intent] = intentsOf(orderId);
     expect(waiting.clientSecret).toBe(intent!.client_secret);
-    expect(waiting.payment).toEqual({ status: 'requires_action', paymentIntentId: intent!.id });
+    expect(waiting.payment).toEqual({
+      status: 'requires_action',
+      paymentIntentId: intent!.id,
+      refundedCents: 0,
+      disputed: false,
+    });
 
     await fake.completeAuthentication(intent!.id, 'succeed');
     const order = await settled(shopper, orderId);

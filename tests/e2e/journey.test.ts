@@ -155,6 +155,53 @@ describe('storefront journey through the typed client', () => {
     const after = await anonymous.GET('/products/{id}', { params: { path: { id: productId } } });
     expect(after.data!.available).toBe(3);
 
+    // A partial refund of the shipped order: refunded at the fake, the customer emailed, status kept.
+    const refund = await admin.POST('/manage/orders/{id}/refunds', {
+      params: { path: { id: orderId }, header: { 'idempotency-key': randomUUID() } },
+      body: { amountCents: 1500, reason: 'late delivery' },
+    });
+    expect(refund.response.status).toBe(201);
+    expect(refund.data).toMatchObject({ amountCents: 1500, reason: 'late delivery', status: 'succeeded' });
+    const refundMail = await emailFor(refund.data!.id);
+    expect(refundMail.headers).toMatch(/^Subject: Order [0-9A-F]{8} refunded$/m);
+    const partlyRefunded = await me.GET('/orders/{id}', { params: { path: { id: orderId } } });
+    expect(partlyRefunded.data).toMatchObject({ status: 'shipped', payment: { refundedCents: 1500 } });
+    const firstIntent = partlyRefunded.data!.payment.paymentIntentId!;
+    const netAtFake = async (pi: string): Promise<number> => {
+      const intent = fake.paymentIntents().find((p) => p.id === pi)!;
+      const refunds = (
+        (await await fetch(`${fake.url}/v1/refunds?payment_intent=${pi}`, {
+          headers: { authorization: 'Bearer sk_test_journey' },
+        }).then((r) => r.json())) as { data: { amount: number }[] }
+      ).data;
+      return intent.amount_received - refunds.reduce((sum, r) => sum + r.amount, 0);
+    };
+    expect(await netAtFake(firstIntent)).toBe(9000 - 1500);
+
+    // A second order, cancelled by the customer after payment: refunded in full, stock back.
+    await me.PUT('/cart/items/{productId}', { params: { path: { productId } }, body: { quantity: 1 } });
+    const second = await me.POST('/checkout', {
+      params: { header: { 'idempotency-key': randomUUID() } },
+      body: { paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS },
+    });
+    const secondId = second.data!.orderId;
+    let secondStatus = '';
+    for (let i = 0; i < 100 && secondStatus !== 'confirmed'; i++) {
+      secondStatus = (await me.GET('/orders/{id}', { params: { path: { id: secondId } } })).data!.status;
+      if (secondStatus !== 'confirmed') await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(secondStatus).toBe('confirmed');
+    const cancelled = await me.POST('/orders/{id}/cancel', { params: { path: { id: secondId } } });
+    expect(cancelled.response.status).toBe(200);
+    expect(cancelled.data).toMatchObject({ status: 'cancelled', payment: { refundedCents: 4500 } });
+    expect(await netAtFake(cancelled.data!.payment.paymentIntentId!)).toBe(0);
+    const cancelMail = await emailFor(stableEventId(secondId, 'order.cancelled'));
+    expect(cancelMail.headers).toMatch(/^Subject: Order [0-9A-F]{8} cancelled$/m);
+    const restocked = await admin.GET('/manage/products/{id}/inventory', {
+      params: { path: { id: productId } },
+    });
+    expect(restocked.data).toMatchObject({ available: 3, reserved: 0 });
+
     const exportRequest = await admin.POST('/manage/orders/exports', {
       body: { from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' },
     });

@@ -298,6 +298,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/manage/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel an order that has not shipped
+         * @description Like the customer’s cancel, also after payment: an open order’s PaymentIntent is cancelled (or refunded if it succeeded), a confirmed order is refunded in full; `restock` (default true) puts the units back on sale. Repeating returns the same answer; a shipped order is a 409.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
+        post: operations["adminCancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/manage/orders/{id}/fulfilments": {
         parameters: {
             query?: never;
@@ -314,6 +336,28 @@ export interface paths {
          *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
          */
         post: operations["adminCreateFulfilment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/manage/orders/{id}/refunds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Refund a confirmed or shipped order, in full or in part
+         * @description `Idempotency-Key` required: the same key returns the same refund; with another body it is a 422. `amountCents` defaults to what is left; more than that is a 409. `restock` puts units of the order’s lines back on sale. The refund is `pending` while Stripe is unavailable (repeat the request to finish it). Refunded in full, the order becomes `refunded`; the customer is emailed.
+         *
+         *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
+         */
+        post: operations["adminCreateRefund"];
         delete?: never;
         options?: never;
         head?: never;
@@ -552,6 +596,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/orders/{id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel one of your orders
+         * @description Before shipping: the payment is cancelled, or refunded in full if it was taken, and the stock returns; the order becomes `cancelled` and you are emailed. Cancelling again returns the same answer. A shipped order, or one whose payment is still settling, is a 409.
+         *
+         *     **Access:** a customer’s bearer access token; the tenant is the token’s.
+         */
+        post: operations["cancelOrder"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/products": {
         parameters: {
             query?: never;
@@ -694,6 +760,12 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        CancelRequest: {
+            /** @example damaged in transit */
+            reason: string;
+            /** @description Put the bought units back on sale (default true). */
+            restock?: boolean;
+        };
         /** @description The caller’s cart at current prices. Lines whose product was archived are not shown (they cannot be bought). */
         Cart: {
             /**
@@ -893,11 +965,7 @@ export interface components {
              * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
              */
             id: string;
-            payment: {
-                paymentIntentId: string | null;
-                /** @enum {string} */
-                status: "pending" | "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "succeeded" | "canceled" | "failed" | "refunded";
-            };
+            payment: components["schemas"]["OrderPayment"];
             /** @enum {string} */
             status: "pending" | "reserved" | "awaiting_payment" | "requires_action" | "paid" | "confirmed" | "shipped" | "refunded" | "failed" | "cancelled" | "expired";
             /** @description Integer minor units. */
@@ -919,11 +987,7 @@ export interface components {
              */
             id: string;
             lines: components["schemas"]["OrderLine"][];
-            payment: {
-                paymentIntentId: string | null;
-                /** @enum {string} */
-                status: "pending" | "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "succeeded" | "canceled" | "failed" | "refunded";
-            };
+            payment: components["schemas"]["OrderPayment"];
             /** @description Where the order ships; null only for orders placed before addresses were taken. */
             shippingAddress: components["schemas"]["ShippingAddress"] | null;
             /** @enum {string} */
@@ -957,6 +1021,15 @@ export interface components {
             items: components["schemas"]["Order"][];
             /** @description null on the last page */
             nextCursor: string | null;
+        };
+        OrderPayment: {
+            /** @description The cardholder opened a dispute (chargeback). */
+            disputed: boolean;
+            paymentIntentId: string | null;
+            /** @description Refunded or being refunded, in minor units. */
+            refundedCents: number;
+            /** @enum {string} */
+            status: "pending" | "requires_payment_method" | "requires_confirmation" | "requires_action" | "processing" | "succeeded" | "canceled" | "failed" | "refunded";
         };
         OrderTimelineEntry: {
             /** @example status:shipped */
@@ -1087,6 +1160,21 @@ export interface components {
             reason: string;
             /** @enum {string} */
             status: "pending" | "succeeded" | "failed";
+        };
+        RefundRequest: {
+            /** @description Minor units; omitted = everything not refunded yet. */
+            amountCents?: number;
+            /** @example damaged in transit */
+            reason: string;
+            /** @description Units of the order’s lines to put back on sale (at most what was bought). */
+            restock?: {
+                /**
+                 * Format: uuid
+                 * @example 0b6f8f2e-6c1b-4a7e-9d51-2f1f7d5e8a10
+                 */
+                productId: string;
+                quantity: number;
+            }[];
         };
         RegisteredUser: {
             email: string;
@@ -2425,6 +2513,104 @@ export interface operations {
             };
         };
     };
+    adminCancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CancelRequest"];
+            };
+        };
+        responses: {
+            /** @description The cancelled order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ManagedOrder"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Shipped, refunded, closed, or its payment is settling */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     adminCreateFulfilment: {
         parameters: {
             query?: never;
@@ -2505,6 +2691,116 @@ export interface operations {
             };
             /** @description Body is not JSON. */
             415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    adminCreateRefund: {
+        parameters: {
+            query?: never;
+            header: {
+                /** @description Required. One key per intended refund: repeating it returns the first answer and never refunds twice; reusing it with a different body is a 422. */
+                "idempotency-key": string;
+            };
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RefundRequest"];
+            };
+        };
+        responses: {
+            /** @description The refund (or the one made earlier with this key) */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Refund"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order in this tenant */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not refundable, or more than what is left to refund */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body larger than 1 MiB. */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Body is not JSON. */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Idempotency-Key reused with a different body */
+            422: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3362,6 +3658,82 @@ export interface operations {
             };
             /** @description Not allowed. */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Unexpected failure; quote the correlationId. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    cancelOrder: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The cancelled order */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Order"];
+                };
+            };
+            /** @description Invalid request (fields listed in `errors`). */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Missing or invalid credentials. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Not allowed. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description No such order of yours */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description Shipped, refunded, closed, or its payment is settling */
+            409: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -243,6 +243,13 @@ describe('alerts (project reference: Monitoring)', () => {
     expect(modules['action-groups']!.source).toMatch(/emailAddress: financeEmail/);
   });
 
+  it('disputed payments (custom event PaymentDisputed) e-mail the finance team', () => {
+    const params = alertModule('disputedPayments');
+    expect(queryOf(params)).toContain('customEvents');
+    expect(queryOf(params)).toContain('name == "PaymentDisputed"');
+    expect(params.get('actionGroupId')?.text).toBe('financeActionGroupId');
+  });
+
   it('PagerDuty and Slack are webhook receivers with secure URLs', () => {
     const secure = parameters(modules['action-groups']!.root)
       .filter((p) => p.secure)

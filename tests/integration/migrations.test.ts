@@ -22,6 +22,7 @@ const MULTI_TENANT_TABLES = [
   'stock_movements',
   'order_events',
   'sent_notifications',
+  'refunds',
 ];
 
 describe('migrations', () => {

@@ -3,6 +3,7 @@ import type { FieldCipher } from '../../crypto/field-cipher.js';
 import { NotFoundException } from '../../errors/index.js';
 import { OrderDeskRepository, type DeskOrder } from '../../repositories/order-desk-repository.js';
 import { OrderRepository } from '../../repositories/order-repository.js';
+import { RefundRepository } from '../../repositories/refund-repository.js';
 import {
   ManagedOrderCursor,
   type ManagedOrderBody,
@@ -17,6 +18,7 @@ import { getEmailIndexKey } from '../auth/pii-keys.js';
 import type { DomainContext } from '../context.js';
 import { getFieldCipher } from '../pii-cipher.js';
 import { decryptAddress } from './order-query-service.js';
+import { toRefundBody } from './refund-service.js';
 
 function summary(order: DeskOrder, cipher: FieldCipher): ManagedOrderSummaryBody {
   const body: ManagedOrderSummaryBody = {
@@ -25,7 +27,12 @@ function summary(order: DeskOrder, cipher: FieldCipher): ManagedOrderSummaryBody
     totalCents: order.totalCents,
     currency: order.currency,
     customer: { id: order.userId, email: cipher.decrypt(order.customerEmailEnc), name: order.customerName },
-    payment: { status: order.paymentStatus ?? 'pending', paymentIntentId: order.paymentIntentId },
+    payment: {
+      status: order.paymentStatus ?? 'pending',
+      paymentIntentId: order.paymentIntentId,
+      refundedCents: order.refundedCents,
+      disputed: order.disputed,
+    },
     createdAt: new Date(order.createdAt).toISOString(),
   };
   if (order.fulfilment) body.fulfilment = order.fulfilment;
@@ -49,7 +56,7 @@ function timelineEntry(entry: TrailEntry): TimelineEntryBody {
  * The order desk: every order of the tenant for its admins. A page is one statement whatever its size
  * and filters (customer and payment joined; the email filter goes through the blind index, so no email
  * is ever compared in plaintext); the detail is a fixed number: the order, its lines, its payment's id,
- * and its audit trail.
+ * its refunds and its audit trail.
  */
 export class OrderDeskService {
   private readonly desk: OrderDeskRepository;
@@ -90,9 +97,10 @@ export class OrderDeskService {
   async get(orderId: string): Promise<ManagedOrderBody> {
     const order = isUuid(orderId) ? await this.desk.find(orderId) : undefined;
     if (!order) throw new NotFoundException('Order not found.');
-    const [lines, paymentId] = [
+    const [lines, paymentId, refunds] = [
       await new OrderRepository(this.ctx).linesOf([order.id]),
       await this.desk.paymentId(order.id),
+      await new RefundRepository(this.ctx).ofOrder(order.id),
     ];
     const trail = await readAuditTrail(this.ctx, paymentId ? [order.id, paymentId] : [order.id]);
     const cipher = await getFieldCipher();
@@ -100,8 +108,7 @@ export class OrderDeskService {
       ...summary(order, cipher),
       lines: lines.map(({ orderId: _orderId, ...line }) => line),
       shippingAddress: decryptAddress(cipher, order.shippingAddressEnc),
-      // Refunds arrive with the checkout saga (issue #18 item 3); until then there are none.
-      refunds: [],
+      refunds: refunds.map(toRefundBody),
       timeline: trail.entries.map(timelineEntry),
       timelineComplete: trail.complete,
     };

@@ -40,7 +40,12 @@ export function toOrderBody(
     totalCents: order.totalCents,
     currency: order.currency,
     shippingAddress: decryptAddress(cipher, order.shippingAddressEnc),
-    payment: { status: order.paymentStatus ?? 'pending', paymentIntentId: order.paymentIntentId },
+    payment: {
+      status: order.paymentStatus ?? 'pending',
+      paymentIntentId: order.paymentIntentId,
+      refundedCents: order.refundedCents,
+      disputed: order.disputed,
+    },
     // API.md: an ISO timestamp (milliseconds); the microseconds stay in the cursor.
     createdAt: new Date(order.createdAt).toISOString(),
   };

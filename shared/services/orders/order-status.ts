@@ -19,7 +19,8 @@ export const ORDER_PREDECESSORS: Record<OrderStatus, readonly OrderStatus[]> = {
   shipped: ['confirmed'],
   refunded: ['confirmed', 'shipped'],
   failed: OPEN,
-  cancelled: OPEN,
+  // Before shipping (ADR 0060): an open order, or a confirmed one whose payment is refunded in full.
+  cancelled: [...OPEN, 'confirmed'],
   expired: OPEN,
 };
 

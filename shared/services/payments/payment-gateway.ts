@@ -27,6 +27,20 @@ export type ConfirmResult =
 
 export type CreateResult = { kind: 'created'; intent: IntentView } | { kind: 'rejected'; code: string };
 
+/** A refund at Stripe, with the id of our refund row when we created it (its metadata). */
+export interface RefundView {
+  id: string;
+  amount: number;
+  status: string;
+  /** `metadata.refundId`: our refunds row; absent for refunds made in the dashboard. */
+  refundId: string | null;
+}
+
+export type RefundResult =
+  | { kind: 'created'; refund: RefundView }
+  /** Stripe refused it for good (e.g. `amount_too_large`, `charge_already_refunded`). */
+  | { kind: 'rejected'; code: string };
+
 export interface CreateIntentInput {
   orderId: string;
   tenantId: string;
@@ -55,6 +69,10 @@ export interface PaymentGateway {
   refundIntent(orderId: string, intentId: string, options?: { amount?: number; key?: string }): Promise<void>;
   /** The sum of the intent's refunds that are not failed or canceled (Stripe's list of refunds). */
   refundedAmount(intentId: string): Promise<number>;
+  /** One refund of `amount`, tagged with our refund id; `key` is derived from that id by the caller. */
+  createRefund(intentId: string, amount: number, refundId: string, key: string): Promise<RefundResult>;
+  /** Every refund of the intent (Stripe's list, all pages). */
+  listRefunds(intentId: string): Promise<RefundView[]>;
 }
 
 export type MoneyStep = 'create' | 'confirm' | 'cancel' | 'refund';
@@ -76,6 +94,16 @@ function view(intent: Stripe.PaymentIntent): IntentView {
     amount: intent.amount,
     currency: intent.currency,
     amountReceived: intent.amount_received,
+  };
+}
+
+function refundView(refund: Stripe.Refund): RefundView {
+  const refundId = refund.metadata?.refundId;
+  return {
+    id: refund.id,
+    amount: refund.amount,
+    status: refund.status ?? 'pending',
+    refundId: refundId ?? null,
   };
 }
 
@@ -191,6 +219,34 @@ export class StripePaymentGateway implements PaymentGateway {
         if (refund.status !== 'failed' && refund.status !== 'canceled') total += refund.amount;
       }
       return total;
+    } catch (error) {
+      throw transient(classifyStripeError(error), 'list refunds');
+    }
+  }
+
+  async createRefund(intentId: string, amount: number, refundId: string, key: string): Promise<RefundResult> {
+    const stripe = await this.client();
+    try {
+      const refund = await stripe.refunds.create(
+        { payment_intent: intentId, amount, metadata: { refundId } },
+        { idempotencyKey: key },
+      );
+      return { kind: 'created', refund: refundView(refund) };
+    } catch (error) {
+      const failure = classifyStripeError(error);
+      if (failure.kind === 'transient') throw transient(failure, 'refund');
+      return { kind: 'rejected', code: failure.code };
+    }
+  }
+
+  async listRefunds(intentId: string): Promise<RefundView[]> {
+    const stripe = await this.client();
+    try {
+      const out: RefundView[] = [];
+      for await (const refund of stripe.refunds.list({ payment_intent: intentId, limit: 100 })) {
+        out.push(refundView(refund));
+      }
+      return out;
     } catch (error) {
       throw transient(classifyStripeError(error), 'list refunds');
     }

@@ -8,7 +8,10 @@ import { getSecret, getSecretProvider } from '../../secrets/provider.js';
 import { isUuid } from '../../utils/ids.js';
 import type { PaymentUpdate } from '../checkout/checkout-types.js';
 import type { DomainContext } from '../context.js';
-import { intentViewOf } from './payment-gateway.js';
+import { RefundRepository } from '../../repositories/refund-repository.js';
+import { trackEvent } from '../../telemetry/index.js';
+import { recordStripeRefunds } from '../orders/refund-service.js';
+import { intentViewOf, StripePaymentGateway, type PaymentGateway } from './payment-gateway.js';
 import { PaymentLedger } from './payment-ledger.js';
 
 /** Stripe's recommended tolerance: a signed payload older than 5 minutes is a replay. */
@@ -120,6 +123,13 @@ function intentOf(event: Stripe.Event): IntentRef | undefined {
         typeof charge.payment_intent === 'string' ? charge.payment_intent : charge.payment_intent?.id;
       return pi ? metadataRef(pi, charge.metadata) : undefined;
     }
+    case 'charge.dispute.created':
+    case 'charge.dispute.closed': {
+      const dispute = event.data.object;
+      const pi =
+        typeof dispute.payment_intent === 'string' ? dispute.payment_intent : dispute.payment_intent?.id;
+      return pi ? metadataRef(pi, dispute.metadata) : undefined;
+    }
     default:
       return undefined;
   }
@@ -163,6 +173,7 @@ export class StripeWebhookService {
     private readonly em: EntityManager,
     private readonly log: Logger,
     private readonly correlationId: string,
+    private readonly gateway: () => PaymentGateway = () => new StripePaymentGateway(),
   ) {}
 
   async handle(event: Stripe.Event): Promise<WebhookOutcome> {
@@ -182,6 +193,9 @@ export class StripeWebhookService {
     };
     if (!(await this.remember(event, payment.tenantId, ref.intentId))) return { kind: 'duplicate' };
 
+    if (event.type === 'charge.dispute.created' || event.type === 'charge.dispute.closed') {
+      return this.disputed(ctx, payment, event.data.object);
+    }
     const ledger = new PaymentLedger(ctx);
     if (!payment.paymentIntentId) await ledger.attachIntent(payment.orderId, ref.intentId, 'pending');
     const change = statusOf(event);
@@ -199,6 +213,13 @@ export class StripeWebhookService {
             ...(change.lastError ? { lastError: change.lastError } : {}),
             source: `webhook:${event.type}`,
           });
+    if (event.type === 'charge.refunded') {
+      // The event carries the charge, not the refund ("listen to refund.created for information about
+      // the refund": docs.stripe.com/changelog/acacia/2024-10-28/refund-webhook-update), so Stripe's
+      // list is the record (our own refunds carry our id in their metadata; the rest were made in the
+      // dashboard). A later refund.created subscription could save this call.
+      await recordStripeRefunds(ctx, payment.orderId, await this.gateway().listRefunds(ref.intentId));
+    }
     const notify =
       moved && change && NOTIFY.includes(change.status)
         ? { status: change.status as PaymentUpdate['status'] }
@@ -210,6 +231,33 @@ export class StripeWebhookService {
       moved,
       ...(notify ? { notify } : {}),
     };
+  }
+
+  /**
+   * A chargeback (docs.stripe.com/disputes): the payment is marked disputed once, and someone must
+   * answer it before Stripe's deadline — hence the `PaymentDisputed` event the alert in
+   * bicep/modules/alerts.bicep watches, and an error log. Money moves only when Stripe decides it.
+   */
+  private async disputed(
+    ctx: DomainContext,
+    payment: PaymentRecord,
+    dispute: Stripe.Dispute,
+  ): Promise<WebhookOutcome> {
+    const first = await new RefundRepository(ctx).markDisputed(payment.orderId);
+    const properties = {
+      tenantId: payment.tenantId,
+      orderId: payment.orderId,
+      disputeId: dispute.id,
+      status: dispute.status,
+      reason: dispute.reason,
+    };
+    if (first || dispute.status === 'needs_response') {
+      trackEvent('PaymentDisputed', properties);
+      this.log.error(`payment of order ${payment.orderId} disputed (${dispute.id}, ${dispute.reason})`);
+    } else {
+      this.log.warn(`dispute ${dispute.id} of order ${payment.orderId} is ${dispute.status}`);
+    }
+    return { kind: 'processed', orderId: payment.orderId, tenantId: payment.tenantId, moved: first };
   }
 
   /** Inserts the event id; false when it was already there (a redelivery). */

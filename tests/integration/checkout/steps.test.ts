@@ -223,7 +223,12 @@ describe('checkout steps against the fake Stripe', () => {
     expect(res.status).toBe(200);
     expect(res.json.status).toBe('requires_action');
     expect(res.json.clientSecret).toBe(fake.paymentIntents().find((p) => p.id === pi)?.client_secret);
-    expect(res.json.payment).toEqual({ status: 'requires_action', paymentIntentId: pi });
+    expect(res.json.payment).toEqual({
+      status: 'requires_action',
+      paymentIntentId: pi,
+      refundedCents: 0,
+      disputed: false,
+    });
 
     expect(await steps.compensate({ ...input, status: 'expired', reason: 'payment_timeout' })).toEqual({
       outcome: 'undone',
