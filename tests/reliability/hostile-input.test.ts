@@ -113,6 +113,10 @@ interface Fixtures {
   productB: string;
   orderA: string;
   orderOtherUser: string;
+  /** Shipped: a cancel of it is a 409 that changes nothing. */
+  orderShipped: string;
+  /** Cancelled: a refund of it is a 409 that changes nothing. */
+  orderCancelled: string;
   orderB: string;
   tokens: Map<string, string>;
   cursors: Record<string, string | null>;
@@ -127,12 +131,17 @@ let fingerprints: Fingerprinter;
 let redis: Redis;
 const F = {} as Fixtures;
 
-async function seedOrder(tenantId: string, user: TestUser, productId: string): Promise<string> {
+async function seedOrder(
+  tenantId: string,
+  user: TestUser,
+  productId: string,
+  status = 'confirmed',
+): Promise<string> {
   const id = randomUUID();
   await testPool().query(
     `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash, payment_method_id)
-     values ($1, $2, $3, 'confirmed', 1000, 'USD', $4, 'h', 'pm_card_visa')`,
-    [id, tenantId, user.id, randomUUID()],
+     values ($1, $2, $3, $5, 1000, 'USD', $4, 'h', 'pm_card_visa')`,
+    [id, tenantId, user.id, randomUUID(), status],
   );
   await testPool().query(
     `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents, line_total_cents)
@@ -194,6 +203,8 @@ beforeAll(async () => {
   F.orderA = await seedOrder(F.tenantA, F.orderOwner, F.products[0]!);
   await seedOrder(F.tenantA, F.orderOwner, F.products[1]!);
   F.orderOtherUser = await seedOrder(F.tenantA, F.customer, F.products[0]!);
+  F.orderShipped = await seedOrder(F.tenantA, F.orderOwner, F.products[0]!, 'shipped');
+  F.orderCancelled = await seedOrder(F.tenantA, F.orderOwner, F.products[0]!, 'cancelled');
   F.orderB = await seedOrder(F.tenantB, F.customerB, F.productB);
   await seedReview(F.tenantA, F.products[0]!, F.customer, 'First');
   await seedReview(F.tenantA, F.products[0]!, F.orderOwner, 'Second');
@@ -285,6 +296,7 @@ function templates(): Record<string, Template> {
       body: () => ({ delta: 1, reason: 'hostile input test' }),
       foreign: () => [F.productB],
       asyncEffects: true,
+      stored: { table: 'stock_movements', columns: { reason: 'reason' } },
     },
     adminListOrders: { as: 'admin', query: { status: 'confirmed' } },
     adminGetOrder: { as: 'admin', path: { id: F.orderA }, foreign: () => [F.orderB] },
@@ -294,6 +306,19 @@ function templates(): Record<string, Template> {
       body: () => ({ carrier: 'DHL', trackingNumber: 'HX0001' }),
       foreign: () => [F.orderB],
       asyncEffects: true,
+    },
+    adminCancelOrder: {
+      as: 'admin',
+      path: { id: F.orderShipped },
+      body: () => ({ reason: 'hostile input test', restock: true }),
+      foreign: () => [F.orderB],
+    },
+    adminCreateRefund: {
+      as: 'admin',
+      path: { id: F.orderCancelled },
+      headers: () => ({ 'Idempotency-Key': randomUUID() }),
+      body: () => ({ amountCents: 100, reason: 'hostile input test' }),
+      foreign: () => [F.orderB],
     },
     adminSetInventory: {
       as: 'admin',
@@ -366,6 +391,12 @@ function templates(): Record<string, Template> {
     health: { as: 'public' },
     healthLive: { as: 'public' },
     listOrders: { as: 'customer', user: () => F.orderOwner },
+    cancelOrder: {
+      as: 'customer',
+      user: () => F.orderOwner,
+      path: { id: F.orderShipped },
+      foreign: () => [F.orderB, F.orderOtherUser],
+    },
     getOrder: {
       as: 'customer',
       user: () => F.orderOwner,
