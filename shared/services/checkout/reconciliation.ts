@@ -1,4 +1,5 @@
 import type Stripe from 'stripe';
+import { getSettings } from '../../config/index.js';
 import { runUnitOfWork } from '../../db/unit-of-work.js';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { errorSummary } from '../../logging/error-summary.js';
@@ -110,7 +111,10 @@ export interface ReconcileResult {
 export interface ReconcileOptions {
   /** How far back Stripe's list is read (default 3 days: past Stripe's 3-day webhook retries). */
   lookbackSeconds?: number;
-  /** Orders younger than this are left to their live orchestration (default 120 s). */
+  /**
+   * Orders younger than this are left to their live orchestration (default: the payment window, at most
+   * 120 s). Only to save work: every step is safe beside a live orchestration.
+   */
   graceSeconds?: number;
   /** At most this many intents read from Stripe per run (default 1000). */
   maxIntents?: number;
@@ -233,7 +237,7 @@ export async function reconcilePayments(
 ): Promise<ReconcileResult> {
   const {
     lookbackSeconds = 3 * 86_400,
-    graceSeconds = 120,
+    graceSeconds = Math.min(120, getSettings().CHECKOUT_PAYMENT_TIMEOUT_SECONDS),
     maxIntents = 1000,
     maxActions = 100,
     tenantId: onlyTenantId,
