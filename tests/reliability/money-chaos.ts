@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { seededRandom } from '../../infra/datagen/random.js';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
 import { sleep, withApplicationName } from '../support/faults.js';
@@ -74,18 +75,6 @@ export interface ChaosReport {
   invariant: InvariantReport;
   /** Each order's scenario, to read a violation back to what was done to it. */
   scenarioOf: Record<string, Scenario>;
-}
-
-/** mulberry32: a small seeded PRNG, so `--seed N` replays the plan. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PAYMENT_TIMEOUT_SECONDS = 6;
