@@ -4,6 +4,7 @@
 //   failed payments                 → finance team e-mail (custom event PaymentFailed)
 //   disputed payments (chargebacks) → finance team e-mail (custom event PaymentDisputed)
 //   dead-lettered Service Bus msgs  → Slack (exports or order events need a look; docs/runbook.md)
+//   reconciliation found work       → finance team e-mail (a webhook or an orchestration missed a payment)
 
 param namePrefix string
 param location string
@@ -49,6 +50,16 @@ requests
 var failedPaymentsQuery = '''
 customEvents
 | where name == "PaymentFailed"
+'''
+
+// Emitted by the reconciliation timer (shared/services/checkout/reconciliation.ts, trackMetric
+// 'ReconciliationCount' with customDimensions.outcome) after every run. Only the outcomes that are work
+// done for a payment the normal path missed count: a foreign intent or an outside refund is not ours.
+var reconciliationWorkQuery = '''
+customMetrics
+| where name == "ReconciliationCount"
+| where tostring(customDimensions.outcome) in ("finalized", "refunded", "cancelled", "failed")
+| summarize found = sum(valueSum)
 '''
 
 module checkoutLatency 'log-alert.bicep' = {
@@ -122,6 +133,24 @@ module failedPayments 'log-alert.bicep' = {
     scope: appInsightsId
     query: failedPaymentsQuery
     timeAggregation: 'Count'
+    threshold: 0
+    severity: 3
+    actionGroupId: financeActionGroupId
+  }
+}
+
+module reconciliationWork 'log-alert.bicep' = {
+  name: 'alert-reconciliation-work'
+  params: {
+    name: '${namePrefix}-reconciliation-work'
+    displayName: 'Payment reconciliation found work'
+    description: 'Reconciliation finalized, refunded or cancelled a payment the webhook and the checkout orchestration missed, or failed to. Runbook: docs/runbook.md.'
+    location: location
+    tags: tags
+    scope: appInsightsId
+    query: reconciliationWorkQuery
+    timeAggregation: 'Maximum'
+    metricMeasureColumn: 'found'
     threshold: 0
     severity: 3
     actionGroupId: financeActionGroupId

@@ -5,7 +5,7 @@
 async function main(): Promise<void> {
   const [name, ...args] = process.argv.slice(2);
   if (!name || !/^[a-z][a-z0-9-]*$/.test(name)) {
-    console.error('usage: npm run bench <auth|catalog|checkout|export|load|orders> [args]');
+    console.error('usage: npm run bench <auth|catalog|checkout|export|load|money|orders> [args]');
     process.exit(2);
   }
   let mod: { run(args: string[]): Promise<void> };
