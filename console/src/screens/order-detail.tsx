@@ -50,9 +50,7 @@ function OrderView(props: {
   reload: () => Promise<void>;
 }): JSX.Element {
   const { order } = props;
-  const refunded = order.refunds
-    .filter((r) => r.status !== 'failed')
-    .reduce((sum, r) => sum + r.amountCents, 0);
+  const refunded = order.payment.refundedCents;
   const address = order.shippingAddress;
   return (
     <>
@@ -114,7 +112,19 @@ function OrderView(props: {
             <dt>Payment intent</dt>
             <dd>{order.payment.paymentIntentId ? <code>{order.payment.paymentIntentId}</code> : '—'}</dd>
             <dt>Refunded</dt>
-            <dd>{money(refunded, order.currency)}</dd>
+            <dd data-testid="refunded">{money(refunded, order.currency)}</dd>
+            <dt>Left to refund</dt>
+            <dd data-testid="left-to-refund">
+              {money(Math.max(order.totalCents - refunded, 0), order.currency)}
+            </dd>
+            <dt>Disputed</dt>
+            <dd data-testid="disputed">
+              {order.payment.disputed ? (
+                <strong class="badge status-failed">disputed by the cardholder</strong>
+              ) : (
+                'no'
+              )}
+            </dd>
           </dl>
         </section>
       </div>
@@ -179,12 +189,7 @@ function OrderView(props: {
             </tbody>
           </table>
         )}
-        <RefundForm
-          credentials={props.credentials}
-          order={order}
-          refundedCents={refunded}
-          onDone={props.reload}
-        />
+        <RefundForm credentials={props.credentials} order={order} onDone={props.reload} />
       </section>
 
       <section aria-labelledby="fulfilment-h">

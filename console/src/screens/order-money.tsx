@@ -1,47 +1,29 @@
 import type { JSX } from 'preact';
 import { useMemo, useRef } from 'preact/hooks';
-import { typedClient, type Credentials, type ManagedOrder, type Problem, type Schemas } from '../api';
+import {
+  typedClient,
+  type ApiClient,
+  type Credentials,
+  type ManagedOrder,
+  type Problem,
+  type Schemas,
+} from '../api';
 import { idempotencyKey, money, toMinorUnits } from '../format';
 import { Field, ProblemView, announce, formValues, useAction } from '../ui';
 
-/*
- * Refunds and the admin's cancel, written against the shapes of /work/shared/API.md while their routes
- * (POST /manage/orders/{id}/refunds and /cancel) are built elsewhere. Until `npm run api:generate`
- * puts them in tests/generated/api.d.ts, `PendingPaths` below stands in for those two entries of
- * `paths`; wiring them is: delete `PendingPaths`, use `typedClient()` (the generated `paths`).
- */
+/** Refunds and the admin's cancel, over the generated `paths` (POST /manage/orders/{id}/refunds, /cancel). */
 
 type Order = ManagedOrder;
-type Refund = Schemas['Refund'];
-interface RefundRequest {
-  amountCents?: number;
-  reason: string;
-  restock?: { productId: string; quantity: number }[];
-}
-interface CancelRequest {
-  reason: string;
-  restock?: boolean;
-}
-type Json<T> = { headers: Record<string, unknown>; content: { 'application/json': T } };
-type ProblemJson = { headers: Record<string, unknown>; content: { 'application/problem+json': Problem } };
-interface PendingOperation<Body, Result, Status extends number, Header extends object> {
-  parameters: { query?: never; path: { id: string }; cookie?: never } & Header;
-  requestBody: { content: { 'application/json': Body } };
-  responses: { [S in Status]: Json<Result> } & { 400: ProblemJson; 404: ProblemJson; 409: ProblemJson };
-}
-export interface PendingPaths {
-  '/manage/orders/{id}/refunds': {
-    parameters: { query?: never; header?: never; path?: never; cookie?: never };
-    post: PendingOperation<RefundRequest, Refund, 201, { header: { 'idempotency-key': string } }>;
-  };
-  '/manage/orders/{id}/cancel': {
-    parameters: { query?: never; header?: never; path?: never; cookie?: never };
-    post: PendingOperation<CancelRequest, Order, 200, { header?: never }>;
-  };
+type RefundRequest = Schemas['RefundRequest'];
+
+function useClient(credentials: Credentials): ApiClient {
+  return useMemo(() => typedClient(credentials), [credentials]);
 }
 
-function usePendingClient(credentials: Credentials): ReturnType<typeof typedClient<PendingPaths>> {
-  return useMemo(() => typedClient<PendingPaths>(credentials), [credentials]);
+/** The 409's `remainingCents` (an extension member of the problem), when the API sent one. */
+function remainingFrom(problem: Problem | undefined): number | undefined {
+  const remaining = problem?.status === 409 ? problem.remainingCents : undefined;
+  return typeof remaining === 'number' ? remaining : undefined;
 }
 
 const REFUND_FIELDS = ['amountCents', 'reason', 'restock'];
@@ -53,13 +35,13 @@ const REFUND_FIELDS = ['amountCents', 'reason', 'restock'];
 export function RefundForm(props: {
   credentials: Credentials;
   order: Order;
-  refundedCents: number;
   onDone: () => Promise<void>;
 }): JSX.Element | null {
-  const client = usePendingClient(props.credentials);
+  const client = useClient(props.credentials);
   const { problem, setProblem, busy, run } = useAction();
   const unanswered = useRef<string | undefined>(undefined);
-  const left = props.order.totalCents - props.refundedCents;
+  const left = props.order.totalCents - props.order.payment.refundedCents;
+  const remaining = remainingFrom(problem);
   if (left <= 0 || props.order.payment.status !== 'succeeded') return null;
 
   const submit = async (event: Event): Promise<void> => {
@@ -103,6 +85,11 @@ export function RefundForm(props: {
       <form aria-label="Refund this order" onSubmit={(e) => void submit(e)} aria-busy={busy}>
         <p>Left to refund: {money(left, props.order.currency)}.</p>
         <ProblemView problem={problem} fields={REFUND_FIELDS} />
+        {remaining !== undefined ? (
+          <p class="problem-detail" data-testid="refund-remaining">
+            The API says {money(remaining, props.order.currency)} is left to refund.
+          </p>
+        ) : null}
         <Field
           label={`Amount (${props.order.currency})`}
           name="amountCents"
@@ -142,7 +129,7 @@ export function CancelForm(props: {
   order: Order;
   onDone: () => Promise<void>;
 }): JSX.Element | null {
-  const client = usePendingClient(props.credentials);
+  const client = useClient(props.credentials);
   const { problem, busy, run } = useAction();
   const submit = async (event: Event): Promise<void> => {
     const v = formValues(event);
