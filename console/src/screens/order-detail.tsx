@@ -1,13 +1,6 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import {
-  call,
-  type ApiClient,
-  type Credentials,
-  type ManagedOrder,
-  type Problem,
-  type Schemas,
-} from '../api';
+import { call, type ApiClient, type ManagedOrder, type Problem, type Schemas } from '../api';
 import { dateTime, money } from '../format';
 import { href } from '../router';
 import { Field, Loading, ProblemView, ScreenTitle, announce, formValues, useAction } from '../ui';
@@ -17,7 +10,7 @@ type Order = ManagedOrder;
 const TIMELINE_CHUNK = 50;
 const NOT_SHIPPABLE = new Set(['shipped', 'refunded', 'cancelled', 'failed', 'expired']);
 
-export function OrderScreen(props: { api: ApiClient; credentials: Credentials; id: string }): JSX.Element {
+export function OrderScreen(props: { api: ApiClient; id: string }): JSX.Element {
   const [order, setOrder] = useState<Order | undefined>();
   const [problem, setProblem] = useState<Problem | undefined>();
 
@@ -36,19 +29,12 @@ export function OrderScreen(props: { api: ApiClient; credentials: Credentials; i
       <ScreenTitle>Order {props.id.slice(0, 8)}</ScreenTitle>
       <ProblemView problem={problem} />
       {!order && !problem ? <Loading what="the order" /> : null}
-      {order ? (
-        <OrderView order={order} api={props.api} credentials={props.credentials} reload={load} />
-      ) : null}
+      {order ? <OrderView order={order} api={props.api} reload={load} /> : null}
     </section>
   );
 }
 
-function OrderView(props: {
-  order: Order;
-  api: ApiClient;
-  credentials: Credentials;
-  reload: () => Promise<void>;
-}): JSX.Element {
+function OrderView(props: { order: Order; api: ApiClient; reload: () => Promise<void> }): JSX.Element {
   const { order } = props;
   const refunded = order.payment.refundedCents;
   const address = order.shippingAddress;
@@ -189,7 +175,7 @@ function OrderView(props: {
             </tbody>
           </table>
         )}
-        <RefundForm credentials={props.credentials} order={order} onDone={props.reload} />
+        <RefundForm api={props.api} order={order} onDone={props.reload} />
       </section>
 
       <section aria-labelledby="fulfilment-h">
@@ -213,7 +199,7 @@ function OrderView(props: {
       </section>
 
       {!order.fulfilment && !NOT_SHIPPABLE.has(order.status) ? (
-        <CancelForm credentials={props.credentials} order={order} onDone={props.reload} />
+        <CancelForm api={props.api} order={order} onDone={props.reload} />
       ) : null}
 
       <Timeline entries={order.timeline} complete={order.timelineComplete} />

@@ -1,24 +1,16 @@
 import type { JSX } from 'preact';
-import { useMemo, useRef } from 'preact/hooks';
-import {
-  typedClient,
-  type ApiClient,
-  type Credentials,
-  type ManagedOrder,
-  type Problem,
-  type Schemas,
-} from '../api';
+import { useRef } from 'preact/hooks';
+import type { ApiClient, ManagedOrder, Problem, Schemas } from '../api';
 import { idempotencyKey, money, toMinorUnits } from '../format';
 import { Field, ProblemView, announce, formValues, useAction } from '../ui';
 
-/** Refunds and the admin's cancel, over the generated `paths` (POST /manage/orders/{id}/refunds, /cancel). */
+/*
+ * Refunds and the admin's cancel (POST /manage/orders/{id}/refunds and /cancel), through the session's
+ * typed client over the generated `paths`: a change to either route's shape fails the console's build.
+ */
 
 type Order = ManagedOrder;
 type RefundRequest = Schemas['RefundRequest'];
-
-function useClient(credentials: Credentials): ApiClient {
-  return useMemo(() => typedClient(credentials), [credentials]);
-}
 
 /** The 409's `remainingCents` (an extension member of the problem), when the API sent one. */
 function remainingFrom(problem: Problem | undefined): number | undefined {
@@ -33,11 +25,10 @@ const REFUND_FIELDS = ['amountCents', 'reason', 'restock'];
  * whose answer never arrived: that one reuses its key, so a refund that did go through is not paid twice.
  */
 export function RefundForm(props: {
-  credentials: Credentials;
+  api: ApiClient;
   order: Order;
   onDone: () => Promise<void>;
 }): JSX.Element | null {
-  const client = useClient(props.credentials);
   const { problem, setProblem, busy, run } = useAction();
   const unanswered = useRef<string | undefined>(undefined);
   const left = props.order.totalCents - props.order.payment.refundedCents;
@@ -67,7 +58,7 @@ export function RefundForm(props: {
     const key = unanswered.current ?? idempotencyKey();
     unanswered.current = key;
     const result = await run(() =>
-      client.POST('/manage/orders/{id}/refunds', {
+      props.api.POST('/manage/orders/{id}/refunds', {
         params: { path: { id: props.order.id }, header: { 'idempotency-key': key } },
         body,
       }),
@@ -125,16 +116,15 @@ const CANCEL_FIELDS = ['reason', 'restock'];
 
 /** Cancels an order that has not shipped; the API cancels or refunds the payment in full. */
 export function CancelForm(props: {
-  credentials: Credentials;
+  api: ApiClient;
   order: Order;
   onDone: () => Promise<void>;
 }): JSX.Element | null {
-  const client = useClient(props.credentials);
   const { problem, busy, run } = useAction();
   const submit = async (event: Event): Promise<void> => {
     const v = formValues(event);
     const result = await run(() =>
-      client.POST('/manage/orders/{id}/cancel', {
+      props.api.POST('/manage/orders/{id}/cancel', {
         params: { path: { id: props.order.id } },
         body: { reason: v.reason ?? '', restock: v.restock === 'on' },
       }),
