@@ -68,9 +68,7 @@ function App(): JSX.Element {
       ) : (
         <main id="main">
           {route.screen === 'orders' ? <OrdersScreen api={api} /> : null}
-          {route.screen === 'order' ? (
-            <OrderScreen key={route.id} api={api} credentials={session} id={route.id} />
-          ) : null}
+          {route.screen === 'order' ? <OrderScreen key={route.id} api={api} id={route.id} /> : null}
           {route.screen === 'products' ? <ProductsScreen api={api} /> : null}
           {route.screen === 'product' ? <ProductScreen key={route.id} api={api} id={route.id} /> : null}
           {route.screen === 'exports' ? <ExportsScreen api={api} /> : null}

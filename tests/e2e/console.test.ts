@@ -59,6 +59,8 @@ describe('the admin console in a real browser', () => {
   let admin: TestUser;
   let customer: TestUser;
   let orderId: string;
+  let otherOrderId: string;
+  let other: TestUser;
   let productId: string;
 
   beforeAll(async () => {
@@ -95,9 +97,12 @@ describe('the admin console in a real browser', () => {
       name: 'Grace Hopper',
       email: `grace-${randomUUID().slice(0, 6)}@example.test`,
     });
-    const other = await createUser(tenantId, { name: 'Other Shopper' });
+    other = await createUser(tenantId, {
+      name: 'Other Shopper',
+      email: `other-${randomUUID().slice(0, 6)}@example.test`,
+    });
     orderId = await placeConfirmedOrder(customer, 2);
-    await placeConfirmedOrder(other, 1);
+    otherOrderId = await placeConfirmedOrder(other, 1);
     browser = await launchChromium();
   }, 180_000);
 
@@ -124,6 +129,15 @@ describe('the admin console in a real browser', () => {
     throw new Error(`order ${id} not confirmed:\n${host.output().slice(-3000)}`);
   }
 
+  /** The amounts of the refunds the fake Stripe holds for an intent, as its API lists them. */
+  async function refundsAtStripe(intent: string): Promise<number[]> {
+    const answer = await fetch(`${fake.url}/v1/refunds?payment_intent=${intent}`, {
+      headers: { authorization: `Bearer ${process.env.STRIPE_SECRET_KEY!}` },
+    });
+    expect(answer.status).toBe(200);
+    return ((await answer.json()) as { data: { amount: number }[] }).data.map((r) => r.amount);
+  }
+
   afterAll(async () => {
     await browser?.close();
     await host?.stop();
@@ -133,7 +147,7 @@ describe('the admin console in a real browser', () => {
     await db?.drop();
   }, 60_000);
 
-  it('sign in → find an order by email → ship → export and open its CSV → adjust stock → sign out', async () => {
+  it('sign in → find an order by email → partial refund (and a 409) → ship → export and open its CSV → cancel another → adjust stock → sign out', async () => {
     const context: BrowserContext = await browser.newContext({
       viewport: { width: 1280, height: 900 },
       acceptDownloads: true,
@@ -195,6 +209,37 @@ describe('the admin console in a real browser', () => {
     );
     axeReport['order detail'] = await seriousViolations(page);
 
+    // A partial refund, then one for more than what is left: the API's 409 shown as written.
+    const placed = await apiClient(host.baseUrl, await authHeaders(admin)).GET('/manage/orders/{id}', {
+      params: { path: { id: orderId } },
+    });
+    const { totalCents, payment } = placed.data!;
+    const intent = payment.paymentIntentId!;
+    const usd = (cents: number): string =>
+      new Intl.NumberFormat('en', { style: 'currency', currency: 'USD' }).format(cents / 100);
+    const refundForm = page.getByRole('form', { name: 'Refund this order' });
+    await page.getByText('Refund…').click();
+    await refundForm.getByLabel('Amount (USD)').fill('10.00');
+    await refundForm.getByLabel('Reason').fill('Chipped enamel');
+    await refundForm.getByRole('button', { name: 'Refund' }).click();
+    await expect.poll(() => page.getByTestId('refunded').innerText()).toBe(usd(1000));
+    await expect(page.getByTestId('left-to-refund').innerText()).resolves.toBe(usd(totalCents - 1000));
+    await expect(page.getByTestId('disputed').innerText()).resolves.toBe('no');
+    const refundsRegion = page.getByRole('region', { name: 'Refunds' });
+    await expect(refundsRegion.locator('tbody tr').count()).resolves.toBe(1);
+    await expect(refundsRegion.locator('tbody').innerText()).resolves.toContain('Chipped enamel');
+    await expect(page.getByRole('status').filter({ hasText: 'Refund of $10.00' }).count()).resolves.toBe(1);
+    await expect(refundsAtStripe(intent)).resolves.toEqual([1000]);
+    await refundForm.getByLabel('Amount (USD)').fill(((totalCents - 1000 + 100) / 100).toFixed(2));
+    await refundForm.getByLabel('Reason').fill('Too much');
+    await refundForm.getByRole('button', { name: 'Refund' }).click();
+    await expect.poll(() => refundForm.getByRole('alert').innerText()).toMatch(/409/);
+    await expect(refundForm.getByTestId('refund-remaining').innerText()).resolves.toContain(
+      usd(totalCents - 1000),
+    );
+    await expect(page.getByTestId('refunded').innerText()).resolves.toBe(usd(1000));
+    axeReport['order after refund'] = await seriousViolations(page);
+
     // Ship it.
     await page.getByLabel('Carrier').fill('DHL');
     await page.getByLabel('Tracking number').fill('JD014600003828');
@@ -229,6 +274,27 @@ describe('the admin console in a real browser', () => {
     expect(csv.trim().split('\n')).toHaveLength(3);
     // The download did not navigate away: the session is still here.
     await page.getByRole('heading', { name: 'Order exports' }).waitFor();
+
+    // Cancel the other customer's (confirmed, unshipped) order: refunded in full at Stripe.
+    const otherPlaced = await apiClient(host.baseUrl, await authHeaders(admin)).GET('/manage/orders/{id}', {
+      params: { path: { id: otherOrderId } },
+    });
+    await nav.getByRole('link', { name: 'Orders' }).click();
+    await page.getByLabel('Customer email').fill(other.email);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: new RegExp(`open order ${otherOrderId}`) }).click();
+    await page.getByRole('heading', { name: `Order ${otherOrderId.slice(0, 8)}` }).waitFor();
+    await page.getByText('Cancel this order…').click();
+    const cancelForm = page.getByRole('form', { name: 'Cancel this order' });
+    await cancelForm.getByLabel('Reason').fill('Customer asked by phone');
+    await cancelForm.getByRole('button', { name: 'Cancel the order' }).click();
+    await expect.poll(() => page.locator('.facts .badge').first().innerText()).toBe('cancelled');
+    await expect(page.getByRole('status').filter({ hasText: 'Order cancelled' }).count()).resolves.toBe(1);
+    await expect(page.getByRole('region', { name: 'Cancel' }).count()).resolves.toBe(0);
+    await expect(refundsAtStripe(otherPlaced.data!.payment.paymentIntentId!)).resolves.toEqual([
+      otherPlaced.data!.totalCents,
+    ]);
+    axeReport['order after cancel'] = await seriousViolations(page);
 
     // Products: a refused create shows the API's field error next to its field; then create, edit, archive.
     await nav.getByRole('link', { name: 'Products' }).click();
@@ -308,6 +374,8 @@ describe('the admin console in a real browser', () => {
       'sign-in': [],
       orders: [],
       'order detail': [],
+      'order after refund': [],
+      'order after cancel': [],
       exports: [],
       products: [],
       product: [],
@@ -316,8 +384,4 @@ describe('the admin console in a real browser', () => {
     expect(offLoopback).toEqual([]);
     await context.close();
   }, 180_000);
-
-  // The refund route (POST /manage/orders/{id}/refunds) is built on another branch: this step is
-  // written once it exists, against the console's RefundForm (console/src/screens/order-money.tsx).
-  it.todo('partial refund from the order screen, with a 409 for more than what is left');
 });

@@ -1,13 +1,6 @@
 import type { JSX } from 'preact';
 import { useCallback, useEffect, useState } from 'preact/hooks';
-import {
-  call,
-  type ApiClient,
-  type Credentials,
-  type ManagedOrder,
-  type Problem,
-  type Schemas,
-} from '../api';
+import { call, type ApiClient, type ManagedOrder, type Problem, type Schemas } from '../api';
 import { dateTime, money } from '../format';
 import { href } from '../router';
 import { Field, Loading, ProblemView, ScreenTitle, announce, formValues, useAction } from '../ui';
@@ -17,7 +10,7 @@ type Order = ManagedOrder;
 const TIMELINE_CHUNK = 50;
 const NOT_SHIPPABLE = new Set(['shipped', 'refunded', 'cancelled', 'failed', 'expired']);
 
-export function OrderScreen(props: { api: ApiClient; credentials: Credentials; id: string }): JSX.Element {
+export function OrderScreen(props: { api: ApiClient; id: string }): JSX.Element {
   const [order, setOrder] = useState<Order | undefined>();
   const [problem, setProblem] = useState<Problem | undefined>();
 
@@ -36,23 +29,14 @@ export function OrderScreen(props: { api: ApiClient; credentials: Credentials; i
       <ScreenTitle>Order {props.id.slice(0, 8)}</ScreenTitle>
       <ProblemView problem={problem} />
       {!order && !problem ? <Loading what="the order" /> : null}
-      {order ? (
-        <OrderView order={order} api={props.api} credentials={props.credentials} reload={load} />
-      ) : null}
+      {order ? <OrderView order={order} api={props.api} reload={load} /> : null}
     </section>
   );
 }
 
-function OrderView(props: {
-  order: Order;
-  api: ApiClient;
-  credentials: Credentials;
-  reload: () => Promise<void>;
-}): JSX.Element {
+function OrderView(props: { order: Order; api: ApiClient; reload: () => Promise<void> }): JSX.Element {
   const { order } = props;
-  const refunded = order.refunds
-    .filter((r) => r.status !== 'failed')
-    .reduce((sum, r) => sum + r.amountCents, 0);
+  const refunded = order.payment.refundedCents;
   const address = order.shippingAddress;
   return (
     <>
@@ -114,7 +98,19 @@ function OrderView(props: {
             <dt>Payment intent</dt>
             <dd>{order.payment.paymentIntentId ? <code>{order.payment.paymentIntentId}</code> : '—'}</dd>
             <dt>Refunded</dt>
-            <dd>{money(refunded, order.currency)}</dd>
+            <dd data-testid="refunded">{money(refunded, order.currency)}</dd>
+            <dt>Left to refund</dt>
+            <dd data-testid="left-to-refund">
+              {money(Math.max(order.totalCents - refunded, 0), order.currency)}
+            </dd>
+            <dt>Disputed</dt>
+            <dd data-testid="disputed">
+              {order.payment.disputed ? (
+                <strong class="badge status-failed">disputed by the cardholder</strong>
+              ) : (
+                'no'
+              )}
+            </dd>
           </dl>
         </section>
       </div>
@@ -179,12 +175,7 @@ function OrderView(props: {
             </tbody>
           </table>
         )}
-        <RefundForm
-          credentials={props.credentials}
-          order={order}
-          refundedCents={refunded}
-          onDone={props.reload}
-        />
+        <RefundForm api={props.api} order={order} onDone={props.reload} />
       </section>
 
       <section aria-labelledby="fulfilment-h">
@@ -208,7 +199,7 @@ function OrderView(props: {
       </section>
 
       {!order.fulfilment && !NOT_SHIPPABLE.has(order.status) ? (
-        <CancelForm credentials={props.credentials} order={order} onDone={props.reload} />
+        <CancelForm api={props.api} order={order} onDone={props.reload} />
       ) : null}
 
       <Timeline entries={order.timeline} complete={order.timelineComplete} />

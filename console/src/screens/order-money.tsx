@@ -1,47 +1,21 @@
 import type { JSX } from 'preact';
-import { useMemo, useRef } from 'preact/hooks';
-import { typedClient, type Credentials, type ManagedOrder, type Problem, type Schemas } from '../api';
+import { useRef } from 'preact/hooks';
+import type { ApiClient, ManagedOrder, Problem, Schemas } from '../api';
 import { idempotencyKey, money, toMinorUnits } from '../format';
 import { Field, ProblemView, announce, formValues, useAction } from '../ui';
 
 /*
- * Refunds and the admin's cancel, written against the shapes of /work/shared/API.md while their routes
- * (POST /manage/orders/{id}/refunds and /cancel) are built elsewhere. Until `npm run api:generate`
- * puts them in tests/generated/api.d.ts, `PendingPaths` below stands in for those two entries of
- * `paths`; wiring them is: delete `PendingPaths`, use `typedClient()` (the generated `paths`).
+ * Refunds and the admin's cancel (POST /manage/orders/{id}/refunds and /cancel), through the session's
+ * typed client over the generated `paths`: a change to either route's shape fails the console's build.
  */
 
 type Order = ManagedOrder;
-type Refund = Schemas['Refund'];
-interface RefundRequest {
-  amountCents?: number;
-  reason: string;
-  restock?: { productId: string; quantity: number }[];
-}
-interface CancelRequest {
-  reason: string;
-  restock?: boolean;
-}
-type Json<T> = { headers: Record<string, unknown>; content: { 'application/json': T } };
-type ProblemJson = { headers: Record<string, unknown>; content: { 'application/problem+json': Problem } };
-interface PendingOperation<Body, Result, Status extends number, Header extends object> {
-  parameters: { query?: never; path: { id: string }; cookie?: never } & Header;
-  requestBody: { content: { 'application/json': Body } };
-  responses: { [S in Status]: Json<Result> } & { 400: ProblemJson; 404: ProblemJson; 409: ProblemJson };
-}
-export interface PendingPaths {
-  '/manage/orders/{id}/refunds': {
-    parameters: { query?: never; header?: never; path?: never; cookie?: never };
-    post: PendingOperation<RefundRequest, Refund, 201, { header: { 'idempotency-key': string } }>;
-  };
-  '/manage/orders/{id}/cancel': {
-    parameters: { query?: never; header?: never; path?: never; cookie?: never };
-    post: PendingOperation<CancelRequest, Order, 200, { header?: never }>;
-  };
-}
+type RefundRequest = Schemas['RefundRequest'];
 
-function usePendingClient(credentials: Credentials): ReturnType<typeof typedClient<PendingPaths>> {
-  return useMemo(() => typedClient<PendingPaths>(credentials), [credentials]);
+/** The 409's `remainingCents` (an extension member of the problem), when the API sent one. */
+function remainingFrom(problem: Problem | undefined): number | undefined {
+  const remaining = problem?.status === 409 ? problem.remainingCents : undefined;
+  return typeof remaining === 'number' ? remaining : undefined;
 }
 
 const REFUND_FIELDS = ['amountCents', 'reason', 'restock'];
@@ -51,15 +25,14 @@ const REFUND_FIELDS = ['amountCents', 'reason', 'restock'];
  * whose answer never arrived: that one reuses its key, so a refund that did go through is not paid twice.
  */
 export function RefundForm(props: {
-  credentials: Credentials;
+  api: ApiClient;
   order: Order;
-  refundedCents: number;
   onDone: () => Promise<void>;
 }): JSX.Element | null {
-  const client = usePendingClient(props.credentials);
   const { problem, setProblem, busy, run } = useAction();
   const unanswered = useRef<string | undefined>(undefined);
-  const left = props.order.totalCents - props.refundedCents;
+  const left = props.order.totalCents - props.order.payment.refundedCents;
+  const remaining = remainingFrom(problem);
   if (left <= 0 || props.order.payment.status !== 'succeeded') return null;
 
   const submit = async (event: Event): Promise<void> => {
@@ -85,7 +58,7 @@ export function RefundForm(props: {
     const key = unanswered.current ?? idempotencyKey();
     unanswered.current = key;
     const result = await run(() =>
-      client.POST('/manage/orders/{id}/refunds', {
+      props.api.POST('/manage/orders/{id}/refunds', {
         params: { path: { id: props.order.id }, header: { 'idempotency-key': key } },
         body,
       }),
@@ -103,6 +76,11 @@ export function RefundForm(props: {
       <form aria-label="Refund this order" onSubmit={(e) => void submit(e)} aria-busy={busy}>
         <p>Left to refund: {money(left, props.order.currency)}.</p>
         <ProblemView problem={problem} fields={REFUND_FIELDS} />
+        {remaining !== undefined ? (
+          <p class="problem-detail" data-testid="refund-remaining">
+            The API says {money(remaining, props.order.currency)} is left to refund.
+          </p>
+        ) : null}
         <Field
           label={`Amount (${props.order.currency})`}
           name="amountCents"
@@ -138,16 +116,15 @@ const CANCEL_FIELDS = ['reason', 'restock'];
 
 /** Cancels an order that has not shipped; the API cancels or refunds the payment in full. */
 export function CancelForm(props: {
-  credentials: Credentials;
+  api: ApiClient;
   order: Order;
   onDone: () => Promise<void>;
 }): JSX.Element | null {
-  const client = usePendingClient(props.credentials);
   const { problem, busy, run } = useAction();
   const submit = async (event: Event): Promise<void> => {
     const v = formValues(event);
     const result = await run(() =>
-      client.POST('/manage/orders/{id}/cancel', {
+      props.api.POST('/manage/orders/{id}/cancel', {
         params: { path: { id: props.order.id } },
         body: { reason: v.reason ?? '', restock: v.restock === 'on' },
       }),
