@@ -115,17 +115,21 @@ const ORDER_PREDECESSORS: Record<string, readonly string[]> = {
 };
 const FINAL_ORDER = new Set(['confirmed', 'failed', 'cancelled', 'expired']);
 
-/** Payment status ranks (forward-only): the highest recorded status is the current one. */
+/**
+ * Payment status ranks (forward-only): the highest recorded status is the current one. Issue #17's
+ * rule: `succeeded` ranks above `failed` and `canceled` — a failure is not final (the intent returns to
+ * requires_payment_method and can still succeed), and money taken is never hidden by a stale failure.
+ */
 const PAYMENT_RANK: Record<string, number> = {
   pending: 0,
   requires_payment_method: 1,
   requires_confirmation: 2,
   requires_action: 3,
   processing: 4,
-  succeeded: 5,
   failed: 5,
   canceled: 5,
-  refunded: 6,
+  succeeded: 6,
+  refunded: 7,
 };
 
 interface AuditRow {
