@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -195,19 +196,22 @@ describe('reconciliation', () => {
   });
 
   it('others’ intents and refunds made outside the app are counted, never touched', async () => {
+    // Scoped to this file's tenant like every run here: a whole-database run would act on other test
+    // files' orders in the shared run database. The foreign intent names this tenant but no order of it.
     const foreign = await stripe.paymentIntents.create({
       amount: 1500,
       currency: 'usd',
       payment_method: 'pm_card_visa',
       confirm: true,
       automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+      metadata: { tenantId, orderId: randomUUID() },
     });
     const { input, pi } = await upToConfirm('pm_card_visa');
     expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
     await fake.dashboardRefund(pi, 1000);
     const refundsBefore = (await stripe.refunds.list({ limit: 100 })).data.length;
 
-    const run = await reconcile({ tenantId: undefined });
+    const run = await reconcile();
     expect(run).toMatchObject({ foreign: 1, refundedOutside: 1, finalized: 0, refunded: 0, cancelled: 0 });
     expect((await stripe.refunds.list({ limit: 100 })).data.length).toBe(refundsBefore);
     expect(intentStatus(foreign.id)).toBe('succeeded');
