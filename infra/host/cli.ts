@@ -2,7 +2,7 @@
 // `npm start`: the local Functions host with embedded defaults for every absent setting.
 //
 //   node dist/infra/host/cli.js [--port N] [--host ADDR] [--no-embedded] [--[no-]migrate] [--[no-]seed]
-//                               [--no-local-settings] [--ready-json]
+//                               [--no-local-settings] [--ready-json] [--replace-with FILE]...
 //
 // Without --no-embedded, every absent setting gets its local default (embedded PostgreSQL, Azurite, fake
 // Stripe, generated secrets, in-memory Redis); migrations and the sample data are applied. With it, the
@@ -10,6 +10,9 @@
 // --ready-json prints one machine-readable line `{"event":"host-ready",…}` when serving (the e2e helper
 // waits for it, and reads the host keys from it). Ctrl-C / SIGTERM stop gracefully; a second signal forces the exit (children still get
 // signalled by the exit hook).
+// --replace-with FILE (test-only, repeatable; relative to the app root) loads FILE after the app's modules
+// and lets its registrations replace the app's functions of the same name: a changed orchestrator
+// "deployed" over instances in flight (tests/reliability/orchestrator-deploy.test.ts).
 import { startHost, type LocalHost } from './host.js';
 import { safeErrorReport } from './durable/errors.js';
 
@@ -21,10 +24,11 @@ interface CliArgs {
   seed?: boolean;
   localSettings: boolean;
   readyJson: boolean;
+  replaceWith: string[];
 }
 
 function parseArgs(argv: string[]): CliArgs {
-  const args: CliArgs = { embedded: true, localSettings: true, readyJson: false };
+  const args: CliArgs = { embedded: true, localSettings: true, readyJson: false, replaceWith: [] };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -42,9 +46,10 @@ function parseArgs(argv: string[]): CliArgs {
     else if (arg === '--no-seed') args.seed = false;
     else if (arg === '--seed') args.seed = true;
     else if (arg === '--ready-json') args.readyJson = true;
+    else if (arg === '--replace-with') args.replaceWith.push(value());
     else if (arg === '--help' || arg === '-h') {
       console.log(
-        'Usage: node dist/infra/host/cli.js [--port N] [--host ADDR] [--no-embedded] [--[no-]migrate] [--[no-]seed] [--no-local-settings] [--ready-json]',
+        'Usage: node dist/infra/host/cli.js [--port N] [--host ADDR] [--no-embedded] [--[no-]migrate] [--[no-]seed] [--no-local-settings] [--ready-json] [--replace-with FILE]...',
       );
       process.exit(0);
     } else throw new Error(`Unknown argument ${arg}`);
@@ -143,6 +148,7 @@ async function main(): Promise<void> {
     ...(args.hostname ? { hostname: args.hostname } : {}),
     ...(args.migrate !== undefined ? { migrate: args.migrate } : {}),
     ...(args.seed !== undefined ? { seed: args.seed } : {}),
+    ...(args.replaceWith.length > 0 ? { replacements: args.replaceWith } : {}),
     ...(args.embedded ? {} : { migrate: args.migrate ?? true, seed: args.seed ?? false }),
   });
   running.host = host;

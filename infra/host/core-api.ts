@@ -25,6 +25,8 @@ class Disposable {
 }
 
 const functions = new Map<string, RegisteredFunction>();
+/** True while `loadReplacements` runs: a registration may then take over a name already registered. */
+let replacing = false;
 const hooks: Record<HookName, HookCallback[]> = {
   appStart: [],
   appTerminate: [],
@@ -42,7 +44,7 @@ function isTriggerType(type: string): boolean {
 function registerFunction(metadata: FunctionMetadata, handler: FunctionCallback): Disposable {
   if (!metadata || typeof metadata.name !== 'string' || typeof handler !== 'function')
     throw new TypeError('registerFunction(metadata, callback): invalid arguments');
-  if (functions.has(metadata.name))
+  if (functions.has(metadata.name) && !replacing)
     throw new Error(`A function with the name "${metadata.name}" has already been registered.`);
   const entry = Object.entries(metadata.bindings ?? {}).find(([, b]) => isTriggerType(String(b.type)));
   if (!entry) throw new Error(`Function "${metadata.name}" has no trigger binding.`);
@@ -104,6 +106,21 @@ export function installFunctionsCore(): void {
     return originalLoad(request, parent, isMain);
   };
   installed = true;
+}
+
+/**
+ * Runs `load` (which requires modules) with re-registration allowed: a function registered under a name
+ * already taken replaces the earlier one. Test-only (HostOptions.replacements): it stands in for a deploy
+ * that shipped changed code for a function while its durable instances were in flight. The worker has no
+ * such thing — on Azure the deploy replaces the files — so nothing else may call it.
+ */
+export async function loadReplacements(load: () => Promise<unknown>): Promise<void> {
+  replacing = true;
+  try {
+    await load();
+  } finally {
+    replacing = false;
+  }
 }
 
 export function registeredFunctions(): RegisteredFunction[] {

@@ -4,7 +4,7 @@ import { getMessageSender } from '../../shared/messaging/index.js';
 import { setLocalMessageBus } from '../../shared/messaging/local-bus.js';
 import { ADMIN_PREFIX, createAdminApi } from './admin-api.js';
 import { appSettingLookup, resolveFunction, UnresolvedSettingError } from './binding-expressions.js';
-import { installFunctionsCore, registeredFunctions, runAppHooks } from './core-api.js';
+import { installFunctionsCore, loadReplacements, registeredFunctions, runAppHooks } from './core-api.js';
 import { createDurableApi, durableClientInput, WEBHOOK_PREFIX } from './durable/client-api.js';
 import { DurableEngine } from './durable/engine.js';
 import { DurableStore } from './durable/store.js';
@@ -38,6 +38,12 @@ export interface HostOptions {
   hostname?: string;
   /** What to load; default: package.json "main" (the compiled functions). */
   modules?: ModuleSource[];
+  /**
+   * Test-only: modules loaded after `modules` whose registrations replace the app's functions of the same
+   * name — a "deploy" of changed code (e.g. a changed orchestrator) onto the same task hub, whose
+   * in-flight instances then replay against the new code. Default none.
+   */
+  replacements?: ModuleSource[];
   /** Restrict which registered functions this host serves (registrations are process-wide). */
   functions?: (fn: RegisteredFunction) => boolean;
   /** Variables applied to process.env first (they win over local.settings.json and defaults). */
@@ -255,6 +261,11 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     const sampleData = (options.seed ?? embeddedEnabled) ? await runSeed(logger) : undefined;
 
     await loadFunctionModules(root, options.modules ?? mainEntries(root));
+    const replacements = options.replacements ?? [];
+    if (replacements.length > 0) {
+      await loadReplacements(() => loadFunctionModules(root, replacements));
+      logger.warn(`Functions replaced by ${replacements.length} test module(s) (a simulated deploy)`);
+    }
     const lookup = appSettingLookup(env);
     const functions: RegisteredFunction[] = [];
     for (const fn of registeredFunctions().filter(options.functions ?? (() => true))) {

@@ -36,6 +36,11 @@ export interface HostProcessOptions {
   migrate?: boolean;
   seed?: boolean;
   readyTimeoutMs?: number;
+  /**
+   * Compiled modules (paths relative to the repository, e.g. `dist/tests/…/x.js`) whose registrations
+   * replace the app's functions of the same name: a deploy of changed code (infra/host `--replace-with`).
+   */
+  replaceWith?: string[];
   /** Mirror the host's output to stderr (default: HOST_E2E_LOG=1). */
   echo?: boolean;
 }
@@ -82,6 +87,7 @@ export async function spawnHost(options: HostProcessOptions): Promise<HostProces
     '--no-embedded',
     options.migrate ? '--migrate' : '--no-migrate',
     options.seed ? '--seed' : '--no-seed',
+    ...(options.replaceWith ?? []).flatMap((file) => ['--replace-with', file]),
   ];
 
   if (!exitHook) {
