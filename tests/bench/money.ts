@@ -5,9 +5,11 @@ import { testSettings } from '../setup/test-env.js';
 import { Progress } from './progress.js';
 
 /**
- * `npm run bench money [-- --size 500] [--seed N]`: the seeded money chaos run at full size
- * (tests/reliability/money-chaos.ts). Prints progress/ETA, the seed, the counts per scenario and outcome,
- * and the invariant result; exits 1 when the invariant fails. `--seed N` replays a plan.
+ * `npm run bench money [-- --size 500] [--seed N] [--no-deploy] [--refunds]`: the seeded money chaos run
+ * at full size (tests/reliability/money-chaos.ts). Prints progress/ETA, the seed, the counts per scenario
+ * and outcome, and the invariant result; exits 1 when the invariant fails. `--seed N` replays a plan;
+ * `--no-deploy` leaves out the changed-orchestrator deploy, `--refunds` adds the after-sale refunds and
+ * cancellations.
  */
 export async function run(args: string[]): Promise<void> {
   const arg = (name: string): string | undefined => {
@@ -25,6 +27,8 @@ export async function run(args: string[]): Promise<void> {
   const report = await runMoneyChaos({
     size,
     seed,
+    changedOrchestrator: !args.includes('--no-deploy'),
+    refunds: args.includes('--refunds'),
     progress: (done) => progress.tick(done),
     log: (line) => console.log(`money chaos: ${line}`),
   });
@@ -33,9 +37,11 @@ export async function run(args: string[]): Promise<void> {
   console.log(`outcomes: ${JSON.stringify(report.outcomes)}`);
   console.log(`payments: ${JSON.stringify(report.payments)}`);
   console.log(
-    `host kills ${report.hostKills}, orchestrations terminated ${report.terminated}, webhooks dropped ` +
+    `host kills ${report.hostKills}, deploys ${report.deploys} (non-deterministic instances ` +
+      `${report.nonDeterministic}), orchestrations terminated ${report.terminated}, webhooks dropped ` +
       `${report.webhooksDropped}, settle rounds ${report.settleRounds}`,
   );
+  console.log(`after sale: ${JSON.stringify(report.afterSale)}`);
   console.log(`invariant: ${report.invariant.ok ? 'OK' : 'VIOLATED'}\n${report.invariant.summary()}`);
   if (!report.invariant.ok) process.exitCode = 1;
 }

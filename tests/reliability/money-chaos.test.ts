@@ -16,7 +16,9 @@ describe('money chaos (seeded)', () => {
     console.log(
       `[money-chaos] seed ${seed}: ${report.size} checkouts in ${(report.elapsedMs / 1000).toFixed(0)} s; ` +
         `scenarios ${JSON.stringify(report.scenarios)}; outcomes ${JSON.stringify(report.outcomes)}; ` +
-        `payments ${JSON.stringify(report.payments)}; host kills ${report.hostKills}; terminated ${report.terminated}; ` +
+        `payments ${JSON.stringify(report.payments)}; host kills ${report.hostKills}; deploys ${report.deploys} ` +
+        `(non-deterministic ${report.nonDeterministic}); after sale ${JSON.stringify(report.afterSale)}; ` +
+        `terminated ${report.terminated}; ` +
         `webhooks dropped ${report.webhooksDropped}; settle rounds ${report.settleRounds}`,
     );
     const summary = report.invariant.summary();
@@ -30,5 +32,6 @@ describe('money chaos (seeded)', () => {
     expect(failing, `seed ${seed}\n${summary}\n${named.join('\n')}`).toEqual([]);
     expect(Object.values(report.outcomes).reduce((a, b) => a + b, 0)).toBe(40);
     expect(report.hostKills).toBe(1);
+    expect(report.deploys).toBe(1);
   }, 600_000);
 });

@@ -2,10 +2,12 @@ import pg from 'pg';
 import { seededRandom } from '../../infra/datagen/random.js';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
+import { authHeaders, createUser } from '../fixtures/users.js';
 import { sleep, withApplicationName } from '../support/faults.js';
 import { spawnHost, type HostProcess } from '../support/host-process.js';
 import { checkInvariants, type FakeIntentView, type InvariantReport } from '../support/invariants.js';
 import { createOwnDatabases, tearDown } from './support/databases.js';
+import { CHANGED_ORCHESTRATOR, failedAsNonDeterministic, instanceOf } from './support/deploy.js';
 import {
   drainAudit,
   FINAL_STATUSES,
@@ -20,13 +22,18 @@ import {
 /**
  * The seeded money chaos run (issue #17 item 5): checkouts through the local host against the fake
  * Stripe, each given one scenario of what goes wrong around money, with webhooks delayed, duplicated,
- * reordered and some lost throughout, and the host SIGKILLed and restarted once mid-run. Then the
- * sweeper and reconciliation are run through the host's admin API until quiet, and the shared invariant
- * checker must pass: captured − refunded is the order total when confirmed and 0 otherwise, stock
- * conserved, nothing left reserved. The same seed replays the same plan (which scenario each checkout
- * gets, and the delays); timings of the host are not seeded.
- *
- * Not modelled yet: an orchestrator changed by a deploy (replay non-determinism).
+ * reordered and some lost throughout, the host SIGKILLed and restarted once mid-run, and once a changed
+ * checkout orchestrator deployed (the host stopped and started with ./support/changed-orchestrator.ts
+ * registered over the app's: an extra activity before the payment wait), so the instances waiting for
+ * 3-D Secure or `processing` at that moment replay non-deterministically and fail, as Azure's Durable
+ * extension fails them, while later checkouts run the new code. Optionally (`refunds`) some confirmed
+ * orders are then refunded in part or in full or cancelled by an admin through the `manage/` routes,
+ * some through a saved Stripe 500 on the refund (the admin repeats the request, as the API says). Then
+ * the sweeper and reconciliation are run through the host's admin API until quiet, and the shared
+ * invariant checker must pass: captured − refunded is what the order keeps (its total less refunds when
+ * confirmed, 0 otherwise), stock conserved, nothing left reserved. The same seed replays the same plan
+ * (which scenario each checkout gets, the delays, the after-sale actions and when the deploy happens);
+ * timings of the host are not seeded.
  */
 
 export const SCENARIOS = [
@@ -45,6 +52,10 @@ export const SCENARIOS = [
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
+/** What an admin does to a checkout's order once it is confirmed (`refunds` option). */
+export const AFTER_SALE = ['partialRefund', 'fullRefund', 'cancel'] as const;
+export type AfterSale = (typeof AFTER_SALE)[number];
+
 export interface ChaosOptions {
   size: number;
   seed: number;
@@ -52,6 +63,13 @@ export interface ChaosOptions {
   concurrency?: number;
   /** SIGKILL the host once at half the run and start it again (default true). */
   killHost?: boolean;
+  /**
+   * Deploy a changed checkout orchestrator once, at a seeded point between 30 % and 70 % of the run
+   * (default true): instances waiting at that moment fail as non-deterministic.
+   */
+  changedOrchestrator?: boolean;
+  /** After-sale actions on about a quarter of the confirmed orders (default false). */
+  refunds?: boolean;
   /** Called after each checkout's scenario ran (progress/ETA). */
   progress?: (done: number, total: number) => void;
   log?: (line: string) => void;
@@ -69,6 +87,11 @@ export interface ChaosReport {
   /** Payments by ledger status. */
   payments: Record<string, number>;
   hostKills: number;
+  deploys: number;
+  /** Instances the Durable extension failed as non-deterministic (replayed against the changed code). */
+  nonDeterministic: number;
+  /** After-sale actions by `action/outcome` (outcome: the refund's status, `cancelled`, or `skipped`). */
+  afterSale: Record<string, number>;
   terminated: number;
   webhooksDropped: number;
   settleRounds: number;
@@ -78,6 +101,7 @@ export interface ChaosReport {
 }
 
 const PAYMENT_TIMEOUT_SECONDS = 6;
+const PRICE_CENTS = 2500;
 // Must exceed the payment window plus the 30 s retry budget (settings.ts refuses less).
 const RESERVATION_TTL_SECONDS = 40;
 
@@ -111,7 +135,15 @@ function tally(into: Record<string, number>, key: string, n = 1): void {
 
 /** Runs the chaos on databases, a fake Stripe and a host of its own; tears them down after. */
 export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport> {
-  const { size, seed, concurrency = 6, killHost = true, settleTimeoutMs = 300_000 } = options;
+  const {
+    size,
+    seed,
+    concurrency = 6,
+    killHost = true,
+    changedOrchestrator = true,
+    refunds = false,
+    settleTimeoutMs = 300_000,
+  } = options;
   const log = options.log ?? (() => undefined);
   const random = seededRandom(seed);
   const started = Date.now();
@@ -141,7 +173,7 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
 
     const tenantId = (await createTenant(`Chaos shop ${seed}`)).id;
     const stock = size * 2;
-    const productId = (await createProduct(tenantId, { name: 'Chaos', stock, priceCents: 2500 })).id;
+    const productId = (await createProduct(tenantId, { name: 'Chaos', stock, priceCents: PRICE_CENTS })).id;
     const initialStock = new Map([[productId, stock]]);
     const shop: Shop = shopThrough(tenantId, pool, current);
 
@@ -153,6 +185,13 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
     }));
     const scenarios: Record<string, number> = {};
     for (const p of plan) tally(scenarios, p.scenario);
+    // Drawn after the checkouts' plan, so a seed's checkouts are the same with or without these.
+    const afterSalePlan = plan.map(() => {
+      const action = random() < 0.25 ? AFTER_SALE[Math.floor(random() * AFTER_SALE.length)]! : undefined;
+      return { action, refundFault: random() < 0.5 };
+    });
+    let deployAt = Math.floor(size * (0.3 + random() * 0.4));
+    if (killHost && deployAt === Math.floor(size / 2)) deployAt++;
 
     const intentOf = async (orderId: string, timeoutMs = 30_000): Promise<string | undefined> => {
       const until = Date.now() + timeoutMs;
@@ -188,14 +227,98 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
     let done = 0;
     let hostKills = 0;
     let killing: Promise<void> | undefined;
+    // What the host loads over the app's functions: the changed orchestrator once it was deployed.
+    let replaceWith: string[] = [];
     const kill = async (): Promise<void> => {
       const old = current();
       await old.kill('SIGKILL');
       hostKills++;
       await sleep(300);
-      host = await spawnHost({ env });
+      host = await spawnHost({ env, replaceWith });
       stripe.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
       log(`host killed and restarted at ${done}/${size}`);
+    };
+    let deploys = 0;
+    let deploying: Promise<void> | undefined;
+    // A deploy drains the host (SIGTERM: in-flight work finishes) and starts the new version.
+    const deploy = async (): Promise<void> => {
+      await current().stop();
+      replaceWith = [CHANGED_ORCHESTRATOR];
+      host = await spawnHost({ env, replaceWith });
+      deploys++;
+      stripe.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+      log(`changed orchestrator deployed at ${done}/${size}`);
+    };
+
+    const afterSale: Record<string, number> = {};
+    const admin = refunds ? await createUser(tenantId, { roles: ['admin'] }) : undefined;
+    /** An admin's request, repeated (same Idempotency-Key) after a 5xx, a 409 or no answer, bounded. */
+    const asAdmin = async (
+      path: string,
+      body: unknown,
+      key: string,
+      done: (status: number, answer: Record<string, unknown>) => boolean,
+    ): Promise<{ status: number; answer: Record<string, unknown> }> => {
+      let last = { status: 0, answer: {} as Record<string, unknown> };
+      for (let attempt = 0; attempt < 12; attempt++) {
+        const res = await fetch(`${shop.baseUrl()}${path}`, {
+          method: 'POST',
+          headers: {
+            ...(await authHeaders(admin!)),
+            'content-type': 'application/json',
+            'idempotency-key': key,
+          },
+          body: JSON.stringify(body),
+          signal: AbortSignal.timeout(20_000),
+        }).catch(() => undefined);
+        const answer = ((await res?.json().catch(() => ({}))) ?? {}) as Record<string, unknown>;
+        last = { status: res?.status ?? 0, answer };
+        if (done(last.status, answer)) return last;
+        if (last.status >= 400 && last.status < 500 && last.status !== 409) return last;
+        await sleep(300 * (attempt + 1));
+      }
+      return last;
+    };
+    const afterTheSale = async (index: number, orderId: string): Promise<void> => {
+      const { action, refundFault } = afterSalePlan[index]!;
+      if (!action || !admin) return;
+      const until = Date.now() + 10_000;
+      while ((await orderStatuses(pool, [orderId])).get(orderId)?.status !== 'confirmed') {
+        if (Date.now() > until) return tally(afterSale, `${action}/skipped`);
+        await sleep(250);
+      }
+      if (refundFault) {
+        stripe.injectFault({
+          method: 'POST',
+          path: '/v1/refunds',
+          status: 500,
+          when: 'saved-before',
+          times: 1,
+        });
+      }
+      const { quantity } = plan[index]!;
+      const total = quantity * PRICE_CENTS;
+      const key = `chaos-${seed}-${index}`;
+      const settledRefund = (status: number, answer: Record<string, unknown>): boolean =>
+        status === 201 && answer.status !== 'pending';
+      let outcome: string;
+      if (action === 'cancel') {
+        const res = await asAdmin(
+          `/manage/orders/${orderId}/cancel`,
+          { reason: 'chaos: cancelled by the shop', restock: true },
+          key,
+          (status) => status === 200,
+        );
+        outcome = res.status === 200 ? String(res.answer.status) : `http${res.status}`;
+      } else {
+        const body =
+          action === 'partialRefund'
+            ? { amountCents: Math.floor(total / 3), reason: 'chaos: partial refund' }
+            : { reason: 'chaos: full refund', restock: [{ productId, quantity }] };
+        const res = await asAdmin(`/manage/orders/${orderId}/refunds`, body, key, settledRefund);
+        outcome = res.status === 201 ? String(res.answer.status) : `http${res.status}`;
+      }
+      tally(afterSale, `${action}/${outcome}`);
     };
 
     const one = async (index: number): Promise<void> => {
@@ -269,6 +392,7 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
         default:
           break;
       }
+      await afterTheSale(index, orderId);
     };
 
     let next = 0;
@@ -278,7 +402,12 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
         if (killHost && hostKills === 0 && index === Math.floor(size / 2) && !killing) {
           killing = kill();
         }
+        if (changedOrchestrator && index === deployAt && !deploying) {
+          if (killing) await killing;
+          deploying = deploy();
+        }
         if (killing) await killing;
+        if (deploying) await deploying;
         await one(index);
         done++;
         options.progress?.(done, size);
@@ -296,6 +425,7 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
         initialStock,
         tenantIds: [tenantId],
         paymentIntents: () => stripe.paymentIntents() as unknown as FakeIntentView[],
+        stripeUrl: stripe.url,
         settled: true,
       });
     let settleRounds = 0;
@@ -328,6 +458,8 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
     for (const o of (await orderStatuses(pool, ids)).values()) {
       tally(outcomes, `${o.status}${o.failureReason ? `/${o.failureReason}` : ''}`);
     }
+    let nonDeterministic = 0;
+    for (const id of ids) if (failedAsNonDeterministic(await instanceOf(current(), id))) nonDeterministic++;
     const payments: Record<string, number> = {};
     const { rows } = await pool.query<{ status: string; n: number }>(
       'select status, count(*)::int as n from payments where tenant_id = $1 group by status',
@@ -342,6 +474,9 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
       outcomes,
       payments,
       hostKills,
+      deploys,
+      nonDeterministic,
+      afterSale,
       terminated,
       webhooksDropped: stripe.droppedEvents().length,
       settleRounds,
