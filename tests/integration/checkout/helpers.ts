@@ -51,12 +51,17 @@ export async function cartLines(
   return rows.map((r) => ({ productId: r.product_id, quantity: r.quantity }));
 }
 
-/** A pending order with lines, inserted directly (for tests of the steps below POST /checkout). */
+/**
+ * A pending order with lines, inserted directly (for tests of the steps below POST /checkout), with the
+ * `created` audit row POST /checkout writes with it, so the invariant checker's audit replay sees what
+ * production writes. `audit: false` for tests that then force a status by SQL (no replay can follow).
+ */
 export async function insertOrder(
   tenantId: string,
   userId: string,
   lines: { productId: string; quantity: number; unitPriceCents?: number }[],
   paymentMethodId = 'pm_card_visa',
+  options: { audit?: boolean } = {},
 ): Promise<string> {
   const id = randomUUID();
   const total = lines.reduce((sum, l) => sum + (l.unitPriceCents ?? 1000) * l.quantity, 0);
@@ -72,6 +77,18 @@ export async function insertOrder(
       `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents, line_total_cents)
        values ($1, $2, $3, $4, 'Line', $5, $6, $7)`,
       [randomUUID(), tenantId, id, line.productId, line.quantity, unit, unit * line.quantity],
+    );
+  }
+  if (options.audit ?? true) {
+    await pool.query(
+      `insert into audit_outbox (id, tenant_id, entity, entity_id, action, payload)
+       values ($1, $2, 'order', $3, 'created', $4::jsonb)`,
+      [
+        randomUUID(),
+        tenantId,
+        id,
+        JSON.stringify({ status: 'pending', userId, totalCents: total, currency: 'USD' }),
+      ],
     );
   }
   return id;
