@@ -5,10 +5,10 @@ import { testSettings } from '../setup/test-env.js';
 import { Progress } from './progress.js';
 
 /**
- * `npm run bench money [-- --size 500] [--seed N] [--no-deploy] [--refunds]`: the seeded money chaos run
+ * `npm run bench money [-- --size 500] [--seed N] [--no-deploy] [--no-refunds]`: the seeded money chaos run
  * at full size (tests/reliability/money-chaos.ts). Prints progress/ETA, the seed, the counts per scenario
  * and outcome, and the invariant result; exits 1 when the invariant fails. `--seed N` replays a plan;
- * `--no-deploy` leaves out the changed-orchestrator deploy, `--refunds` adds the after-sale refunds and
+ * `--no-deploy` leaves out the changed-orchestrator deploy, `--no-refunds` the after-sale refunds and
  * cancellations.
  */
 export async function run(args: string[]): Promise<void> {
@@ -28,7 +28,7 @@ export async function run(args: string[]): Promise<void> {
     size,
     seed,
     changedOrchestrator: !args.includes('--no-deploy'),
-    refunds: args.includes('--refunds'),
+    refunds: !args.includes('--no-refunds'),
     progress: (done) => progress.tick(done),
     log: (line) => console.log(`money chaos: ${line}`),
   });

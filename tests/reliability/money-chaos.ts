@@ -26,8 +26,8 @@ import {
  * checkout orchestrator deployed (the host stopped and started with ./support/changed-orchestrator.ts
  * registered over the app's: an extra activity before the payment wait), so the instances waiting for
  * 3-D Secure or `processing` at that moment replay non-deterministically and fail, as Azure's Durable
- * extension fails them, while later checkouts run the new code. Optionally (`refunds`) some confirmed
- * orders are then refunded in part or in full or cancelled by an admin through the `manage/` routes,
+ * extension fails them, while later checkouts run the new code. Some confirmed orders (option `refunds`)
+ * are then refunded in part or in full, or cancelled, by an admin through the `manage/` routes,
  * some through a saved Stripe 500 on the refund (the admin repeats the request, as the API says). Then
  * the sweeper and reconciliation are run through the host's admin API until quiet, and the shared
  * invariant checker must pass: captured − refunded is what the order keeps (its total less refunds when
@@ -52,6 +52,16 @@ export const SCENARIOS = [
 ] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
+/** Scenarios whose order normally ends confirmed: half of them get an after-sale action. */
+const SELLS = new Set<Scenario>([
+  'happy',
+  'threeDSecure',
+  'processingSucceeds',
+  'failThenSucceed',
+  'fault5xxCreate',
+  'fault5xxConfirm',
+]);
+
 /** What an admin does to a checkout's order once it is confirmed (`refunds` option). */
 export const AFTER_SALE = ['partialRefund', 'fullRefund', 'cancel'] as const;
 export type AfterSale = (typeof AFTER_SALE)[number];
@@ -68,7 +78,7 @@ export interface ChaosOptions {
    * (default true): instances waiting at that moment fail as non-deterministic.
    */
   changedOrchestrator?: boolean;
-  /** After-sale actions on about a quarter of the confirmed orders (default false). */
+  /** After-sale actions on about half of the orders that normally sell (default true). */
   refunds?: boolean;
   /** Called after each checkout's scenario ran (progress/ETA). */
   progress?: (done: number, total: number) => void;
@@ -90,7 +100,10 @@ export interface ChaosReport {
   deploys: number;
   /** Instances the Durable extension failed as non-deterministic (replayed against the changed code). */
   nonDeterministic: number;
-  /** After-sale actions by `action/outcome` (outcome: the refund's status, `cancelled`, or `skipped`). */
+  /**
+   * After-sale actions by `action/outcome` (outcome: the refund's status, the order's status after a
+   * cancel, `skipped` when the order did not end confirmed, `httpN`), and `repeated requests`.
+   */
   afterSale: Record<string, number>;
   terminated: number;
   webhooksDropped: number;
@@ -141,7 +154,7 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
     concurrency = 6,
     killHost = true,
     changedOrchestrator = true,
-    refunds = false,
+    refunds = true,
     settleTimeoutMs = 300_000,
   } = options;
   const log = options.log ?? (() => undefined);
@@ -186,9 +199,11 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
     const scenarios: Record<string, number> = {};
     for (const p of plan) tally(scenarios, p.scenario);
     // Drawn after the checkouts' plan, so a seed's checkouts are the same with or without these.
-    const afterSalePlan = plan.map(() => {
-      const action = random() < 0.25 ? AFTER_SALE[Math.floor(random() * AFTER_SALE.length)]! : undefined;
-      return { action, refundFault: random() < 0.5 };
+    const afterSalePlan = plan.map((p) => {
+      const pick = random();
+      const action = AFTER_SALE[Math.floor(random() * AFTER_SALE.length)]!;
+      const refundFault = random() < 0.5;
+      return { action: SELLS.has(p.scenario) && pick < 0.5 ? action : undefined, refundFault };
     });
     let deployAt = Math.floor(size * (0.3 + random() * 0.4));
     if (killHost && deployAt === Math.floor(size / 2)) deployAt++;
@@ -273,6 +288,7 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
         }).catch(() => undefined);
         const answer = ((await res?.json().catch(() => ({}))) ?? {}) as Record<string, unknown>;
         last = { status: res?.status ?? 0, answer };
+        if (attempt > 0) tally(afterSale, 'repeated requests');
         if (done(last.status, answer)) return last;
         if (last.status >= 400 && last.status < 500 && last.status !== 409) return last;
         await sleep(300 * (attempt + 1));
@@ -282,9 +298,13 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
     const afterTheSale = async (index: number, orderId: string): Promise<void> => {
       const { action, refundFault } = afterSalePlan[index]!;
       if (!action || !admin) return;
+      // Only a confirmed order; one that ended otherwise (or is still open after 10 s) is skipped.
       const until = Date.now() + 10_000;
-      while ((await orderStatuses(pool, [orderId])).get(orderId)?.status !== 'confirmed') {
-        if (Date.now() > until) return tally(afterSale, `${action}/skipped`);
+      for (;;) {
+        const status = (await orderStatuses(pool, [orderId])).get(orderId)?.status ?? '';
+        if (status === 'confirmed') break;
+        if (FINAL_STATUSES.includes(status) || Date.now() > until)
+          return tally(afterSale, `${action}/skipped`);
         await sleep(250);
       }
       if (refundFault) {
@@ -301,15 +321,23 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
       const key = `chaos-${seed}-${index}`;
       const settledRefund = (status: number, answer: Record<string, unknown>): boolean =>
         status === 201 && answer.status !== 'pending';
+      const refundsPending = (answer: Record<string, unknown>): boolean =>
+        Array.isArray(answer.refunds) &&
+        answer.refunds.some((r: { status?: unknown }) => r.status === 'pending');
       let outcome: string;
       if (action === 'cancel') {
+        // "Repeating returns the same answer" and drives a refund Stripe left pending: the admin repeats
+        // until the order's refunds are settled (API.md, POST /manage/orders/{id}/cancel).
         const res = await asAdmin(
           `/manage/orders/${orderId}/cancel`,
           { reason: 'chaos: cancelled by the shop', restock: true },
           key,
-          (status) => status === 200,
+          (status, answer) => status === 200 && !refundsPending(answer),
         );
-        outcome = res.status === 200 ? String(res.answer.status) : `http${res.status}`;
+        outcome =
+          res.status !== 200
+            ? `http${res.status}`
+            : `${String(res.answer.status)}${refundsPending(res.answer) ? ' (refund pending)' : ''}`;
       } else {
         const body =
           action === 'partialRefund'

@@ -40,7 +40,8 @@ export interface Shopper {
   token: string;
 }
 
-export const FINAL_STATUSES = ['confirmed', 'failed', 'cancelled', 'expired'];
+/** Where a checkout ends, and where an admin may take a confirmed order after (refunded, shipped). */
+export const FINAL_STATUSES = ['confirmed', 'failed', 'cancelled', 'expired', 'refunded', 'shipped'];
 
 /** A customer whose cart holds `lines` (written directly: the cart API is not under test here). */
 export async function shopperWithCart(
