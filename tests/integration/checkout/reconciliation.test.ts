@@ -16,6 +16,7 @@ import {
   StripeIntentSource,
   type ReconcileOptions,
 } from '../../../shared/services/checkout/reconciliation.js';
+import { REDRIVE_OUTCOMES } from '../../../shared/services/orders/refund-redrive.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { getStripe, resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import { addTelemetrySink } from '../../../shared/telemetry/index.js';
@@ -272,7 +273,9 @@ describe('reconciliation', () => {
     const query = /var reconciliationWorkQuery = '''([\s\S]*?)'''/.exec(bicep)?.[1] ?? '';
     expect(query).toContain(`name == "${RECONCILIATION_METRIC}"`);
     const outcomes = /outcome\) in \(([^)]*)\)/.exec(query)?.[1]?.match(/"(\w+)"/g) ?? [];
-    expect(outcomes.map((o) => o.replaceAll('"', '')).sort()).toEqual([...RECONCILIATION_WORK].sort());
+    expect(outcomes.map((o) => o.replaceAll('"', '')).sort()).toEqual(
+      [...RECONCILIATION_WORK, ...Object.values(REDRIVE_OUTCOMES)].sort(),
+    );
     expect(bicep).toMatch(
       /module reconciliationWork 'log-alert.bicep'[\s\S]*?query: reconciliationWorkQuery/,
     );
