@@ -30,7 +30,15 @@ import {
   type CreatedProduct,
 } from '../../fixtures/sample_data.js';
 import { createUser, type TestUser } from '../../fixtures/users.js';
-import { fillCart, insertOrder, orderRow, paymentRow, reservationStatuses, stockOf } from './helpers.js';
+import {
+  fillCart,
+  insertOrder,
+  orderRow,
+  paymentRow,
+  reservationStatuses,
+  stockOf,
+  invariantsAfterEachTest,
+} from './helpers.js';
 
 /**
  * Reconciliation (issue #17 item 4) against the fake Stripe with no webhook endpoint at all: every
@@ -70,6 +78,11 @@ beforeAll(async () => {
 });
 
 beforeEach(() => fake.reset());
+// The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
+const invariants = invariantsAfterEachTest(
+  () => [tenantId],
+  () => fake,
+);
 
 afterAll(async () => {
   await fake.close();
@@ -197,6 +210,7 @@ describe('reconciliation', () => {
   });
 
   it('others’ intents and refunds made outside the app are counted, never touched', async () => {
+    invariants.forged(); // another app's charge and a refund whose webhook never came: what reconciliation reports
     // Scoped to this file's tenant like every run here: a whole-database run would act on other test
     // files' orders in the shared run database. The foreign intent names this tenant but no order of it.
     const foreign = await stripe.paymentIntents.create({

@@ -2,7 +2,12 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from
 import { randomUUID } from 'node:crypto';
 import Stripe from 'stripe';
 import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
-import { cancelManagedOrder, createRefund, getManagedOrder } from '../../../functions/manage-orders.js';
+import {
+  cancelManagedOrder,
+  createFulfilment,
+  createRefund,
+  getManagedOrder,
+} from '../../../functions/manage-orders.js';
 import { cancelOrder } from '../../../functions/order-cancel.js';
 import { stripeWebhook } from '../../../functions/stripe-webhook.js';
 import { resetSettingsForTests } from '../../../shared/config/index.js';
@@ -439,7 +444,14 @@ describe('cancellation', () => {
     await expectMoneyAddsUp(orderId, pi);
 
     const shipped = await confirmedOrder();
-    await testPool().query(`update orders set status = 'shipped' where id = $1`, [shipped.orderId]);
+    const shipping = await invoke(createFulfilment, {
+      method: 'POST',
+      url: `http://localhost/api/manage/orders/${shipped.orderId}/fulfilments`,
+      headers: adminHeaders,
+      params: { id: shipped.orderId },
+      body: { carrier: 'DHL', trackingNumber: 'JD0001' },
+    });
+    expect(shipping.status).toBe(201);
     const refused = await customerCancel(shipped.orderId);
     expect(refused.status).toBe(409);
     expect(refused.headers.get('content-type')).toContain('application/problem+json');
@@ -494,30 +506,22 @@ describe('cancel racing 3-D Secure completion, its webhook and finalize', () => 
   });
 });
 
-describe('the money invariants of tests/support/invariants.ts, over every order above', () => {
-  it('hold: no succeeded PaymentIntent without a confirmed order or a refund, one payment per sale', async () => {
+describe('the invariants of tests/support/invariants.ts, over every order above', () => {
+  it('hold: money at the fake matches the refund ledger, stock and restocks add up, the audit replays', async () => {
     const report = await checkInvariants({
       appUrl: process.env.DATABASE_URL!,
       auditUrl: process.env.AUDIT_DATABASE_URL!,
-      initialStock: new Map(),
+      initialStock: new Map([[product.id, 1000]]),
       tenantIds: [tenantId],
-      paymentIntents: () =>
-        fake.paymentIntents().map((pi) => ({
-          id: pi.id,
-          status: pi.status,
-          amount: pi.amount,
-          currency: pi.currency,
-          metadata: pi.metadata,
-        })),
+      paymentIntents: () => fake.paymentIntents(),
+      stripeUrl: fake.url,
+      // Handlers are called in-process: no audit relay runs, so the outbox is what is replayed.
+      relayed: false,
+      // One order is left waiting for 3-D Secure on purpose (the 409 above).
+      settled: false,
     });
-    // The audit relay and the stock ledger's checks need a settled run of the whole app (reliability
-    // tests); these handlers are called directly. The money checks are the point here.
-    const money = report.checks.filter((c) => /payment/i.test(c.name) && !/audit/.test(c.name));
-    expect(money.length).toBeGreaterThanOrEqual(3);
-    // invariants.ts on main counts only `confirmed` as a sale; a shipped order is one too (API.md). Its
-    // owner is making the file stricter; until it knows `shipped`, that one line is not a violation.
-    const real = (c: (typeof money)[number]): string[] =>
-      c.violations.filter((v) => !/ is shipped but /.test(v));
-    for (const c of money) expect(real(c), c.name).toEqual([]);
+    expect(report.ok, report.summary()).toBe(true);
+    expect(report.figures.refunds).toBeGreaterThan(10);
+    expect(report.figures['orders.shipped']).toBe(1);
   });
 });
