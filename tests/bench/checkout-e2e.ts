@@ -191,11 +191,24 @@ async function waitUntilQuiet(
   }
 }
 
+/** A closed-loop client: one customer at a time, replaced by a fresh one now and then (see `fillCart`). */
 interface Client {
   userId: string;
   cartId: string;
   headers: Record<string, string>;
+  /** Checkouts placed as this customer, and when the customer (and its access token) was made. */
+  checkouts: number;
+  since: number;
 }
+
+/**
+ * A customer places at most this many checkouts, within this many ms, before the client becomes a new
+ * customer: the API limits checkouts per account (30 per 10 minutes, CHECKOUT_RATE_LIMIT) and access
+ * tokens live 15 minutes. A real shop's load comes from many customers, so this changes nothing a
+ * checkout measures; the change happens untimed, before the cart is filled.
+ */
+const CHECKOUTS_PER_CUSTOMER = 25;
+const CUSTOMER_MAX_AGE_MS = 9 * 60_000;
 
 /** Where and how one version of the API runs for the end-to-end measurements. */
 export interface E2eTargetOptions {
@@ -328,8 +341,7 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
       audience: 'ecommerce-api-clients',
       signingKeys,
     });
-    const clients: Client[] = [];
-    for (let i = 0; i < options.clients; i++) {
+    const newCustomer = async (client: Partial<Client> = {}): Promise<Client> => {
       const userId = randomUUID();
       const cartId = randomUUID();
       await pool.query(
@@ -343,13 +355,22 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
         userId,
       ]);
       const token = await tokens.issue({ userId, tenantId, roles: ['customer'] });
-      clients.push({
+      return Object.assign(client, {
         userId,
         cartId,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        checkouts: 0,
+        since: performance.now(),
       });
-    }
+    };
+    const clients: Client[] = [];
+    for (let i = 0; i < options.clients; i++) clients.push(await newCustomer());
     const fillCart = async (client: Client): Promise<void> => {
+      if (
+        client.checkouts >= CHECKOUTS_PER_CUSTOMER ||
+        performance.now() - client.since > CUSTOMER_MAX_AGE_MS
+      )
+        await newCustomer(client);
       await pool.query(
         `insert into cart_lines (id, tenant_id, cart_id, product_id, quantity) values ($1, $2, $3, $4, 1)
          on conflict (cart_id, product_id) do update set quantity = 1`,
@@ -409,6 +430,7 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
     ): Promise<{ total: number; accept: number; ok: boolean; polled: boolean }> => {
       if (!filled) await fillCart(client);
       const started = dueAt ?? performance.now();
+      client.checkouts++;
       const res = await fetch(`${liveHost.baseUrl}/checkout`, {
         method: 'POST',
         headers: { ...client.headers, 'idempotency-key': randomUUID() },
