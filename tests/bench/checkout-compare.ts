@@ -5,7 +5,13 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { execFile } from 'node:child_process';
 import { buildCommit } from './before-build.js';
-import { openE2eTarget, summariseClosed, type ClosedSamples, type E2eTarget } from './checkout-e2e.js';
+import {
+  openE2eTarget,
+  summariseClosed,
+  type ClosedSamples,
+  type E2eCounters,
+  type E2eTarget,
+} from './checkout-e2e.js';
 import { createScratchDatabase, type ScratchDatabase } from './scratch-db.js';
 import { alternating, benchRedisUrl, describeServices, loadLine } from './services.js';
 
@@ -57,6 +63,50 @@ function merge(samples: ClosedSamples[]): ClosedSamples {
     failed: samples.reduce((t, s) => t + s.failed, 0),
     polled: samples.reduce((t, s) => t + s.polled, 0),
   };
+}
+
+/** A version's work at one level, summed over its rounds. */
+interface Work {
+  checkouts: number;
+  hostCpuSeconds: number;
+  commits: number;
+  stripe: Map<string, number>;
+}
+
+function addWork(
+  into: Map<string, Work>,
+  key: string,
+  start: E2eCounters,
+  end: E2eCounters,
+  checkouts: number,
+): void {
+  const w = into.get(key) ?? {
+    checkouts: 0,
+    hostCpuSeconds: 0,
+    commits: 0,
+    stripe: new Map<string, number>(),
+  };
+  w.checkouts += checkouts;
+  w.hostCpuSeconds += end.hostCpuSeconds - start.hostCpuSeconds;
+  w.commits += end.commits - start.commits;
+  for (const [call, n] of end.stripe)
+    w.stripe.set(call, (w.stripe.get(call) ?? 0) + n - (start.stripe.get(call) ?? 0));
+  into.set(key, w);
+}
+
+/** e.g. `      after  per checkout: host CPU 41 ms, 9.00 DB commits; Stripe calls: POST /v1/payment_intents 1.00, …`. */
+function describeWork(name: string, w: Work | undefined): string {
+  if (!w || w.checkouts === 0) return `      ${name}: no work counted`;
+  const per = (n: number): string => (n / w.checkouts).toFixed(2);
+  const calls = [...w.stripe]
+    .filter(([, n]) => n > 0)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([call, n]) => `${call} ${per(n)}`)
+    .join(', ');
+  return (
+    `      ${name.padEnd(6)} per checkout: host CPU ${((1000 * w.hostCpuSeconds) / w.checkouts).toFixed(0)} ms, ` +
+    `${per(w.commits)} DB commits; Stripe calls: ${calls || 'none'}`
+  );
 }
 
 export async function runCompare(options: CompareOptions): Promise<void> {
@@ -118,12 +168,14 @@ export async function runCompare(options: CompareOptions): Promise<void> {
     const [before, after] = sides as [Side, Side];
 
     const settleWaits: number[] = [];
+    const work = new Map<string, Work>();
     const measure = async (
       side: Side,
       concurrency: number,
       round: number,
       into: ClosedSamples[],
     ): Promise<void> => {
+      const start = await side.target.counters();
       side.target.resume();
       into.push(
         await side.target.closed(
@@ -132,6 +184,8 @@ export async function runCompare(options: CompareOptions): Promise<void> {
         ),
       );
       settleWaits.push(await side.target.pause());
+      // The level's trailing work (done before the host went quiet) counts: it is part of a checkout.
+      addWork(work, `${side.name} ${concurrency}`, start, await side.target.counters(), perRound);
     };
 
     const verdicts: string[] = [];
@@ -158,6 +212,7 @@ export async function runCompare(options: CompareOptions): Promise<void> {
             `${s.failed ? `   ${s.failed} not confirmed` : ''}${s.polled ? `   ${s.polled} timed by the fallback poll` : ''}`,
         );
       }
+      for (const side of sides) console.log(describeWork(side.name, work.get(`${side.name} ${concurrency}`)));
       const roundRatios = samples.after.map(
         (a, i) => summariseClosed(a).p95 / summariseClosed(samples.before[i]!).p95,
       );

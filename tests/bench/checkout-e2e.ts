@@ -242,9 +242,20 @@ export interface ClosedSamples {
   polled: number;
 }
 
+/** Running totals of the work a version did, to difference around a level: where its time goes. */
+export interface E2eCounters {
+  /** CPU seconds of the host process (all threads), from /proc. */
+  hostCpuSeconds: number;
+  /** Transactions committed in the version's app database (pg_stat_database). */
+  commits: number;
+  /** Requests the fake Stripe received, by `METHOD /path` with ids replaced by `{id}`. */
+  stripe: Map<string, number>;
+}
+
 /** A running version of the API: its host, fake Stripe, tenant, clients and order-settled listener. */
 export interface E2eTarget {
   readonly hostPid: number;
+  counters(): Promise<E2eCounters>;
   closed(level: { concurrency: number; checkouts: number }, label?: string): Promise<ClosedSamples>;
   open(fraction: number, rate: number, checkouts: number): Promise<E2eOpenLoopStats>;
   /**
@@ -563,8 +574,28 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
       };
     };
 
+    const liveFake = fake;
+    const counters = async (): Promise<E2eCounters> => {
+      // Statistics reach pg_stat_database when a backend goes idle (at most a second later): read them
+      // after the host went quiet, as pause() waits for.
+      const { rows } = await pool.query<{ commits: string }>(
+        'select xact_commit::text as commits from pg_stat_database where datname = current_database()',
+      );
+      const stripe = new Map<string, number>();
+      for (const r of liveFake.requests()) {
+        const key = `${r.method} ${r.path.replace(/\/(pi|ch|re|cus|pm|evt)_[A-Za-z0-9_]+/g, '/{id}')}`;
+        stripe.set(key, (stripe.get(key) ?? 0) + 1);
+      }
+      return {
+        hostCpuSeconds: await cpuSeconds(liveHost.pid),
+        commits: Number(rows[0]?.commits ?? 0),
+        stripe,
+      };
+    };
+
     return {
       hostPid: liveHost.pid,
+      counters,
       closed,
       open,
       pause: async () => {
