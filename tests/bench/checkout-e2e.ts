@@ -4,6 +4,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
+import { FieldCipher } from '../../shared/crypto/field-cipher.js';
 import { AccessTokenService } from '../../shared/services/auth/access-token.js';
 import { Progress } from './progress.js';
 import { benchRedisUrl, removeRedisKeys } from './services.js';
@@ -296,6 +297,10 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
   let fake: FakeStripe | undefined;
   let host: Host | undefined;
   let listener: pg.Client | undefined;
+  // The bench writes customers itself, so it holds the host's PII key: a customer's email must open
+  // like a real one (the confirmation email decrypts it; an unreadable one fails every delivery).
+  const fernetKeys = randomBytes(32).toString('base64url') + '=';
+  const cipher = new FieldCipher(fernetKeys);
   let polling = true;
   let poller: Promise<void> = Promise.resolve();
   const close = async (): Promise<void> => {
@@ -324,7 +329,7 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
         STRIPE_WEBHOOK_SECRET: webhookSecret,
         JWT_SIGNING_KEYS: signingKeys,
         ADMIN_TOKEN: randomBytes(32).toString('base64url'),
-        FERNET_KEYS: randomBytes(32).toString('base64url') + '=',
+        FERNET_KEYS: fernetKeys,
         BLIND_INDEX_KEY: randomBytes(32).toString('base64url'),
         CURSOR_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
         LOG_LEVEL: 'warn',
@@ -357,8 +362,8 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
       const cartId = randomUUID();
       await pool.query(
         `insert into users (id, tenant_id, email_enc, email_bidx, name, password_hash, password_changed_at)
-         values ($1, $2, 'bench', $3, 'Bench', 'x', now() - interval '1 minute')`,
-        [userId, tenantId, `bench-${userId}`],
+         values ($1, $2, $3, $4, 'Bench', 'x', now() - interval '1 minute')`,
+        [userId, tenantId, cipher.encrypt(`bench-${userId}@example.test`), `bench-${userId}`],
       );
       await pool.query('insert into carts (id, tenant_id, user_id, version) values ($1, $2, $3, 1)', [
         cartId,
