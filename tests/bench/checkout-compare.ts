@@ -180,7 +180,7 @@ export async function runCompare(options: CompareOptions): Promise<void> {
       into.push(
         await side.target.closed(
           { concurrency, checkouts: perRound },
-          `  ${concurrency} clients, round ${round + 1}/${options.rounds}, ${side.name.padEnd(6)}`,
+          `  ${concurrency} client${concurrency === 1 ? '' : 's'}, round ${round + 1}/${options.rounds}, ${side.name.padEnd(6)}`,
         ),
       );
       settleWaits.push(await side.target.pause());
