@@ -12,7 +12,7 @@ import {
   type E2eCounters,
   type E2eTarget,
 } from './checkout-e2e.js';
-import { createScratchDatabase, type ScratchDatabase } from './scratch-db.js';
+import { createScratchDatabase, percentile, type ScratchDatabase } from './scratch-db.js';
 import { alternating, benchRedisUrl, describeServices, loadLine } from './services.js';
 
 /**
@@ -63,6 +63,25 @@ function merge(samples: ClosedSamples[]): ClosedSamples {
     failed: samples.reduce((t, s) => t + s.failed, 0),
     polled: samples.reduce((t, s) => t + s.polled, 0),
   };
+}
+
+/**
+ * 5th and 95th percentiles of the after/before p95 ratio over bootstrap resamples of each version's
+ * latencies: how far the ratio could move by the luck of which checkouts were measured. It does not
+ * see drift between rounds (the per-round ratios show that).
+ */
+export function p95RatioInterval(before: number[], after: number[], resamples = 1000): [number, number] {
+  const p95OfResample = (xs: number[]): number =>
+    percentile(
+      Array.from({ length: xs.length }, () => xs[Math.floor(Math.random() * xs.length)]!).sort(
+        (a, b) => a - b,
+      ),
+      95,
+    );
+  const ratios = Array.from({ length: resamples }, () => p95OfResample(after) / p95OfResample(before)).sort(
+    (a, b) => a - b,
+  );
+  return [percentile(ratios, 5), percentile(ratios, 95)];
 }
 
 /** A version's work at one level, summed over its rounds. */
@@ -218,12 +237,15 @@ export async function runCompare(options: CompareOptions): Promise<void> {
       );
       const ratio = stats.after.p95 / stats.before.p95;
       const met = ratio <= options.limit;
+      const [low, high] = p95RatioInterval(merge(samples.before).totals, merge(samples.after).totals);
+      // An interval that straddles the limit means this run cannot tell: more rounds, or a quieter machine.
+      const sure = high <= options.limit || low > options.limit ? '' : ', not conclusive';
       console.log(
-        `    → p95 after/before ${ratio.toFixed(2)}× (limit ≤ ${options.limit.toFixed(2)}×: ${met ? 'met' : 'NOT met'});` +
-          ` per round ${roundRatios.map((r) => r.toFixed(2)).join(' ')}`,
+        `    → p95 after/before ${ratio.toFixed(2)}× (limit ≤ ${options.limit.toFixed(2)}×: ${met ? 'met' : 'NOT met'}${sure});` +
+          ` 90 % bootstrap interval ${low.toFixed(2)}–${high.toFixed(2)}×; per round ${roundRatios.map((r) => r.toFixed(2)).join(' ')}`,
       );
       verdicts.push(
-        `${concurrency} client${concurrency === 1 ? '' : 's'} ${ratio.toFixed(2)}× ${met ? 'met' : 'NOT met'}`,
+        `${concurrency} client${concurrency === 1 ? '' : 's'} ${ratio.toFixed(2)}× ${met ? 'met' : 'NOT met'}${sure}`,
       );
     }
     const waited = [...settleWaits].sort((a, b) => a - b);
