@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
  * Another commit of this repository, compiled, for a benchmark to run beside the working tree: the
  * commit's files are exported with `git archive` into the system temp directory (nothing in the
  * repository's worktree list or index changes), this tree's node_modules is linked in, and `tsc`
- * builds its dist/. The build is kept under the commit id and reused by later runs.
+ * builds its dist/. The build is kept under the commit id and reused by later runs from the same tree.
  *
  * Linking node_modules is only honest when the commit's dependencies are the ones installed here: every
  * package the commit's package.json names must be installed at the same version (packages added since
@@ -85,7 +85,9 @@ export async function buildCommit(rev: string, log: (line: string) => void): Pro
   const subject = await git(['log', '-1', '--format=%s', commit]);
   const root = path.join(tmpdir(), `ecommerce-api-bench-${commit.slice(0, 12)}`);
   const marker = path.join(root, '.bench-built');
-  if (existsSync(marker) && (await readFile(marker, 'utf8')).trim() === commit)
+  // The build links one tree's node_modules: another tree (or a removed worktree) builds afresh.
+  const stamp = `${commit}\n${path.resolve('node_modules')}\n`;
+  if (existsSync(marker) && (await readFile(marker, 'utf8')) === stamp)
     return { root, commit, subject, reused: true };
 
   const then = JSON.parse(await git(['show', `${commit}:package.json`])) as PackageJson;
@@ -123,6 +125,6 @@ export async function buildCommit(rev: string, log: (line: string) => void): Pro
     stop();
   }
   await writeFile(timing, String((Date.now() - started) / 1000));
-  await writeFile(marker, commit);
+  await writeFile(marker, stamp);
   return { root, commit, subject, reused: false };
 }
