@@ -82,7 +82,7 @@ describe('abuse: health floods', () => {
     // shared machine every bit of extra work the host does costs it a place in the run queue, so the
     // tail measured the neighbours. Both phases get the same boost; the flood stays below the host, as
     // the attacker's CPU is elsewhere. Where raising a priority is not permitted, it runs as it is.
-    const boost = Number(process.env.ABUSE_HEALTH_HOST_PRIORITY_BOOST ?? 5);
+    const boost = Number(process.env.ABUSE_HEALTH_HOST_PRIORITY_BOOST ?? 10);
     const ownPriority = os.getPriority();
     let boosted = false;
     try {
