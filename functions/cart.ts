@@ -12,7 +12,7 @@ import {
   type CartBody,
 } from '../shared/schemas/cart.js';
 import { CartService } from '../shared/services/cart/cart-service.js';
-import { formatEtag, ifNoneMatchHits, parseIfMatch } from '../shared/services/cart/etag.js';
+import { formatEtag, ifNoneMatchHits, parseIfMatch } from '../shared/utils/etag.js';
 import { CART_WRITE_RATE_LIMIT, enforceLimit } from '../shared/services/rate-limit/limits.js';
 import { Problem } from '../shared/schemas/common.js';
 import { defineRoute, type RouteResult } from './lib/route.js';

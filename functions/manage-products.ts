@@ -6,15 +6,27 @@ import {
   ProductCreate,
   ProductParams,
   ProductPatch,
+  ProductWriteHeaders,
   jsonResponse,
   problemResponse,
+  productEtagHeader,
+  type ProductBody,
 } from '../shared/schemas/catalog.js';
 import { InventoryLedger, StockAdjustment, StockAdjustmentRequest } from '../shared/schemas/inventory.js';
 import { ProductAdminService } from '../shared/services/catalog/product-admin-service.js';
 import { StockLedgerService } from '../shared/services/inventory/stock-ledger-service.js';
+import { formatEtag, parseIfMatch } from '../shared/utils/etag.js';
 import { defineRoute } from './lib/route.js';
 
 const notFound = problemResponse('No such active product in this tenant');
+
+/** A product answer: the body and its version as the ETag. */
+const withEtag = (description: string): ReturnType<typeof jsonResponse> => ({
+  ...jsonResponse(Product, description),
+  headers: productEtagHeader,
+});
+
+const etagOf = (product: ProductBody): Record<string, string> => ({ etag: formatEtag(product.version) });
 
 export const createProduct = defineRoute({
   name: 'adminCreateProduct',
@@ -25,7 +37,7 @@ export const createProduct = defineRoute({
   summary: 'Create a product with its initial stock',
   body: ProductCreate,
   responses: {
-    201: jsonResponse(Product, 'Created (Location: the product)'),
+    201: withEtag('Created (Location: the product)'),
     409: problemResponse('The SKU is already used in this tenant'),
   },
   handler: async ({ body, domain }) => {
@@ -33,7 +45,7 @@ export const createProduct = defineRoute({
     return {
       status: 201,
       body: result,
-      headers: { location: `/api/products/${result.id}` },
+      headers: { location: `/api/products/${result.id}`, ...etagOf(result) },
       afterCommit,
     };
   },
@@ -46,16 +58,27 @@ export const updateProduct = defineRoute({
   access: 'admin',
   tags: ['admin'],
   summary: 'Update a product (any fields but stock)',
+  description:
+    'Send `If-Match` with the `ETag` of your read (GET /products/{id}) so that an edit someone made ' +
+    'meanwhile is not overwritten: the update applies only if the product is still at that version, ' +
+    'checked and applied in one statement (of two concurrent updates with the same ETag exactly one ' +
+    'wins). Every update bumps the version; the answer carries the new `ETag`.',
   params: ProductParams,
   body: ProductPatch,
+  headers: ProductWriteHeaders,
   responses: {
-    200: jsonResponse(Product, 'The updated product'),
+    200: withEtag('The updated product'),
     404: notFound,
     409: problemResponse('The new SKU is already used in this tenant'),
+    412: problemResponse(
+      'The product changed since the If-Match version was read (`type` …/precondition-failed); nothing changed.',
+    ),
   },
-  handler: async ({ params, body, domain }) => {
-    const { result, afterCommit } = await new ProductAdminService(domain).update(params.id, body);
-    return { body: result, afterCommit };
+  handler: async ({ params, body, domain, request }) => {
+    // Parsed before any write: a malformed header is a 400 and changes nothing.
+    const condition = parseIfMatch(request.headers.get('if-match'));
+    const { result, afterCommit } = await new ProductAdminService(domain).update(params.id, body, condition);
+    return { body: result, headers: etagOf(result), afterCommit };
   },
 });
 

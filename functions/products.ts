@@ -8,9 +8,11 @@ import {
   SearchPage,
   jsonResponse as json,
   problemResponse,
+  productEtagHeader,
 } from '../shared/schemas/catalog.js';
 import { ProductService } from '../shared/services/catalog/product-service.js';
 import { SearchService } from '../shared/services/catalog/search-service.js';
+import { formatEtag } from '../shared/utils/etag.js';
 import { defineRoute } from './lib/route.js';
 
 export const listProducts = defineRoute({
@@ -55,12 +57,18 @@ export const getProduct = defineRoute({
   tags: ['products'],
   summary: 'One product with its stock and rating summary',
   description:
-    'Cached for up to 5 minutes; any change to the product, its stock or its rating shows at once.',
+    'Cached for up to 5 minutes; any change to the product, its stock or its rating shows at once. The ' +
+    '`ETag` is the version of the product’s own fields, for `If-Match` on PATCH /manage/products/{id}; ' +
+    'stock and rating change without it, so it is not offered for `If-None-Match` revalidation.',
   params: ProductParams,
   responses: {
-    200: json(Product, 'The product'),
+    200: { ...json(Product, 'The product'), headers: productEtagHeader },
     404: problemResponse('No such active product in this tenant'),
   },
-  // The cached JSON text is the response body as it is (no parse and re-serialise per request).
-  handler: async ({ params, domain }) => ({ json: await new ProductService(domain).getJson(params.id) }),
+  // The cached JSON text is the response body as it is (no parse and re-serialise per request); its
+  // version comes off the text's first bytes.
+  handler: async ({ params, domain }) => {
+    const { json: text, version } = await new ProductService(domain).getJson(params.id);
+    return { json: text, ...(version === undefined ? {} : { headers: { etag: formatEtag(version) } }) };
+  },
 });

@@ -55,10 +55,11 @@ customEvents
 // Emitted by the reconciliation timer (shared/services/checkout/reconciliation.ts, trackMetric
 // 'ReconciliationCount' with customDimensions.outcome) after every run. Only the outcomes that are work
 // done for a payment the normal path missed count: a foreign intent or an outside refund is not ours.
+// The refund* outcomes are refunds a Stripe outage left pending, driven again by the same timer.
 var reconciliationWorkQuery = '''
 customMetrics
 | where name == "ReconciliationCount"
-| where tostring(customDimensions.outcome) in ("finalized", "refunded", "cancelled", "failed")
+| where tostring(customDimensions.outcome) in ("finalized", "refunded", "cancelled", "failed", "refundRedriven", "refundRefused", "refundStillPending")
 | summarize found = sum(valueSum)
 '''
 

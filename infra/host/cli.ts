@@ -15,6 +15,7 @@
 // "deployed" over instances in flight (tests/reliability/orchestrator-deploy.test.ts).
 import { startHost, type LocalHost } from './host.js';
 import { safeErrorReport } from './durable/errors.js';
+import { flushConsoleLog } from './log.js';
 
 interface CliArgs {
   port?: number;
@@ -105,6 +106,7 @@ const LOST_CONNECTION = /^(57P0[1-3]|08\d{3})$/;
  */
 function surviveLostDatabaseConnections(): void {
   process.on('uncaughtException', (error: Error & { code?: unknown }) => {
+    flushConsoleLog();
     if (typeof error.code === 'string' && LOST_CONNECTION.test(error.code)) {
       console.error(
         `database connection lost (${error.code}); the connection is discarded and the work retried`,
@@ -124,6 +126,7 @@ async function main(): Promise<void> {
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals): void => {
     signals++;
+    flushConsoleLog();
     const host = running.host;
     if (signals > 1 || !host) {
       console.error(`\n${signal} again: exiting now`);
@@ -152,6 +155,8 @@ async function main(): Promise<void> {
     ...(args.embedded ? {} : { migrate: args.migrate ?? true, seed: args.seed ?? false }),
   });
   running.host = host;
+  // The host's own lines are queued (log.ts); the banner comes after them.
+  flushConsoleLog();
   console.log(banner(host));
   console.log(`  Started in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   if (args.readyJson)
@@ -168,6 +173,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
+  flushConsoleLog();
   console.error(`The local host could not start:\n${safeErrorReport(error)}`);
   process.exit(1);
 });

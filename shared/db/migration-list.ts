@@ -6,6 +6,7 @@ import { Migration0004LeastPrivilege } from './migrations/0004-least-privilege.j
 import { Migration0006OrderLifecycle } from './migrations/0006-order-lifecycle.js';
 import { Migration0007RetentionAndFairStock } from './migrations/0007-retention-and-fair-stock.js';
 import { Migration0008Refunds } from './migrations/0008-refunds.js';
+import { Migration0009ProductVersion } from './migrations/0009-product-version.js';
 import { AuditMigration0001Log } from './audit-migrations/0001-audit-log.js';
 import { AuditMigration0002AppendOnly } from './audit-migrations/0002-audit-log-append-only.js';
 
@@ -19,6 +20,7 @@ export const appMigrations: MigrationObject[] = [
   { name: '0006-order-lifecycle', class: Migration0006OrderLifecycle },
   { name: '0007-retention-and-fair-stock', class: Migration0007RetentionAndFairStock },
   { name: '0008-refunds', class: Migration0008Refunds },
+  { name: '0009-product-version', class: Migration0009ProductVersion },
 ];
 export const auditMigrations: MigrationObject[] = [
   { name: '0001-audit-log', class: AuditMigration0001Log },

@@ -5,7 +5,8 @@ export type ProductStatus = 'active' | 'archived';
 
 /** The `search` tsvector is a generated column maintained by PostgreSQL and deliberately not mapped. */
 export class Product {
-  [OptionalProps]?: 'description' | 'status' | 'ratingCount' | 'ratingSum' | 'createdAt' | 'updatedAt';
+  [OptionalProps]?:
+    'description' | 'status' | 'ratingCount' | 'ratingSum' | 'version' | 'createdAt' | 'updatedAt';
   id!: string;
   tenantId!: string;
   sku!: string;
@@ -16,6 +17,8 @@ export class Product {
   status: ProductStatus = 'active';
   ratingCount = 0;
   ratingSum = 0;
+  /** Bumped by every admin update or archive (the ETag); stock and ratings leave it alone. */
+  version = 1;
   createdAt: Date = new Date();
   updatedAt: Date = new Date();
 }
@@ -34,6 +37,7 @@ export const ProductSchema = new EntitySchema<Product>({
     status: { type: 'text' },
     ratingCount: { type: 'integer' },
     ratingSum: { type: 'integer' },
+    version: { type: 'integer' },
     ...timestamps,
   },
 });

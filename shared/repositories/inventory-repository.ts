@@ -114,7 +114,10 @@ export class InventoryRepository {
     return rows[0] ?? null;
   }
 
-  /** The newest ledger rows of the product, newest first. */
+  /**
+   * The newest ledger rows of the product, newest first. Ordered by the table's bigint id: a bare `id`
+   * would name the text output column and sort 1000 before 999.
+   */
   async movements(
     productId: string,
     limit: number,
@@ -125,7 +128,7 @@ export class InventoryRepository {
               to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as created_at
          from stock_movements
         where product_id = ? and tenant_id = ? ${kinds ? 'and kind in (?)' : ''}
-        order by id desc limit ?`,
+        order by stock_movements.id desc limit ?`,
       kinds ? [productId, this.ctx.tenantId, [...kinds], limit] : [productId, this.ctx.tenantId, limit],
     );
   }

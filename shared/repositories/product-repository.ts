@@ -32,7 +32,12 @@ export interface ProductRow {
 
 export interface ProductDetailRow extends ProductRow {
   available: number;
+  /** products.version: the ETag (see migration 0009). */
+  version: number;
 }
+
+/** What a detail read selects beyond PRODUCT_COLUMNS (lists and search need no version). */
+const DETAIL_COLUMNS = `${PRODUCT_COLUMNS}, p.version`;
 
 /** Where the next page starts, for each sort order (the last row's sort key). */
 export type ProductListAfter =
@@ -78,7 +83,7 @@ export class ProductRepository {
   /** An active product with its sellable stock, or null (missing, archived or another tenant's). */
   async findActive(id: string): Promise<ProductDetailRow | null> {
     const rows = await this.ctx.em.execute<ProductDetailRow[]>(
-      `select ${PRODUCT_COLUMNS}, coalesce(i.available, 0) as available
+      `select ${DETAIL_COLUMNS}, coalesce(i.available, 0) as available
          from products p
          left join inventory i on i.product_id = p.id and i.tenant_id = p.tenant_id
         where p.id = ? and p.tenant_id = ? and p.status = 'active'`,
@@ -133,7 +138,7 @@ export class ProductRepository {
          insert into stock_movements (tenant_id, product_id, kind, on_hand_delta, reserved_delta, reason, actor_id)
          select tenant_id, product_id, 'restock', available, 0, 'initial stock', ?::uuid from i where available > 0
        )
-       select ${PRODUCT_COLUMNS}, i.available from p, i`,
+       select ${DETAIL_COLUMNS}, i.available from p, i`,
       [
         newId(),
         this.ctx.tenantId,
@@ -149,8 +154,19 @@ export class ProductRepository {
     return rows[0] ?? null;
   }
 
-  /** Applies the given fields to an active product; null when there is no such product. */
-  async update(id: string, patch: ProductUpdate): Promise<ProductDetailRow | null> {
+  /**
+   * Applies the given fields to an active product and bumps its version; null when there is no such
+   * product or, with `versions`, when it is at none of them. The version check sits in the UPDATE's
+   * WHERE: under READ COMMITTED a concurrent writer blocks on the row lock and then re-evaluates the
+   * condition against the committed row, so of several writers holding the same version exactly one
+   * matches. (No read-then-write: a check before the UPDATE could pass for both.)
+   */
+  async update(
+    id: string,
+    patch: ProductUpdate,
+    versions?: readonly number[],
+  ): Promise<ProductDetailRow | null> {
+    if (versions?.length === 0) return null; // no listed tag can ever match
     const sets: string[] = [];
     const params: unknown[] = [];
     for (const [field, column] of Object.entries(UPDATABLE) as [keyof ProductUpdate, string][]) {
@@ -158,17 +174,22 @@ export class ProductRepository {
       sets.push(`${column} = ?`);
       params.push(patch[field]);
     }
-    sets.push('updated_at = now()');
+    sets.push('version = p.version + 1', 'updated_at = now()');
     params.push(id, this.ctx.tenantId);
+    let versionCondition = '';
+    if (versions) {
+      versionCondition = ' and p.version in (?)';
+      params.push([...versions]);
+    }
     try {
       const rows = await this.ctx.em.execute<ProductDetailRow[]>(
-        `with p as (
-           update products set ${sets.join(', ')}
-            where id = ? and tenant_id = ? and status = 'active'
+        `with u as (
+           update products p set ${sets.join(', ')}
+            where p.id = ? and p.tenant_id = ? and p.status = 'active'${versionCondition}
            returning *
          )
-         select ${PRODUCT_COLUMNS}, coalesce(i.available, 0) as available
-           from p left join inventory i on i.product_id = p.id`,
+         select ${DETAIL_COLUMNS}, coalesce(i.available, 0) as available
+           from u p left join inventory i on i.product_id = p.id`,
         params,
       );
       return rows[0] ?? null;
@@ -183,7 +204,7 @@ export class ProductRepository {
   /** Archives an active product; false when there is none to archive. */
   async archive(id: string): Promise<boolean> {
     const rows = await this.ctx.em.execute<{ id: string }[]>(
-      `update products set status = 'archived', updated_at = now()
+      `update products set status = 'archived', version = version + 1, updated_at = now()
         where id = ? and tenant_id = ? and status = 'active'
        returning id`,
       [id, this.ctx.tenantId],

@@ -150,7 +150,41 @@ export const ProductSummary = z
 
 export const Product = ProductSummary.extend({
   available: z.number().int().openapi({ description: 'Sellable quantity right now.' }),
+  version: z
+    .number()
+    .int()
+    .min(1)
+    .openapi({
+      description:
+        'Bumped by every change to the product’s own fields (an update or archive); the `ETag` header is ' +
+        '`"v<version>"`. Stock and rating move without changing it.',
+    }),
 }).openapi('Product');
+
+const PRODUCT_ETAG_EXAMPLE = '"v3"';
+
+/** The ETag response header of a product (the detail, create and update answers). */
+export const productEtagHeader = {
+  ETag: {
+    schema: { type: 'string' as const, example: PRODUCT_ETAG_EXAMPLE },
+    description:
+      'The product’s version (`"v<version>"`): send it as `If-Match` to PATCH /manage/products/{id} so ' +
+      'an edit made meanwhile is not overwritten.',
+  },
+};
+
+export const ProductWriteHeaders = z.object({
+  'If-Match': z
+    .string()
+    .optional()
+    .openapi({
+      description:
+        'Apply the update only if the product is still at this version (the `ETag` of your read), or ' +
+        '`*` (any version). A stale ETag → 412 and nothing changes; a malformed header → 400. Without ' +
+        'it, the update applies to whatever version is current.',
+      example: PRODUCT_ETAG_EXAMPLE,
+    }),
+});
 
 export const SearchHit = ProductSummary.extend({
   rank: z.number().openapi({ description: 'Relevance (ts_rank; higher is better).' }),

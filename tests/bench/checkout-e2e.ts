@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
+import { FieldCipher } from '../../shared/crypto/field-cipher.js';
 import { AccessTokenService } from '../../shared/services/auth/access-token.js';
 import { Progress } from './progress.js';
 import { benchRedisUrl, removeRedisKeys } from './services.js';
@@ -98,12 +100,13 @@ const OPEN_LOOP_CLIENTS = 48;
 
 interface Host {
   baseUrl: string;
+  pid: number;
   stop(): Promise<void>;
   output(): string;
 }
 
-async function spawnHost(env: NodeJS.ProcessEnv): Promise<Host> {
-  const cli = path.join(process.cwd(), 'dist', 'infra', 'host', 'cli.js');
+async function spawnHost(root: string, env: NodeJS.ProcessEnv, migrate: boolean): Promise<Host> {
+  const cli = path.join(root, 'dist', 'infra', 'host', 'cli.js');
   const args = [
     cli,
     '--port',
@@ -111,13 +114,15 @@ async function spawnHost(env: NodeJS.ProcessEnv): Promise<Host> {
     '--ready-json',
     '--no-embedded',
     '--no-local-settings',
-    '--no-migrate',
+    migrate ? '--migrate' : '--no-migrate',
     '--no-seed',
   ];
   const profile = process.env.BENCH_HOST_CPU_PROF
     ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_HOST_CPU_PROF}`]
     : [];
+  // The host finds host.json (and the functions) upwards from its working directory: its own tree's.
   const child: ChildProcess = spawn(process.execPath, [...profile, ...args], {
+    cwd: root,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -127,6 +132,8 @@ async function spawnHost(env: NodeJS.ProcessEnv): Promise<Host> {
   child.stderr!.on('data', (c: Buffer) => (output += c.toString('utf8')));
   const stop = async (): Promise<void> => {
     if (child.exitCode !== null || child.signalCode !== null) return;
+    // A paused host (SIGSTOP) would keep the SIGTERM pending until continued.
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
     await exited;
@@ -149,16 +156,137 @@ async function spawnHost(env: NodeJS.ProcessEnv): Promise<Host> {
     await stop();
     throw error;
   });
-  return { baseUrl: ready.baseUrl, stop, output: () => output };
+  return { baseUrl: ready.baseUrl, pid: child.pid!, stop, output: () => output };
 }
 
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc (Linux). */
+async function cpuSeconds(pid: number): Promise<number> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name (which may hold spaces): utime and stime are 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** USER_HZ: 100 on every Linux the project runs on (sysconf(_SC_CLK_TCK)). */
+const CLOCK_TICKS = 100;
+
+/**
+ * Waits until the host has finished the work a level left behind (orchestrations completing after the
+ * confirm, outbox relays, emails): under `busyShare` of one core over a `windowMs` window, or `maxMs`.
+ * Returns the time waited; without /proc it waits `windowMs` once.
+ */
+async function waitUntilQuiet(
+  pid: number,
+  busyShare = 0.05,
+  windowMs = 500,
+  maxMs = 15_000,
+): Promise<number> {
+  const started = performance.now();
+  for (;;) {
+    const before = await cpuSeconds(pid).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, windowMs));
+    if (before === undefined) return performance.now() - started;
+    const used = (await cpuSeconds(pid)) - before;
+    if (used / (windowMs / 1000) < busyShare || performance.now() - started > maxMs)
+      return performance.now() - started;
+  }
+}
+
+/** A closed-loop client: one customer at a time, replaced by a fresh one now and then (see `fillCart`). */
 interface Client {
   userId: string;
   cartId: string;
   headers: Record<string, string>;
+  /** Checkouts placed as this customer, and when the customer (and its access token) was made. */
+  checkouts: number;
+  since: number;
 }
 
-export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]> {
+/**
+ * A customer places at most this many checkouts, within this many ms, before the client becomes a new
+ * customer: the API limits checkouts per account (30 per 10 minutes, CHECKOUT_RATE_LIMIT) and access
+ * tokens live 15 minutes. A real shop's load comes from many customers, so this changes nothing a
+ * checkout measures; the change happens untimed, before the cart is filled.
+ */
+const CHECKOUTS_PER_CUSTOMER = 25;
+const CUSTOMER_MAX_AGE_MS = 9 * 60_000;
+
+/** Where and how one version of the API runs for the end-to-end measurements. */
+export interface E2eTargetOptions {
+  url: string;
+  auditUrl: string;
+  /** The tree whose compiled `dist/` the host runs (and whose host.json it reads); default this one. */
+  root?: string;
+  /**
+   * The host applies its own tree's migrations at start: for a database created empty, when the tree
+   * is another commit's (its schema is not this tree's). Default false: the caller migrated.
+   */
+  migrate?: boolean;
+  /** Send the sample shipping address with POST /checkout (trees before it existed reject the field). */
+  shippingAddress?: boolean;
+  /** Clients to create (the most concurrent level's, or the open loop's). */
+  clients: number;
+  /** Untimed checkouts at start (JIT, pools, the durable engine's workers), 4 at a time. */
+  warmup?: number;
+  /** Settings added to the host's environment (e.g. LOCAL_MAIL_DIR). */
+  env?: Record<string, string>;
+  log: (line: string) => void;
+}
+
+/** One closed-loop level's raw measurements (unsorted), for pooling over interleaved rounds. */
+export interface ClosedSamples {
+  concurrency: number;
+  totals: number[];
+  accepts: number[];
+  seconds: number;
+  failed: number;
+  polled: number;
+}
+
+/** Running totals of the work a version did, to difference around a level: where its time goes. */
+export interface E2eCounters {
+  /** CPU seconds of the host process (all threads), from /proc. */
+  hostCpuSeconds: number;
+  /** Transactions committed in the version's app database (pg_stat_database). */
+  commits: number;
+  /** Requests the fake Stripe received, by `METHOD /path` with ids replaced by `{id}`. */
+  stripe: Map<string, number>;
+}
+
+/** A running version of the API: its host, fake Stripe, tenant, clients and order-settled listener. */
+export interface E2eTarget {
+  readonly hostPid: number;
+  counters(): Promise<E2eCounters>;
+  closed(level: { concurrency: number; checkouts: number }, label?: string): Promise<ClosedSamples>;
+  open(fraction: number, rate: number, checkouts: number): Promise<E2eOpenLoopStats>;
+  /**
+   * Waits until the host has finished what the last level left behind, then freezes it (SIGSTOP), so
+   * another version can be measured on a machine this one does not share. Returns the ms waited.
+   */
+  pause(): Promise<number>;
+  resume(): void;
+  close(): Promise<void>;
+}
+
+export function summariseClosed(s: ClosedSamples): E2eStats {
+  const totals = [...s.totals].sort((a, b) => a - b);
+  const accepts = [...s.accepts].sort((a, b) => a - b);
+  return {
+    concurrency: s.concurrency,
+    checkouts: totals.length,
+    seconds: s.seconds,
+    perSecond: totals.length / s.seconds,
+    p50: percentile(totals, 50),
+    p95: percentile(totals, 95),
+    p99: percentile(totals, 99),
+    acceptP50: percentile(accepts, 50),
+    acceptP95: percentile(accepts, 95),
+    failed: s.failed,
+    polled: s.polled,
+  };
+}
+
+export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarget> {
   const pool = new pg.Pool({ connectionString: options.url, max: 4 });
   // The scratch database is dropped (with force) right after: a connection still saying goodbye then
   // gets an error, which must not crash the benchmark.
@@ -169,26 +297,47 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
   let fake: FakeStripe | undefined;
   let host: Host | undefined;
   let listener: pg.Client | undefined;
+  // The bench writes customers itself, so it holds the host's PII key: a customer's email must open
+  // like a real one (the confirmation email decrypts it; an unreadable one fails every delivery).
+  const fernetKeys = randomBytes(32).toString('base64url') + '=';
+  const cipher = new FieldCipher(fernetKeys);
+  let polling = true;
+  let poller: Promise<void> = Promise.resolve();
+  const close = async (): Promise<void> => {
+    polling = false;
+    await poller;
+    await host?.stop();
+    await fake?.close();
+    await listener?.end().catch(() => undefined);
+    await pool.end();
+    await removeRedisKeys(benchRedisUrl(), redisPrefix).catch(() => undefined);
+  };
   try {
     fake = await startFakeStripe({ webhookSecret });
-    host = await spawnHost({
-      ...process.env,
-      APP_ENV: 'local',
-      DATABASE_URL: options.url,
-      AUDIT_DATABASE_URL: options.auditUrl,
-      DATABASE_POOL_MAX: '20',
-      REDIS_URL: benchRedisUrl(),
-      REDIS_KEY_PREFIX: redisPrefix,
-      STRIPE_API_BASE: fake.url,
-      STRIPE_SECRET_KEY: `sk_test_${randomBytes(18).toString('base64url')}`,
-      STRIPE_WEBHOOK_SECRET: webhookSecret,
-      JWT_SIGNING_KEYS: signingKeys,
-      ADMIN_TOKEN: randomBytes(32).toString('base64url'),
-      FERNET_KEYS: randomBytes(32).toString('base64url') + '=',
-      BLIND_INDEX_KEY: randomBytes(32).toString('base64url'),
-      CURSOR_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
-      LOG_LEVEL: 'warn',
-    });
+    host = await spawnHost(
+      options.root ?? process.cwd(),
+      {
+        ...process.env,
+        APP_ENV: 'local',
+        DATABASE_URL: options.url,
+        AUDIT_DATABASE_URL: options.auditUrl,
+        DATABASE_POOL_MAX: '20',
+        REDIS_URL: benchRedisUrl(),
+        REDIS_KEY_PREFIX: redisPrefix,
+        STRIPE_API_BASE: fake.url,
+        STRIPE_SECRET_KEY: `sk_test_${randomBytes(18).toString('base64url')}`,
+        STRIPE_WEBHOOK_SECRET: webhookSecret,
+        JWT_SIGNING_KEYS: signingKeys,
+        ADMIN_TOKEN: randomBytes(32).toString('base64url'),
+        FERNET_KEYS: fernetKeys,
+        BLIND_INDEX_KEY: randomBytes(32).toString('base64url'),
+        CURSOR_SIGNING_KEYS: `bench:${randomBytes(32).toString('base64url')}`,
+        LOG_LEVEL: 'warn',
+        ...options.env,
+      },
+      options.migrate ?? false,
+    );
+    const liveHost = host;
     fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
 
     const tenantId = randomUUID();
@@ -208,19 +357,13 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       audience: 'ecommerce-api-clients',
       signingKeys,
     });
-    const openLoop = options.openLoop ?? { fractions: openLoopFractions() };
-    const maxClients = Math.max(
-      ...options.levels.map((l) => l.concurrency),
-      openLoop.fractions.length > 0 ? OPEN_LOOP_CLIENTS : 0,
-    );
-    const clients: Client[] = [];
-    for (let i = 0; i < maxClients; i++) {
+    const newCustomer = async (client: Partial<Client> = {}): Promise<Client> => {
       const userId = randomUUID();
       const cartId = randomUUID();
       await pool.query(
         `insert into users (id, tenant_id, email_enc, email_bidx, name, password_hash, password_changed_at)
-         values ($1, $2, 'bench', $3, 'Bench', 'x', now() - interval '1 minute')`,
-        [userId, tenantId, `bench-${userId}`],
+         values ($1, $2, $3, $4, 'Bench', 'x', now() - interval '1 minute')`,
+        [userId, tenantId, cipher.encrypt(`bench-${userId}@example.test`), `bench-${userId}`],
       );
       await pool.query('insert into carts (id, tenant_id, user_id, version) values ($1, $2, $3, 1)', [
         cartId,
@@ -228,13 +371,22 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
         userId,
       ]);
       const token = await tokens.issue({ userId, tenantId, roles: ['customer'] });
-      clients.push({
+      return Object.assign(client, {
         userId,
         cartId,
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        checkouts: 0,
+        since: performance.now(),
       });
-    }
+    };
+    const clients: Client[] = [];
+    for (let i = 0; i < options.clients; i++) clients.push(await newCustomer());
     const fillCart = async (client: Client): Promise<void> => {
+      if (
+        client.checkouts >= CHECKOUTS_PER_CUSTOMER ||
+        performance.now() - client.since > CUSTOMER_MAX_AGE_MS
+      )
+        await newCustomer(client);
       await pool.query(
         `insert into cart_lines (id, tenant_id, cart_id, product_id, quantity) values ($1, $2, $3, $4, 1)
          on conflict (cart_id, product_id) do update set quantity = 1`,
@@ -259,16 +411,16 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
     await pool.query(`create trigger bench_order_settled after update of status on orders for each row
       when (new.status is distinct from old.status and new.status in ('confirmed', 'failed', 'expired', 'cancelled'))
       execute function bench_order_settled()`);
-    listener = new pg.Client({ connectionString: options.url });
-    listener.on('error', () => undefined);
-    await listener.connect();
-    listener.on('notification', (n) => {
+    const liveListener = new pg.Client({ connectionString: options.url });
+    listener = liveListener;
+    liveListener.on('error', () => undefined);
+    await liveListener.connect();
+    liveListener.on('notification', (n) => {
       const [orderId, status] = (n.payload ?? '').split(' ');
       if (orderId && status) settle(orderId, { status, at: performance.now(), polled: false });
     });
-    await listener.query('listen bench_order_settled');
-    let polling = true;
-    const poller = (async () => {
+    await liveListener.query('listen bench_order_settled');
+    poller = (async () => {
       while (polling) {
         await new Promise((r) => setTimeout(r, 250));
         // Only orders a notification should long have ended: the poll must not race notifications.
@@ -282,6 +434,10 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       }
     })();
 
+    const body = JSON.stringify({
+      paymentMethodId: 'pm_card_visa',
+      ...(options.shippingAddress === false ? {} : { shippingAddress: SAMPLE_ADDRESS }),
+    });
     const checkout = async (
       client: Client,
       /** When the checkout was due (open loop): latency counts from then, waiting included. */
@@ -290,10 +446,11 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
     ): Promise<{ total: number; accept: number; ok: boolean; polled: boolean }> => {
       if (!filled) await fillCart(client);
       const started = dueAt ?? performance.now();
-      const res = await fetch(`${host!.baseUrl}/checkout`, {
+      client.checkouts++;
+      const res = await fetch(`${liveHost.baseUrl}/checkout`, {
         method: 'POST',
         headers: { ...client.headers, 'idempotency-key': randomUUID() },
-        body: JSON.stringify({ paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS }),
+        body,
       });
       const accept = performance.now() - started;
       if (res.status !== 202) throw new Error(`POST /checkout answered ${res.status}: ${await res.text()}`);
@@ -309,16 +466,20 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
     };
 
     // Warm-up: JIT, connection pools, the durable engine's workers.
-    await Promise.all(clients.slice(0, 4).map((c) => checkout(c)));
+    const warm = clients.slice(0, Math.min(4, clients.length));
+    for (let done = 0; done < (options.warmup ?? 4); done += warm.length)
+      await Promise.all(warm.map((c) => checkout(c)));
 
-    const results: E2eStats[] = [];
-    for (const level of options.levels) {
+    const closed = async (
+      level: { concurrency: number; checkouts: number },
+      label = `  e2e checkouts, ${level.concurrency} concurrent`,
+    ): Promise<ClosedSamples> => {
       const totals: number[] = [];
       const accepts: number[] = [];
       let failed = 0;
       let polled = 0;
       let next = 0;
-      const progress = new Progress(`  e2e checkouts, ${level.concurrency} concurrent`, level.checkouts);
+      const progress = new Progress(label, level.checkouts);
       const started = performance.now();
       await Promise.all(
         clients.slice(0, level.concurrency).map(async (client) => {
@@ -338,32 +499,11 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
         options.log(
           `  ${polled} of ${totals.length} checkouts were timed by the fallback poll, not a notification`,
         );
-      totals.sort((a, b) => a - b);
-      accepts.sort((a, b) => a - b);
-      results.push({
-        concurrency: level.concurrency,
-        checkouts: totals.length,
-        seconds,
-        perSecond: totals.length / seconds,
-        p50: percentile(totals, 50),
-        p95: percentile(totals, 95),
-        p99: percentile(totals, 99),
-        acceptP50: percentile(accepts, 50),
-        acceptP95: percentile(accepts, 95),
-        failed,
-        polled,
-      });
-    }
+      return { concurrency: level.concurrency, totals, accepts, seconds, failed, polled };
+    };
 
     // Open loop: Poisson arrivals at a fraction of the saturated throughput.
-    const reference = results.reduce<E2eStats | undefined>(
-      (best, r) => (!best || r.concurrency > best.concurrency ? r : best),
-      undefined,
-    );
-    const openStats: E2eOpenLoopStats[] = [];
-    const openCheckouts = openLoop.checkouts ?? options.levels[options.levels.length - 1]?.checkouts ?? 0;
-    for (const fraction of reference && openCheckouts > 0 ? openLoop.fractions : []) {
-      const rate = reference!.perSecond * fraction;
+    const open = async (fraction: number, rate: number, checkouts: number): Promise<E2eOpenLoopStats> => {
       const totals: number[] = [];
       const accepts: number[] = [];
       let failed = 0;
@@ -387,12 +527,12 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       };
       const progress = new Progress(
         `  e2e open loop, ${rate.toFixed(1)}/s offered (${Math.round(fraction * 100)} %)`,
-        openCheckouts,
+        checkouts,
       );
       const runs: Promise<void>[] = [];
       const started = performance.now();
       let dueAt = started;
-      for (let i = 0; i < openCheckouts; i++) {
+      for (let i = 0; i < checkouts; i++) {
         // Exponential gaps: a Poisson process with the offered mean rate.
         dueAt += (-Math.log(1 - Math.random()) / rate) * 1000;
         const wait = dueAt - performance.now();
@@ -422,7 +562,7 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
       const seconds = (performance.now() - started) / 1000;
       totals.sort((a, b) => a - b);
       accepts.sort((a, b) => a - b);
-      openStats.push({
+      return {
         fraction,
         offeredPerSecond: rate,
         perSecond: totals.length / seconds,
@@ -436,25 +576,79 @@ export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]>
         maxInFlight,
         failed,
         polled,
-      });
-    }
-    polling = false;
-    await poller;
+      };
+    };
+
+    const liveFake = fake;
+    const counters = async (): Promise<E2eCounters> => {
+      // Statistics reach pg_stat_database when a backend goes idle (at most a second later): read them
+      // after the host went quiet, as pause() waits for.
+      const { rows } = await pool.query<{ commits: string }>(
+        'select xact_commit::text as commits from pg_stat_database where datname = current_database()',
+      );
+      const stripe = new Map<string, number>();
+      for (const r of liveFake.requests()) {
+        const key = `${r.method} ${r.path.replace(/\/(pi|ch|re|cus|pm|evt)_[A-Za-z0-9_]+/g, '/{id}')}`;
+        stripe.set(key, (stripe.get(key) ?? 0) + 1);
+      }
+      return {
+        hostCpuSeconds: await cpuSeconds(liveHost.pid),
+        commits: Number(rows[0]?.commits ?? 0),
+        stripe,
+      };
+    };
+
+    return {
+      hostPid: liveHost.pid,
+      counters,
+      closed,
+      open,
+      pause: async () => {
+        const waited = await waitUntilQuiet(liveHost.pid);
+        process.kill(liveHost.pid, 'SIGSTOP');
+        return waited;
+      },
+      resume: () => void process.kill(liveHost.pid, 'SIGCONT'),
+      close,
+    };
+  } catch (error) {
+    if (host) options.log(host.output().slice(-3000));
+    await close();
+    throw error;
+  }
+}
+
+export async function runE2eBench(options: E2eBenchOptions): Promise<E2eStats[]> {
+  const openLoop = options.openLoop ?? { fractions: openLoopFractions() };
+  const target = await openE2eTarget({
+    url: options.url,
+    auditUrl: options.auditUrl,
+    clients: Math.max(
+      ...options.levels.map((l) => l.concurrency),
+      openLoop.fractions.length > 0 ? OPEN_LOOP_CLIENTS : 0,
+    ),
+    log: options.log,
+  });
+  try {
+    const results: E2eStats[] = [];
+    for (const level of options.levels) results.push(summariseClosed(await target.closed(level)));
+
+    const reference = results.reduce<E2eStats | undefined>(
+      (best, r) => (!best || r.concurrency > best.concurrency ? r : best),
+      undefined,
+    );
+    const openStats: E2eOpenLoopStats[] = [];
+    const openCheckouts = openLoop.checkouts ?? options.levels[options.levels.length - 1]?.checkouts ?? 0;
+    for (const fraction of reference && openCheckouts > 0 ? openLoop.fractions : [])
+      openStats.push(await target.open(fraction, reference!.perSecond * fraction, openCheckouts));
     if (openStats.length > 0) {
       // A caller that reports them itself prints them where they belong, after the closed-loop lines.
       if (options.onOpenLoop) options.onOpenLoop(openStats);
       else for (const line of describeOpenLoop(results, openStats)) options.log(line);
     }
     return results;
-  } catch (error) {
-    if (host) options.log(host.output().slice(-3000));
-    throw error;
   } finally {
-    await host?.stop();
-    await fake?.close();
-    await listener?.end().catch(() => undefined);
-    await pool.end();
-    await removeRedisKeys(benchRedisUrl(), redisPrefix).catch(() => undefined);
+    await target.close();
   }
 }
 

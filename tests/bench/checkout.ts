@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { resetSettingsForTests } from '../../shared/config/index.js';
 import { closeOrms } from '../../shared/db/orm.js';
 import { closeRedis } from '../../shared/cache/redis.js';
+import { runCompare } from './checkout-compare.js';
 import { describeOpenLoop, runE2eBench, type E2eOpenLoopStats } from './checkout-e2e.js';
 import { runReservationBench, type PatternStats } from './checkout-reservations.js';
 import { createScratchDatabase } from './scratch-db.js';
@@ -21,7 +22,20 @@ function row(name: string, s: PatternStats): string {
   return `    ${name.padEnd(44)} ${fmt(s.tps).padStart(7)}/s   p50 ${fmt(s.p50, 1).padStart(6)} ms   p99 ${fmt(s.p99, 1).padStart(6)} ms${s.errors ? `   errors ${s.errors}` : ''}`;
 }
 
+/** `--levels 1,8,16`: positive integers. */
+function levelsArg(args: string[], fallback: number[]): number[] {
+  const i = args.indexOf('--levels');
+  if (i < 0) return fallback;
+  const levels = (args[i + 1] ?? '').split(',').map(Number);
+  if (levels.length === 0 || levels.some((l) => !Number.isInteger(l) || l <= 0))
+    throw new Error('--levels must be a comma-separated list of positive integers');
+  return levels;
+}
+
 /**
+ * `npm run bench checkout -- --compare <commit> [--rounds 4] [--checkouts 200] [--levels 1,8]`:
+ * end-to-end latency of that commit against this tree, interleaved (checkout-compare.ts).
+ *
  * `npm run bench checkout [--workers 32] [--seconds 5] [--rounds 3] [--checkouts 300] [--skip-e2e]
  *  [--skip-reservations]`
  * Needs PostgreSQL on 127.0.0.1:5432 (BENCH_PG_ADMIN_URL to override) and Redis (REDIS_URL, default
@@ -32,6 +46,20 @@ function row(name: string, s: PatternStats): string {
  * load, and a closed loop at saturation only measures its own queue (latency ≈ clients / throughput).
  */
 export async function run(args: string[]): Promise<void> {
+  const compare = args.indexOf('--compare');
+  if (compare >= 0) {
+    const before = args[compare + 1];
+    if (!before || before.startsWith('--'))
+      throw new Error('--compare needs a commit, e.g. --compare c5c67b7');
+    return runCompare({
+      before,
+      rounds: arg(args, 'rounds', 4),
+      checkouts: arg(args, 'checkouts', 200),
+      levels: levelsArg(args, [1, 8]),
+      limit: 1.1,
+      log: (line) => void process.stderr.write(line + '\n'),
+    });
+  }
   const workers = arg(args, 'workers', 32);
   const seconds = arg(args, 'seconds', 5);
   const rounds = arg(args, 'rounds', 3);

@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { AccessTokenService } from '../../shared/services/auth/access-token.js';
+import { CART_WRITE_RATE_LIMIT, CHECKOUT_RATE_LIMIT } from '../../shared/services/rate-limit/limits.js';
 import { waitUntil } from '../support/faults.js';
 import { spawnHost, type HostProcess } from '../support/host-process.js';
 import { checkInvariants, type InvariantReport } from '../support/invariants.js';
@@ -15,8 +16,12 @@ import { benchRedisUrl, describeServices, loadLine, removeRedisKeys } from './se
  * Functions host on loopback — browse the product list, product details, search, cart reads and
  * writes, checkouts — from a clean checkout with no settings: a scratch database pair, the machine's
  * Redis (127.0.0.1:6379, a key prefix of its own, removed afterwards), a fake Stripe of its own, and
- * the compiled host as a child process. Closed loop: N virtual users, each its own customer, each
- * running one request after another for the duration.
+ * the compiled host as a child process. Closed loop: N virtual users, each running one request after
+ * another for the duration as a customer; a virtual user moves on to a fresh customer after each
+ * order (or before its customer's cart writes or checkouts could reach the production per-user rate
+ * limits of shared/services/rate-limit/limits.ts, or the fair-stock cap on open unpaid orders), so
+ * the run measures the API, not the limiter: a shop's traffic comes from many customers, and one
+ * script hammering one account is what those limits exist to stop.
  *
  * Printed: throughput and p50/p99 per operation, each beside the same run's HTTP floor (an invalid
  * product id: host + function pipeline, answered 400 before any database or cache access) as a ratio;
@@ -107,6 +112,8 @@ class Recorder {
   /** Expected business refusals (e.g. 409 sold out), counted apart from errors. */
   readonly refused = new Map<string, number>();
   readonly samples: string[] = [];
+  /** 429 answers (a rate limit hit: the run measured the limiter, not the API); also counted as errors. */
+  rateLimited = 0;
   record(op: string, ms: number): void {
     let list = this.latencies.get(op);
     if (!list) this.latencies.set(op, (list = []));
@@ -134,6 +141,43 @@ interface Customer {
   headers: Record<string, string>;
   cartFilled: boolean;
   clearNext: boolean;
+  /** Requests of this customer that count against CART_WRITE_RATE_LIMIT / CHECKOUT_RATE_LIMIT. */
+  cartWrites: number;
+  checkouts: number;
+  /** Placed an order (then cleared its cart): the virtual user takes a fresh customer. */
+  done: boolean;
+}
+
+/** A customer may make this many more requests of a limited kind (one is kept for the cart clear). */
+const spent = (c: Customer): boolean =>
+  c.done || c.cartWrites >= CART_WRITE_RATE_LIMIT.points - 2 || c.checkouts >= CHECKOUT_RATE_LIMIT.points - 1;
+
+/**
+ * Customers made ahead of use (users rows and access tokens), refilled in batches while the load runs
+ * so a virtual user rarely waits for one.
+ */
+class CustomerPool {
+  readonly #spare: Customer[] = [];
+  #refilling: Promise<void> | undefined;
+  created = 0;
+
+  constructor(
+    private readonly make: (n: number) => Promise<Customer[]>,
+    private readonly batch: number,
+  ) {}
+
+  async fill(n: number): Promise<void> {
+    const made = await this.make(n);
+    this.created += made.length;
+    this.#spare.push(...made);
+  }
+
+  async take(): Promise<Customer> {
+    if (this.#spare.length <= this.batch)
+      this.#refilling ??= this.fill(this.batch).finally(() => (this.#refilling = undefined));
+    while (this.#spare.length === 0) await this.#refilling;
+    return this.#spare.pop()!;
+  }
 }
 
 async function timed(
@@ -150,6 +194,7 @@ async function timed(
     const body = await res.arrayBuffer();
     const ms = performance.now() - started;
     if (!ok(res.status)) {
+      if (res.status === 429) recorder.rateLimited++;
       const text = Buffer.from(body).toString('utf8');
       if (refusal(res.status, text)) {
         // Counted apart: a refusal is not the operation's success, its latency not the 2xx row's.
@@ -248,22 +293,31 @@ export async function run(args: string[]): Promise<void> {
       audience: 'ecommerce-api-clients',
       signingKeys,
     });
-    const customers: Customer[] = [];
-    for (let i = 0; i < options.concurrency; i++) {
-      const userId = randomUUID();
-      await pool.query(
+    const makeCustomers = async (n: number): Promise<Customer[]> => {
+      const ids = Array.from({ length: n }, () => randomUUID());
+      await pool!.query(
         `insert into users (id, tenant_id, email_enc, email_bidx, name, password_hash, password_changed_at)
-         values ($1, $2, 'load', $3, 'Load user', 'x', now() - interval '1 minute')`,
-        [userId, tenantId, `load-${userId}`],
+         select id, $2, 'load', 'load-' || id, 'Load user', 'x', now() - interval '1 minute'
+           from unnest($1::uuid[]) as id`,
+        [ids, tenantId],
       );
-      const token = await tokens.issue({ userId, tenantId, roles: ['customer'] });
-      customers.push({
-        userId,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        cartFilled: false,
-        clearNext: false,
-      });
-    }
+      return Promise.all(
+        ids.map(async (userId) => ({
+          userId,
+          headers: {
+            authorization: `Bearer ${await tokens.issue({ userId, tenantId, roles: ['customer'] })}`,
+            'content-type': 'application/json',
+          },
+          cartFilled: false,
+          clearNext: false,
+          cartWrites: 0,
+          checkouts: 0,
+          done: false,
+        })),
+      );
+    };
+    const customerPool = new CustomerPool(makeCustomers, options.concurrency);
+    await customerPool.fill(options.concurrency * 4);
     const anonymous = { 'x-tenant-id': tenantId };
 
     // ---- the floor: the same host and pipeline, no database or cache ------------------------------
@@ -306,6 +360,8 @@ export async function run(args: string[]): Promise<void> {
     const step = async (customer: Customer): Promise<void> => {
       let op: Op = customer.clearNext ? 'cartClear' : choose();
       if (op === 'checkout' && !customer.cartFilled) op = 'cartPut';
+      if (op === 'cartPut' || op === 'cartClear') customer.cartWrites++;
+      if (op === 'checkout') customer.checkouts++;
       switch (op) {
         case 'list': {
           const sort = sorts[Math.floor(random() * sorts.length)];
@@ -337,6 +393,7 @@ export async function run(args: string[]): Promise<void> {
           return;
         case 'cartClear': {
           customer.clearNext = false;
+          customer.done = true;
           await timed(
             recorder,
             op,
@@ -400,8 +457,12 @@ export async function run(args: string[]): Promise<void> {
       1000,
     );
     await Promise.all(
-      customers.map(async (customer) => {
-        while (Date.now() < until) await step(customer);
+      Array.from({ length: options.concurrency }, async () => {
+        let customer = await customerPool.take();
+        while (Date.now() < until) {
+          if (spent(customer)) customer = await customerPool.take();
+          await step(customer);
+        }
       }),
     );
     clearInterval(ticker);
@@ -484,6 +545,9 @@ export async function run(args: string[]): Promise<void> {
     );
     log(
       `throughput: ${(total / elapsed).toFixed(0)} req/s mixed = ${(total / elapsed / floorRate).toFixed(2)}× the floor's ${floorRate.toFixed(0)} req/s`,
+    );
+    log(
+      `rate limited (429): ${recorder.rateLimited + floor.rateLimited}; customers: ${customerPool.created} (${options.concurrency} virtual users, a fresh customer after each order or near a per-user limit: cart writes ${CART_WRITE_RATE_LIMIT.points}/${CART_WRITE_RATE_LIMIT.durationSeconds} s, checkouts ${CHECKOUT_RATE_LIMIT.points}/${CHECKOUT_RATE_LIMIT.durationSeconds} s)`,
     );
     log(
       `errors: ${recorder.errorCount()}${recorder.samples.length ? ` — ${recorder.samples.join(' | ')}` : ''}`,

@@ -16,8 +16,14 @@ function withDatabase(name: string): string {
   return url.toString();
 }
 
-/** A migrated app + audit database pair for one benchmark run, dropped afterwards. */
-export async function createScratchDatabase(label: string): Promise<ScratchDatabase> {
+/**
+ * A migrated app + audit database pair for one benchmark run, dropped afterwards. `migrate: false`
+ * leaves both empty, for a host of another commit to apply that commit's own migrations.
+ */
+export async function createScratchDatabase(
+  label: string,
+  { migrate = true }: { migrate?: boolean } = {},
+): Promise<ScratchDatabase> {
   const name = `bench_${label}_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -26,7 +32,7 @@ export async function createScratchDatabase(label: string): Promise<ScratchDatab
   await admin.end();
   const url = withDatabase(name);
   const auditUrl = withDatabase(`${name}_audit`);
-  await migrateAll({ app: url, audit: auditUrl });
+  if (migrate) await migrateAll({ app: url, audit: auditUrl });
   return {
     url,
     auditUrl,

@@ -10,9 +10,11 @@ import {
   closeTestPool,
   createProduct,
   createTenant,
+  openingStockOf,
   testPool,
   type CreatedProduct,
 } from '../fixtures/sample_data.js';
+import { checkInvariants, type InvariantReport } from '../support/invariants.js';
 import { authHeaders, createUser, type TestUser } from '../fixtures/users.js';
 import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
@@ -332,6 +334,18 @@ describe('checkout through the local host', () => {
       [orderId, tenantId, shopper.user.id, randomUUID()],
     );
     await testPool().query(
+      `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents, line_total_cents)
+       values ($1, $2, $3, $4, 'Abandoned', 5, 8900, 44500)`,
+      [randomUUID(), tenantId, orderId, product.id],
+    );
+    // The audit rows checkout writes with those two steps, so the invariant replay sees a real history.
+    await testPool().query(
+      `insert into audit_outbox (id, tenant_id, entity, entity_id, action, payload)
+       values (gen_random_uuid(), $1, 'order', $2, 'created', '{"status":"pending"}'),
+              (gen_random_uuid(), $1, 'order', $2, 'status:reserved', '{"status":"reserved"}')`,
+      [tenantId, orderId],
+    );
+    await testPool().query(
       `with r as (insert into reservations (tenant_id, order_id, product_id, quantity, status, expires_at)
          values ($1, $2, $3, 5, 'active', now() - interval '1 minute') returning product_id, quantity)
        update inventory i set available = available - r.quantity, reserved = reserved + r.quantity from r where i.product_id = r.product_id`,
@@ -460,3 +474,25 @@ function intentEvents(piId: string): string[] {
     )
     .map((e) => e.id);
 }
+
+describe("the shared invariants (tests/support/invariants.ts) over this file's tenant", () => {
+  it('hold once everything settled: stock, payments, money at the fake, the relayed audit trail', async () => {
+    let last = '';
+    const report = await waitFor<InvariantReport>('the invariants', async () => {
+      const checked = await checkInvariants({
+        appUrl: db.url,
+        auditUrl: db.auditUrl,
+        initialStock: openingStockOf([tenantId]),
+        tenantIds: [tenantId],
+        paymentIntents: () => fake.paymentIntents(),
+        stripeUrl: fake.url,
+        settled: true,
+      });
+      last = checked.summary();
+      return checked.ok ? checked : undefined;
+    }).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n${last}`);
+    });
+    expect(report.ok, report.summary()).toBe(true);
+  }, 60_000);
+});

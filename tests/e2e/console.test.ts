@@ -253,6 +253,17 @@ describe('the admin console in a real browser', () => {
     if (process.env.UPDATE_CONSOLE_SCREENSHOT === '1')
       copyFileSync(path.join(ARTIFACTS, 'console.png'), path.join(ROOT, 'docs', 'console.png'));
 
+    // The cardholder disputes the payment: Stripe's charge.dispute.created webhook reaches the API, and
+    // the order screen, opened again, says so.
+    await fake.openDispute(intent);
+    await fake.webhooksIdle();
+    await nav.getByRole('link', { name: 'Orders' }).click();
+    await page.getByLabel('Customer email').fill(customer.email);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: new RegExp(`open order ${orderId}`) }).click();
+    await page.getByRole('heading', { name: `Order ${orderId.slice(0, 8)}` }).waitFor();
+    await expect.poll(() => page.getByTestId('disputed').innerText()).toBe('disputed by the cardholder');
+
     // Request an export and open its CSV.
     await nav.getByRole('link', { name: 'Exports' }).click();
     await page.getByRole('heading', { name: 'Order exports' }).waitFor();
@@ -318,9 +329,33 @@ describe('the admin console in a real browser', () => {
     await page.getByRole('link', { name: 'Walnut coaster' }).click();
     await page.getByRole('heading', { name: 'Walnut coaster' }).waitFor();
     const newProductId = new URL(page.url()).hash.split('/')[2]!;
+    // A stale edit: someone changes the product behind the console's back, so its save (If-Match with
+    // the ETag of its read) is refused with the API's 412; after a reload the same edit goes through.
+    const adminApi = apiClient(host.baseUrl, await authHeaders(admin));
+    await page.getByLabel('Name').fill('Walnut coaster, oiled');
+    const behindTheBack = await adminApi.PATCH('/manage/products/{id}', {
+      params: { path: { id: newProductId } },
+      body: { description: 'Changed by another admin' },
+    });
+    expect(behindTheBack.response.status).toBe(200);
+    const editForm = page.getByRole('region', { name: 'Details' });
+    await page.getByRole('button', { name: 'Save changes' }).click();
+    await expect.poll(() => editForm.getByRole('alert').innerText()).toMatch(/412/);
+    await expect(editForm.getByRole('alert').innerText()).resolves.toMatch(/product has changed/);
+    await page.getByRole('heading', { name: 'Walnut coaster', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Reload the current version' }).click();
+    await expect.poll(() => page.getByLabel('Description').inputValue()).toBe('Changed by another admin');
+    await expect(editForm.getByRole('alert').count()).resolves.toBe(0);
     await page.getByLabel('Name').fill('Walnut coaster, oiled');
     await page.getByRole('button', { name: 'Save changes' }).click();
     await page.getByRole('heading', { name: 'Walnut coaster, oiled' }).waitFor();
+    const saved = await adminApi.GET('/products/{id}', { params: { path: { id: newProductId } } });
+    expect(saved.data).toMatchObject({
+      name: 'Walnut coaster, oiled',
+      description: 'Changed by another admin',
+      version: 3,
+    });
+    expect(saved.response.headers.get('etag')).toBe('"v3"');
     await page.getByText('Archive this product…').click();
     await page.getByRole('button', { name: 'Archive Walnut coaster, oiled' }).click();
     await page.getByText('This product is archived').waitFor();

@@ -11,6 +11,7 @@ import { apiClient } from './support/client.js';
 import { useOwnDatabase, type OwnDatabase } from './support/own-database.js';
 import { closeTestPool, createTenant } from '../fixtures/sample_data.js';
 import { authHeaders, createUser } from '../fixtures/users.js';
+import { checkInvariants } from '../support/invariants.js';
 
 /**
  * A shopper's whole journey through the compiled functions in the local host, driven by the client
@@ -21,6 +22,8 @@ describe('storefront journey through the typed client', () => {
   let fake: FakeStripe;
   let host: E2eHost;
   let tenantId: string;
+  /** Products created in the journey and the stock they were created with (the oracle's opening). */
+  const initialStock = new Map<string, number>();
   let adminHeaders: Record<string, string>;
   let mailDir: string;
 
@@ -64,6 +67,7 @@ describe('storefront journey through the typed client', () => {
     });
     expect(created.response.status).toBe(201);
     const productId = created.data!.id;
+    initialStock.set(productId, 5);
 
     const anonymous = apiClient(host.baseUrl, { 'x-tenant-id': tenantId });
     const email = `shopper-${randomUUID().slice(0, 8)}@example.test`;
@@ -206,5 +210,29 @@ describe('storefront journey through the typed client', () => {
       body: { from: '2000-01-01T00:00:00Z', to: '2100-01-01T00:00:00Z' },
     });
     expect(exportRequest.response.status).toBe(202);
+  }, 60_000);
+
+  it('leaves the shared invariants holding (tests/support/invariants.ts): stock, money at the fake, audit', async () => {
+    // Settled once the relay and the webhooks have caught up with the journey's last step.
+    let report = await check();
+    for (let i = 0; i < 60 && !report.ok; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      report = await check();
+    }
+    expect(report.ok, report.summary()).toBe(true);
+    expect(report.figures['orders.shipped']).toBe(1);
+    expect(report.figures['orders.cancelled']).toBe(1);
+
+    function check(): ReturnType<typeof checkInvariants> {
+      return checkInvariants({
+        appUrl: db.url,
+        auditUrl: db.auditUrl,
+        initialStock,
+        tenantIds: [tenantId],
+        paymentIntents: () => fake.paymentIntents(),
+        stripeUrl: fake.url,
+        settled: true,
+      });
+    }
   }, 60_000);
 });

@@ -451,7 +451,7 @@ export interface paths {
         head?: never;
         /**
          * Update a product (any fields but stock)
-         * @description Update a product (any fields but stock).
+         * @description Send `If-Match` with the `ETag` of your read (GET /products/{id}) so that an edit someone made meanwhile is not overwritten: the update applies only if the product is still at that version, checked and applied in one statement (of two concurrent updates with the same ETag exactly one wins). Every update bumps the version; the answer carries the new `ETag`.
          *
          *     **Access:** a bearer access token with the `admin` role **and** the `X-Admin-Token` header.
          */
@@ -649,7 +649,7 @@ export interface paths {
         };
         /**
          * One product with its stock and rating summary
-         * @description Cached for up to 5 minutes; any change to the product, its stock or its rating shows at once.
+         * @description Cached for up to 5 minutes; any change to the product, its stock or its rating shows at once. The `ETag` is the version of the product’s own fields, for `If-Match` on PATCH /manage/products/{id}; stock and rating change without it, so it is not offered for `If-None-Match` revalidation.
          *
          *     **Access:** anyone. Anonymous callers name the shop with `X-Tenant-ID`; with a bearer token the tenant is the token’s (a different `X-Tenant-ID` is a 403).
          */
@@ -1069,6 +1069,8 @@ export interface components {
         Product: components["schemas"]["ProductSummary"] & {
             /** @description Sellable quantity right now. */
             available: number;
+            /** @description Bumped by every change to the product’s own fields (an update or archive); the `ETag` header is `"v<version>"`. Stock and rating move without changing it. */
+            version: number;
         };
         ProductCreate: {
             /** @example USD */
@@ -2973,6 +2975,8 @@ export interface operations {
             /** @description Created (Location: the product) */
             201: {
                 headers: {
+                    /** @description The product’s version (`"v<version>"`): send it as `If-Match` to PATCH /manage/products/{id} so an edit made meanwhile is not overwritten. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3112,7 +3116,10 @@ export interface operations {
     adminUpdateProduct: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description Apply the update only if the product is still at this version (the `ETag` of your read), or `*` (any version). A stale ETag → 412 and nothing changes; a malformed header → 400. Without it, the update applies to whatever version is current. */
+                "If-Match"?: string;
+            };
             path: {
                 id: string;
             };
@@ -3127,6 +3134,8 @@ export interface operations {
             /** @description The updated product */
             200: {
                 headers: {
+                    /** @description The product’s version (`"v<version>"`): send it as `If-Match` to PATCH /manage/products/{id} so an edit made meanwhile is not overwritten. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -3171,6 +3180,15 @@ export interface operations {
             };
             /** @description The new SKU is already used in this tenant */
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description The product changed since the If-Match version was read (`type` …/precondition-failed); nothing changed. */
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -3832,6 +3850,8 @@ export interface operations {
             /** @description The product */
             200: {
                 headers: {
+                    /** @description The product’s version (`"v<version>"`): send it as `If-Match` to PATCH /manage/products/{id} so an edit made meanwhile is not overwritten. */
+                    ETag?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
@@ -5,15 +6,17 @@ import { ADMIN_PG_URL } from '../setup/test-env.js';
 import { sleep } from '../support/faults.js';
 import { spawnHost, type HostProcess } from '../support/host-process.js';
 import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
-import { burst, paced, percentile, timedGet } from './support/load.js';
+import { forkFlood, type FloodReport } from '../support/flood.js';
+import { burst, percentile, timedGet } from './support/load.js';
 
 /**
  * Issue 19, item 1, black-box through the compiled host (`npm run build` first):
  * - sessions opened on the app database per 1,000 GET /health (before: one per request, ≈ 1,000;
  *   target ≤ 10), read from pg_stat_database.sessions of a database only this host uses;
- * - product list p95 without a flood, under 200 GET /health per second, and under 200 GET
- *   /health/live per second (a request that touches nothing: the floor), in interleaved rounds of one
- *   run. Figures are printed as `[abuse-health] …` lines; ABUSE_HEALTH_FLOOD_PER_SECOND changes the rate.
+ * - product list p95 under 200 GET /health per second (sent from a lower-priority process of its own)
+ *   against the p95 without, in interleaved rounds of one run; target ≤ 1.5×. Figures are printed as
+ *   `[abuse-health] …` lines; ABUSE_HEALTH_FLOOD_PER_SECOND and ABUSE_HEALTH_ROUNDS change the rate
+ *   and the number of rounds.
  */
 let dbs: OwnDatabases;
 let host: HostProcess;
@@ -62,52 +65,121 @@ describe('abuse: health floods', () => {
     expect(opened).toBeLessThanOrEqual(10);
   }, 60_000);
 
-  it('keeps product list p95 under a health flood as low as under a flood of requests that touch nothing', async () => {
+  it('keeps product list p95 under a health flood within 1.5× of the p95 without one', async () => {
     const list = `${host.baseUrl}/products?pageSize=20`;
     const headers = { 'x-tenant-id': tenantId };
     for (let i = 0; i < 20; i++) await timedGet(list, headers); // warm: cache, pools, JIT
     // The issue's attack: 200 concurrent health requests. Paced at 200/s (open loop, ≤ 200 in flight):
-    // a closed loop of 200 clients measures only how fast this 2-core machine answers HTTP at all
-    // (host and load generator share the cores).
+    // a closed loop of 200 clients measures only how fast this 2-core machine answers HTTP at all.
+    // The flood runs in a process of its own at lower CPU priority: on Azure the attacker's CPU is not
+    // the instance's, and a generator on this process's event loop delayed the sampler's own requests
+    // (the figure then measured the generator: 1.06× to 2.25× between runs).
     const perSecond = Number(process.env.ABUSE_HEALTH_FLOOD_PER_SECOND ?? 200);
-    const samples: Record<'quiet' | 'health' | 'live', number[]> = { quiet: [], health: [], live: [] };
-    const answers = new Map<string, number>();
-    // One product list request every 50 ms in every phase, so each phase lasts as long whatever the
+    const rounds = Number(process.env.ABUSE_HEALTH_ROUNDS ?? 14);
+    const flood = await forkFlood(`${host.baseUrl}/health`, perSecond, 200);
+    // The host is scheduled ahead of the machine's unrelated work (other test files, other processes on
+    // these two cores) for the measurement: an Azure instance's cores are its own, and on a saturated
+    // shared machine every bit of extra work the host does costs it a place in the run queue, so the
+    // tail measured the neighbours. Both phases get the same boost; the flood stays below the host, as
+    // the attacker's CPU is elsewhere. Where raising a priority is not permitted, it runs as it is.
+    const boost = Number(process.env.ABUSE_HEALTH_HOST_PRIORITY_BOOST ?? 10);
+    const ownPriority = os.getPriority();
+    let boosted = false;
+    try {
+      os.setPriority(host.pid, Math.max(-20, ownPriority - boost));
+      boosted = boost > 0;
+    } catch {
+      // Not permitted (no CAP_SYS_NICE): measured without.
+    }
+    const samples = { quiet: [] as number[], flood: [] as number[] };
+    const ratios: number[] = [];
+    const reports: FloodReport[] = [];
+    // One product list request every 25 ms in both phases, so each phase lasts as long whatever the
     // latency (a flood phase that ends early measures nothing).
-    const sample = async (into: number[]): Promise<void> => {
-      for (let i = 0; i < 40; i++) {
+    const sample = async (): Promise<number[]> => {
+      const into: number[] = [];
+      for (let i = 0; i < 60; i++) {
         const started = performance.now();
         const { ms, status } = await timedGet(list, headers);
         expect(status).toBe(200);
         into.push(ms);
-        await sleep(Math.max(0, 50 - (performance.now() - started)));
+        await sleep(Math.max(0, 25 - (performance.now() - started)));
       }
+      return into;
     };
-    const flooded = async (path: '/health' | '/health/live', into: number[]): Promise<void> => {
-      const f = paced(perSecond, 200, async () => (await timedGet(`${host.baseUrl}${path}`)).status);
+    const flooded = async (): Promise<number[]> => {
+      await flood.start();
       await sleep(300);
-      await sample(into);
-      for (const [status, n] of await f.stop())
-        answers.set(`${path} ${status}`, (answers.get(`${path} ${status}`) ?? 0) + n);
+      const got = await sample();
+      reports.push(await flood.stop());
+      return got;
     };
-    // Interleaved rounds: quiet, readiness flood, liveness flood (the floor: any request at that rate).
-    for (let round = 0; round < 4; round++) {
-      await sample(samples.quiet);
-      await flooded('/health', samples.health);
-      await flooded('/health/live', samples.live);
+    // A round counts only if the flood really ran at the asked rate with no call skipped for want of
+    // an answer: a round in which this shared 2-core machine gave the host too little CPU to answer 200
+    // trivial requests a second (other test files, other processes) measures the machine, not the host
+    // (an Azure instance's cores are its own). Such rounds are repeated, within a time budget; a host
+    // that itself cannot keep up with the flood (a probe per request, the bug) has no counted round and
+    // fails below.
+    const valid = (r: FloodReport): boolean => r.skipped === 0 && r.achievedPerSecond >= 0.9 * perSecond;
+    const budgetEnds = Date.now() + Number(process.env.ABUSE_HEALTH_BUDGET_SECONDS ?? 100) * 1000;
+    let discarded = 0;
+    try {
+      // Rounds of a quiet and a flooded phase side by side (the order alternating), each round giving
+      // one ratio of p95s: the machine's other load changes from second to second, and a round
+      // compares phases a couple of seconds apart.
+      for (let round = 0; ratios.length < rounds && Date.now() < budgetEnds; round++) {
+        let quietRun: number[];
+        let floodRun: number[];
+        if (round % 2 === 0) {
+          quietRun = await sample();
+          floodRun = await flooded();
+        } else {
+          floodRun = await flooded();
+          quietRun = await sample();
+        }
+        if (!valid(reports.at(-1)!)) {
+          discarded++;
+          continue;
+        }
+        samples.quiet.push(...quietRun);
+        samples.flood.push(...floodRun);
+        ratios.push(percentile(floodRun, 95) / percentile(quietRun, 95));
+      }
+    } finally {
+      await flood.close();
+      if (boosted) os.setPriority(host.pid, ownPriority);
     }
-    const [quiet, health, live] = [samples.quiet, samples.health, samples.live].map((s) =>
-      percentile(s, 95),
-    ) as [number, number, number];
+    const quiet = percentile(samples.quiet, 95);
+    const flooded95 = percentile(samples.flood, 95);
+    // The median round: one round whose quiet phase met a burst of someone else's work (or whose flood
+    // phase did) does not decide the figure either way.
+    const sorted = [...ratios].sort((a, b) => a - b);
+    const mid = sorted.length / 2;
+    const ratio = sorted.length % 2 ? sorted[Math.floor(mid)]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    const statuses = new Map<number, number>();
+    for (const r of reports)
+      for (const [status, n] of r.statuses) statuses.set(status, (statuses.get(status) ?? 0) + n);
+    const counted = reports.filter(valid);
+    const rate =
+      counted.reduce((n, r) => n + r.achievedPerSecond * r.seconds, 0) /
+      counted.reduce((n, r) => n + r.seconds, 0);
     console.log(
-      `[abuse-health] product list p95: ${quiet.toFixed(1)} ms quiet; ${health.toFixed(1)} ms under ${perSecond} GET /health/s ` +
-        `(${(health / quiet).toFixed(2)}× quiet); ${live.toFixed(1)} ms under ${perSecond} GET /health/live/s ` +
-        `(${(live / quiet).toFixed(2)}× quiet); health/live ${(health / live).toFixed(2)}; answers ${JSON.stringify([...answers])}`,
+      `[abuse-health] product list p95 under ${rate.toFixed(0)} GET /health/s: ${ratio.toFixed(2)}× quiet ` +
+        `(host priority ${boosted ? `raised by ${boost}` : 'as the test'}) ` +
+        `(median of ${ratios.length} rounds' p95 ratios: ${ratios.map((r) => r.toFixed(2)).join(' ')}); ` +
+        `pooled p95 ${flooded95.toFixed(1)} ms vs ${quiet.toFixed(1)} ms quiet (${(flooded95 / quiet).toFixed(2)}×); ` +
+        `p50 ${percentile(samples.flood, 50).toFixed(1)} vs ${percentile(samples.quiet, 50).toFixed(1)} ms; ` +
+        `${samples.quiet.length} samples each; ${discarded} rounds not counted (flood rates ${reports
+          .filter((r) => !valid(r))
+          .map((r) => `${r.achievedPerSecond.toFixed(0)}/s ${r.skipped} skipped`)
+          .join(', ')}); /health answers ${JSON.stringify([...statuses])}`,
     );
-    expect([...answers.keys()].every((k) => k.endsWith(' 200'))).toBe(true);
-    // Readiness under flood costs the API about what the cheapest possible request does. The bound is
-    // 2× the liveness floor, not tighter: p95 of 160 samples on a shared 2-core machine moves ±50 %
-    // between identical runs. A probe that connects per request (the bug) misses it by far.
-    expect(health).toBeLessThanOrEqual(2 * live);
-  }, 90_000);
+    expect([...statuses.keys()]).toEqual([200]);
+    // Enough rounds in which the host kept up with the flood at the asked rate.
+    expect(ratios.length, 'rounds in which the host kept up with the flood').toBeGreaterThanOrEqual(
+      Math.ceil(rounds / 2),
+    );
+    // The issue's figure: product list p95 under a health flood at most 1.5× the p95 without.
+    expect(ratio).toBeLessThanOrEqual(1.5);
+  }, 180_000);
 });

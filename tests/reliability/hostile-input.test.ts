@@ -859,7 +859,7 @@ function headerVariants(
     for (const [label, values] of cases)
       push('header:idempotency-key', label, setHeader(base(), 'Idempotency-Key', values));
   }
-  if (['setCartItem', 'removeCartItem', 'clearCart'].includes(op.operationId)) {
+  if (['setCartItem', 'removeCartItem', 'clearCart', 'adminUpdateProduct'].includes(op.operationId)) {
     const cases: [string, (string | Buffer)[]][] = [
       ['stale version', ['"v999999"']],
       ['beyond int4', ['"v99999999999999999999"']],

@@ -12,7 +12,7 @@ import type { DomainContext } from '../context.js';
 import { priceCart, purchasableLines, type CartLineRow } from './cart-pricing.js';
 import { getSettings } from '../../config/index.js';
 import { CartCurrencyMismatchException, CartLineLimitException } from './errors.js';
-import type { VersionCondition } from './etag.js';
+import type { VersionCondition } from '../../utils/etag.js';
 
 export interface CartSnapshotLine {
   productId: string;

@@ -1,4 +1,8 @@
-import { ConflictException, ProductNotFoundException } from '../../errors/index.js';
+import {
+  ConflictException,
+  PreconditionFailedException,
+  ProductNotFoundException,
+} from '../../errors/index.js';
 import { nudgeAuditRelay } from '../audit/nudge.js';
 import { AuditOutboxWriter } from '../audit/outbox.js';
 import { InventoryRepository } from '../../repositories/inventory-repository.js';
@@ -9,6 +13,7 @@ import type {
   ProductCreateInput,
   ProductPatchInput,
 } from '../../schemas/catalog.js';
+import type { VersionCondition } from '../../utils/etag.js';
 import type { DomainContext } from '../context.js';
 import { invalidateProduct, invalidateProductStock } from './catalog-cache.js';
 import { toProduct } from './product-mapper.js';
@@ -39,9 +44,28 @@ export class ProductAdminService {
     return { result: toProduct(row), afterCommit: this.invalidate(row.id) };
   }
 
-  async update(productId: string, patch: ProductPatchInput): Promise<CatalogWrite<ProductBody>> {
-    const row = await this.products.update(productId, patch);
-    if (!row) throw new ProductNotFoundException();
+  /**
+   * Applies the patch; with a version condition (`If-Match`) only to a product still at one of those
+   * versions, checked by the UPDATE itself. A missing product is a 404 whatever the condition (RFC 9110
+   * §13.2.1: preconditions are ignored when the request would fail without them).
+   */
+  async update(
+    productId: string,
+    patch: ProductPatchInput,
+    condition?: VersionCondition,
+  ): Promise<CatalogWrite<ProductBody>> {
+    const versions = condition?.kind === 'versions' ? condition.versions : undefined;
+    const row = await this.products.update(productId, patch, versions);
+    if (!row) {
+      // Only the failure path reads again, to tell "gone" from "changed since it was read".
+      if (versions && (await this.products.existsActive(productId))) {
+        throw new PreconditionFailedException(
+          'The product has changed since it was read (its ETag is no longer current); nothing was ' +
+            'changed. Read it again and reapply the edit.',
+        );
+      }
+      throw new ProductNotFoundException();
+    }
     return { result: toProduct(row), afterCommit: this.invalidate(productId) };
   }
 

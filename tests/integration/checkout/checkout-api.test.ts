@@ -14,7 +14,7 @@ import {
   type CreatedProduct,
 } from '../../fixtures/sample_data.js';
 import { authHeaders, createUser } from '../../fixtures/users.js';
-import { cartLines, fillCart, stubClient, type StubClient } from './helpers.js';
+import { cartLines, fillCart, stubClient, type StubClient, invariantsAfterEachTest } from './helpers.js';
 import { SAMPLE_ADDRESS } from '../../fixtures/address.js';
 
 let tenantId: string;
@@ -63,6 +63,9 @@ async function ordersOf(userId: string): Promise<{ id: string; status: string; t
   ]);
   return rows;
 }
+
+// The shared oracle (tests/support/invariants.ts) over each test's own orders, at its end.
+const invariants = invariantsAfterEachTest(() => [tenantId]);
 
 describe('POST /checkout', () => {
   it('creates a pending order with the cart snapshotted, starts its orchestration, answers 202 + Location', async () => {
@@ -137,6 +140,7 @@ describe('POST /checkout', () => {
   });
 
   it('the same key again returns the same answer, even after the cart was cleared; a different body is a 422', async () => {
+    invariants.forged(); // confirmed by SQL, with no payment or sale behind it
     useStub();
     const user = await customerWithCart();
     const key = randomUUID();

@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
-import { testPool } from '../../fixtures/sample_data.js';
+import { afterEach, beforeEach, expect } from 'vitest';
+import { openingStockOf, testPool } from '../../fixtures/sample_data.js';
+import { checkInvariants, type FakeIntentView, type InvariantReport } from '../../support/invariants.js';
 import type { OrchestrationClient } from '../../../shared/services/checkout/orchestration-client.js';
 
 export interface Stock {
@@ -163,3 +165,72 @@ export function stubClient(): StubClient {
 }
 
 export type ClientFactory = (invocation: InvocationContext) => OrchestrationClient;
+
+/**
+ * The shared oracle (tests/support/invariants.ts) over a test file's own tenants, asserted: products
+ * made by `createProduct` in this process, orders and payments of those tenants only (files share the
+ * run database). Handlers run in-process here, so no audit relay runs unless the file drives one.
+ */
+export async function expectInvariants(
+  tenantIds: readonly string[],
+  options: {
+    fake?: { url: string; paymentIntents(): readonly FakeIntentView[] };
+    settled?: boolean;
+    expiryGraceSeconds?: number;
+    relayed?: boolean;
+    allowNoOrders?: boolean;
+    orderIds?: readonly string[];
+  } = {},
+): Promise<InvariantReport> {
+  const fake = options.fake;
+  const report = await checkInvariants({
+    appUrl: process.env.DATABASE_URL!,
+    auditUrl: process.env.AUDIT_DATABASE_URL!,
+    initialStock: openingStockOf(tenantIds),
+    tenantIds,
+    ...(fake ? { paymentIntents: () => fake.paymentIntents(), stripeUrl: fake.url } : {}),
+    settled: options.settled ?? false,
+    relayed: options.relayed ?? false,
+    ...(options.expiryGraceSeconds === undefined ? {} : { expiryGraceSeconds: options.expiryGraceSeconds }),
+    ...(options.allowNoOrders ? { allowNoOrders: true } : {}),
+    ...(options.orderIds ? { orderIds: options.orderIds } : {}),
+  });
+  expect(report.ok, report.summary()).toBe(true);
+  return report;
+}
+
+/**
+ * For a file whose fake Stripe forgets everything before each test: the oracle runs at the end of each
+ * test over the orders that test created (in the tenants given), while the fake still knows their
+ * intents. A test that forces a state by SQL that no code path produces (to see what the code does
+ * with it) calls `forged()`; its orders are not judged.
+ */
+export function invariantsAfterEachTest(
+  tenantIds: () => readonly string[],
+  fake?: () => { url: string; paymentIntents(): readonly FakeIntentView[] },
+): { forged(): void } {
+  let since = '';
+  let forged = false;
+  beforeEach(async () => {
+    forged = false;
+    const { rows } = await testPool().query<{ now: string }>(`select clock_timestamp()::text as now`);
+    since = rows[0]!.now;
+  });
+  afterEach(async (context) => {
+    if (forged || context.task.result?.state === 'fail') return;
+    const { rows } = await testPool().query<{ id: string }>(
+      `select id from orders where tenant_id = any($1::uuid[]) and created_at >= $2::timestamptz`,
+      [tenantIds(), since],
+    );
+    if (rows.length === 0) return;
+    await expectInvariants(tenantIds(), {
+      ...(fake ? { fake: fake() } : {}),
+      orderIds: rows.map((r) => r.id),
+    });
+  });
+  return {
+    forged: () => {
+      forged = true;
+    },
+  };
+}

@@ -19,7 +19,15 @@ import {
   type CreatedProduct,
 } from '../../fixtures/sample_data.js';
 import { createUser, type TestUser } from '../../fixtures/users.js';
-import { fillCart, insertOrder, orderRow, paymentRow, reservationStatuses, stockOf } from './helpers.js';
+import {
+  fillCart,
+  insertOrder,
+  orderRow,
+  paymentRow,
+  reservationStatuses,
+  stockOf,
+  invariantsAfterEachTest,
+} from './helpers.js';
 
 /**
  * The money scenarios of issue #17, one test each, against the fake Stripe behaving as Stripe does
@@ -58,6 +66,11 @@ beforeAll(async () => {
 });
 
 beforeEach(() => fake.reset());
+// The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
+const invariants = invariantsAfterEachTest(
+  () => [tenantId],
+  () => fake,
+);
 
 afterAll(async () => {
   await fake.close();
@@ -120,6 +133,7 @@ describe('money rules', () => {
   });
 
   it('finalize re-run on a shipped order reports the sale and refunds nothing (a replay, the sweeper, reconciliation)', async () => {
+    invariants.forged(); // shipped by SQL, no audit row: the replay would rightly refuse it
     const { input, pi } = await upToConfirm('pm_card_visa');
     expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
     await testPool().query(`update orders set status = 'shipped' where id = $1`, [input.orderId]);
@@ -191,6 +205,7 @@ describe('money rules', () => {
   });
 
   it('closeOrder re-reads the payment under the order lock: a success recorded meanwhile keeps the order', async () => {
+    invariants.forged(); // a success written by SQL without its audit row
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
     // The customer passes 3-D Secure and the webhook records it just before the sweeper closes the order.
     await fake.completeAuthentication(pi, 'succeed');
@@ -205,6 +220,7 @@ describe('money rules', () => {
   });
 
   it('a closed order whose payment succeeded anyway is refunded by the sweeper', async () => {
+    invariants.forged(); // expired by SQL while its reservation is active
     const { input, pi } = await upToConfirm('pm_card_visa');
     await testPool().query(
       `update orders set status = 'expired', failure_reason = 'reservation_expired' where id = $1`,
@@ -216,6 +232,7 @@ describe('money rules', () => {
   });
 
   it('a saved 500 on refund: the refunds are listed, and only a still-needed refund goes under a fresh key', async () => {
+    invariants.forged(); // expired by SQL while its reservation is active
     const lost = await upToConfirm('pm_card_visa');
     const saved = await upToConfirm('pm_card_visa');
     for (const { input } of [lost, saved]) {

@@ -6,7 +6,7 @@ import { countQueries } from '../../../shared/db/query-counter.js';
 import { invoke } from '../../support/http.js';
 import { closeTestPool, createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
 import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
-import { insertOrder } from './helpers.js';
+import { insertOrder, invariantsAfterEachTest } from './helpers.js';
 
 let tenantId: string;
 let user: TestUser;
@@ -44,6 +44,9 @@ afterAll(async () => {
 
 const list = (query: Record<string, string>, h = headers) =>
   invoke(listOrders, { url: 'http://localhost/api/orders', headers: h, query });
+
+// The shared oracle (tests/support/invariants.ts) over each test's own orders, at its end.
+invariantsAfterEachTest(() => [tenantId]);
 
 describe('GET /orders', () => {
   it('pages through the whole history newest first, each order with its lines, no repeats, no gaps', async () => {

@@ -16,6 +16,7 @@ import {
   StripeIntentSource,
   type ReconcileOptions,
 } from '../../../shared/services/checkout/reconciliation.js';
+import { REDRIVE_OUTCOMES } from '../../../shared/services/orders/refund-redrive.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { getStripe, resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import { addTelemetrySink } from '../../../shared/telemetry/index.js';
@@ -29,7 +30,15 @@ import {
   type CreatedProduct,
 } from '../../fixtures/sample_data.js';
 import { createUser, type TestUser } from '../../fixtures/users.js';
-import { fillCart, insertOrder, orderRow, paymentRow, reservationStatuses, stockOf } from './helpers.js';
+import {
+  fillCart,
+  insertOrder,
+  orderRow,
+  paymentRow,
+  reservationStatuses,
+  stockOf,
+  invariantsAfterEachTest,
+} from './helpers.js';
 
 /**
  * Reconciliation (issue #17 item 4) against the fake Stripe with no webhook endpoint at all: every
@@ -69,6 +78,11 @@ beforeAll(async () => {
 });
 
 beforeEach(() => fake.reset());
+// The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
+const invariants = invariantsAfterEachTest(
+  () => [tenantId],
+  () => fake,
+);
 
 afterAll(async () => {
   await fake.close();
@@ -196,6 +210,7 @@ describe('reconciliation', () => {
   });
 
   it('others’ intents and refunds made outside the app are counted, never touched', async () => {
+    invariants.forged(); // another app's charge and a refund whose webhook never came: what reconciliation reports
     // Scoped to this file's tenant like every run here: a whole-database run would act on other test
     // files' orders in the shared run database. The foreign intent names this tenant but no order of it.
     const foreign = await stripe.paymentIntents.create({
@@ -272,7 +287,9 @@ describe('reconciliation', () => {
     const query = /var reconciliationWorkQuery = '''([\s\S]*?)'''/.exec(bicep)?.[1] ?? '';
     expect(query).toContain(`name == "${RECONCILIATION_METRIC}"`);
     const outcomes = /outcome\) in \(([^)]*)\)/.exec(query)?.[1]?.match(/"(\w+)"/g) ?? [];
-    expect(outcomes.map((o) => o.replaceAll('"', '')).sort()).toEqual([...RECONCILIATION_WORK].sort());
+    expect(outcomes.map((o) => o.replaceAll('"', '')).sort()).toEqual(
+      [...RECONCILIATION_WORK, ...Object.values(REDRIVE_OUTCOMES)].sort(),
+    );
     expect(bicep).toMatch(
       /module reconciliationWork 'log-alert.bicep'[\s\S]*?query: reconciliationWorkQuery/,
     );

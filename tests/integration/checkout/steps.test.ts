@@ -31,6 +31,7 @@ import {
   paymentRow,
   reservationStatuses,
   stockOf,
+  invariantsAfterEachTest,
 } from './helpers.js';
 
 let fake: FakeStripe;
@@ -58,6 +59,11 @@ beforeAll(async () => {
 });
 
 beforeEach(() => fake.reset());
+// The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
+const invariants = invariantsAfterEachTest(
+  () => [tenantId],
+  () => fake,
+);
 
 afterAll(async () => {
   await fake.close();
@@ -294,6 +300,7 @@ describe('checkout steps against the fake Stripe', () => {
   });
 
   it('paid after the sweeper expired the order: the payment is refunded, the order stays expired', async () => {
+    invariants.forged(); // expired by SQL, standing in for the sweeper
     const before = await stockOf(product.id);
     const input = await newOrder(1);
     const pi = await reserveAndCreate(input);

@@ -24,7 +24,7 @@ import {
   type CreatedProduct,
 } from '../../fixtures/sample_data.js';
 import { createUser, type TestUser } from '../../fixtures/users.js';
-import { insertOrder, paymentRow, stubClient, type StubClient } from './helpers.js';
+import { insertOrder, paymentRow, stubClient, type StubClient, expectInvariants } from './helpers.js';
 
 let fake: FakeStripe;
 let tenantId: string;
@@ -214,5 +214,11 @@ describe('POST /webhooks/stripe', () => {
     const res = await deliver({ ...createdEvent, type: 'payment_intent.succeeded' });
     expect(res.status).toBe(200);
     expect(res.json).toEqual({ received: true });
+  });
+});
+
+describe("the shared invariants (tests/support/invariants.ts) over this file's tenant", () => {
+  it('hold at the end: stock, payments, money at the fake, audit replay', async () => {
+    await expectInvariants([tenantId], { fake });
   });
 });

@@ -72,6 +72,16 @@ async function ledger(productId: string): Promise<
 
 describe('inventory as a ledger', () => {
   it('records the initial stock, adjustments, reservations, sales and releases with their causes; the levels follow', async () => {
+    // Ledger ids about to gain a digit: newest-first must hold across 999 → 1000 (numeric, not text).
+    const { rows: seqRows } = await testPool().query<{ seq: string }>(
+      `select pg_get_serial_sequence('stock_movements', 'id') as seq`,
+    );
+    const seq = seqRows[0]!.seq;
+    const { rows: lastRows } = await testPool().query<{ last_value: string }>(
+      `select last_value from ${seq}`,
+    );
+    const next = 10 ** String(Number(lastRows[0]!.last_value) + 10).length;
+    await testPool().query('select setval($1, $2)', [seq, next - 3]);
     const created = await invoke(adminCreateProduct, {
       method: 'POST',
       url: 'http://localhost/api/manage/products',

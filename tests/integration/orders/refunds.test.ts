@@ -381,6 +381,14 @@ describe('dashboard refunds and disputes (webhooks)', () => {
     const [created] = eventsFor(pi, 'charge.dispute.created');
     expect((await deliver(created!)).status).toBe(200);
     expect(await payment(orderId)).toMatchObject({ disputed: true });
+    // What the console's order screen reads (and shows as "disputed by the cardholder").
+    const desk = await invoke(getManagedOrder, {
+      url: `http://localhost/api/manage/orders/${orderId}`,
+      headers: adminHeaders,
+      params: { id: orderId },
+    });
+    expect(desk.status).toBe(200);
+    expect(desk.json.payment).toMatchObject({ disputed: true });
     expect(
       telemetry.filter((t) => t.name === 'PaymentDisputed' && t.properties?.orderId === orderId),
     ).toHaveLength(1);

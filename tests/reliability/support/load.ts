@@ -38,17 +38,18 @@ export async function burst(
 /**
  * An open-loop flood: `perSecond` calls of `request` started at a steady pace whatever the answers
  * take (at most `maxInFlight` outstanding), like many independent clients; `stop()` resolves with the
- * answers' status counts.
+ * answers' status counts; `skipped()` counts the calls not made because `maxInFlight` were outstanding.
  */
 export function paced(
   perSecond: number,
   maxInFlight: number,
   request: () => Promise<number>,
-): { stop: () => Promise<Map<number, number>> } {
+): { stop: () => Promise<Map<number, number>>; skipped: () => number } {
   const statuses = new Map<number, number>();
   const pending = new Set<Promise<void>>();
   const started = performance.now();
   let sent = 0;
+  let skipped = 0;
   const timer = setInterval(() => {
     const due = Math.floor(((performance.now() - started) / 1000) * perSecond);
     while (sent < due && pending.size < maxInFlight) {
@@ -61,9 +62,14 @@ export function paced(
         });
       pending.add(call);
     }
-    if (sent < due) sent = due; // over the in-flight cap: those calls are skipped, not queued
+    if (sent < due) {
+      // Over the in-flight cap: those calls are skipped, not queued.
+      skipped += due - sent;
+      sent = due;
+    }
   }, 5);
   return {
+    skipped: () => skipped,
     stop: async () => {
       clearInterval(timer);
       await Promise.all(pending);

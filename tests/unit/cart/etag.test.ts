@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ValidationException } from '../../../shared/errors/index.js';
-import { formatEtag, ifNoneMatchHits, parseIfMatch } from '../../../shared/services/cart/etag.js';
+import { formatEtag, ifNoneMatchHits, parseIfMatch } from '../../../shared/utils/etag.js';
 
 describe('cart ETags', () => {
   it('are strong, quoted tags of the version', () => {

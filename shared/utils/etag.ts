@@ -1,15 +1,19 @@
-import { ValidationException } from '../../errors/index.js';
+import { ValidationException } from '../errors/index.js';
 
 /**
- * What an `If-Match` header asks for: `any` (`*` — the cart always has a representation, even when
- * empty) or one of the listed versions. Versions that cannot exist (weak tags, foreign formats,
- * numbers beyond the column's range) are simply absent, so they never match: the answer is 412.
+ * Entity tags of versioned rows (carts, products): a row's `version` column, an int4 that every change
+ * bumps, is sent as the strong tag `"v<version>"`.
+ *
+ * What an `If-Match` header asks for: `any` (`*`: the resource has a current representation — a cart
+ * always has one, even when empty; a product while it exists) or one of the listed versions. Versions
+ * that cannot exist (weak tags, foreign formats, numbers beyond the column's range) are simply absent,
+ * so they never match: the answer is 412.
  */
 export type VersionCondition = { kind: 'any' } | { kind: 'versions'; versions: number[] };
 
-const MAX_VERSION = 2_147_483_647; // carts.version is an int4
+const MAX_VERSION = 2_147_483_647; // version columns are int4
 
-/** The strong entity tag of a cart version. Versions never go back, so a tag is never reused. */
+/** The strong entity tag of a version. Versions never go back, so a tag is never reused. */
 export function formatEtag(version: number): string {
   return `"v${version}"`;
 }

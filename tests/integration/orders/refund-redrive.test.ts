@@ -1,0 +1,189 @@
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import Stripe from 'stripe';
+import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
+import { createRefund } from '../../../functions/manage-orders.js';
+import { cancelOrder } from '../../../functions/order-cancel.js';
+import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
+import { closeRedis } from '../../../shared/cache/redis.js';
+import { resetSettingsForTests } from '../../../shared/config/index.js';
+import { closeOrms } from '../../../shared/db/orm.js';
+import { silentLogger } from '../../../shared/logging/logger.js';
+import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
+import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
+import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
+import {
+  closeTestPool,
+  createProduct,
+  createTenant,
+  testPool,
+  type CreatedProduct,
+} from '../../fixtures/sample_data.js';
+import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
+import { invoke } from '../../support/http.js';
+import { installRecordingBus } from '../../support/recording-bus.js';
+import { fillCart, insertOrder, stubClient } from '../checkout/helpers.js';
+import { statusOf } from './helpers.js';
+
+/**
+ * Refunds a Stripe outage left pending are money promised to a customer: the reconciliation timer
+ * drives them again (shared/services/orders/refund-redrive.ts). Against the fake Stripe with its
+ * refunds endpoint failing and then back.
+ */
+
+const PRICE = 6100;
+let fake: FakeStripe;
+let stripe: Stripe;
+let tenantId: string;
+let customer: TestUser;
+let adminHeaders: Record<string, string>;
+let customerHeaders: Record<string, string>;
+let product: CreatedProduct;
+const saga = new CheckoutSaga(silentLogger);
+
+beforeAll(async () => {
+  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
+  process.env.STRIPE_API_BASE = fake.url;
+  resetSettingsForTests();
+  resetStripeClientForTests();
+  stripe = new Stripe('sk_test_redrive', {
+    host: '127.0.0.1',
+    port: fake.port,
+    protocol: 'http',
+    telemetry: false,
+  });
+  installRecordingBus();
+  tenantId = (await createTenant('Refund re-drive shop')).id;
+  customer = await createUser(tenantId);
+  adminHeaders = await authHeaders(await createUser(tenantId, { roles: ['admin'] }));
+  customerHeaders = await authHeaders(customer);
+  product = await createProduct(tenantId, { stock: 100, priceCents: PRICE });
+});
+
+beforeEach(() => {
+  fake.clearFaults();
+  setOrchestrationClientForTests(() => stubClient());
+});
+
+afterEach(() => setOrchestrationClientForTests(undefined));
+
+afterAll(async () => {
+  await fake.close();
+  await closeRedis();
+  await closeOrms();
+  await closeTestPool();
+});
+
+async function confirmedOrder(): Promise<{ orderId: string; pi: string }> {
+  await fillCart(tenantId, customer.id, [{ productId: product.id, quantity: 1 }]);
+  const orderId = await insertOrder(
+    tenantId,
+    customer.id,
+    [{ productId: product.id, quantity: 1, unitPriceCents: PRICE }],
+    'pm_card_visa',
+  );
+  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
+  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
+  const created = await saga.createIntent(input);
+  if (created.outcome !== 'created') throw new Error(JSON.stringify(created));
+  await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId });
+  expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
+  return { orderId, pi: created.paymentIntentId };
+}
+
+/** Stripe's refunds endpoint (create and list) answering 500 until cleared. */
+const stripeDown = (): unknown =>
+  fake.injectFault({ path: '/v1/refunds', kind: 'error', status: 500, times: 1_000, when: 'before' });
+
+async function refundedAtStripe(pi: string): Promise<number> {
+  const { data } = await stripe.refunds.list({ payment_intent: pi, limit: 100 });
+  return data.filter((r) => r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
+}
+
+async function refundRows(orderId: string): Promise<{ status: string; amount: number }[]> {
+  const { rows } = await testPool().query<{ status: string; amount_cents: string }>(
+    'select status, amount_cents from refunds where order_id = $1 order by created_at',
+    [orderId],
+  );
+  return rows.map((r) => ({ status: r.status, amount: Number(r.amount_cents) }));
+}
+
+async function ageRefunds(orderId: string): Promise<void> {
+  await testPool().query(`update refunds set created_at = now() - interval '5 minutes' where order_id = $1`, [
+    orderId,
+  ]);
+}
+
+const redrive = (olderThanSeconds?: number) =>
+  redrivePendingRefunds(silentLogger, {
+    tenantId,
+    ...(olderThanSeconds === undefined ? {} : { olderThanSeconds }),
+  });
+
+describe('re-drive of refunds left pending by a Stripe outage', () => {
+  it("finishes an admin's pending refund once Stripe is back; leaves young and still-failing ones", async () => {
+    const { orderId, pi } = await confirmedOrder();
+    stripeDown();
+    const res = await invoke(createRefund, {
+      method: 'POST',
+      url: `http://localhost/api/manage/orders/${orderId}/refunds`,
+      headers: { ...adminHeaders, 'idempotency-key': randomUUID() },
+      params: { id: orderId },
+      body: { amountCents: 2500, reason: 'outage' },
+    });
+    expect(res.status).toBe(201);
+    expect(res.json.status).toBe('pending');
+
+    // Young: the creating request owns it.
+    expect(await redrive()).toMatchObject({ seen: 0 });
+    await ageRefunds(orderId);
+    // Stripe still down: counted, left pending, nothing lost.
+    expect(await redrive()).toEqual({ seen: 1, succeeded: 0, refused: 0, stillPending: 1 });
+    expect(await refundRows(orderId)).toEqual([{ status: 'pending', amount: 2500 }]);
+
+    fake.clearFaults();
+    expect(await redrive()).toEqual({ seen: 1, succeeded: 1, refused: 0, stillPending: 0 });
+    expect(await refundRows(orderId)).toEqual([{ status: 'succeeded', amount: 2500 }]);
+    expect(await refundedAtStripe(pi)).toBe(2500);
+    expect(await statusOf(orderId)).toBe('confirmed');
+    // Nothing left to do: a second run touches nothing and Stripe holds one refund.
+    expect(await redrive()).toMatchObject({ seen: 0 });
+    expect(await refundedAtStripe(pi)).toBe(2500);
+  });
+
+  it("finishes a customer's cancellation whose refund was left pending: the order ends cancelled, nothing charged", async () => {
+    const { orderId, pi } = await confirmedOrder();
+    stripeDown();
+    const res = await invoke(cancelOrder, {
+      method: 'POST',
+      url: `http://localhost/api/orders/${orderId}/cancel`,
+      headers: customerHeaders,
+      params: { id: orderId },
+    });
+    expect(res.status).toBeLessThan(300);
+    expect(await refundRows(orderId)).toEqual([{ status: 'pending', amount: PRICE }]);
+    fake.clearFaults();
+    await ageRefunds(orderId);
+    expect(await redrive(0)).toMatchObject({ succeeded: 1, stillPending: 0 });
+    expect(await statusOf(orderId)).toBe('cancelled');
+    expect(await refundedAtStripe(pi)).toBe(PRICE);
+  });
+
+  it('two re-drives at once (two timer instances) refund once', async () => {
+    const { orderId, pi } = await confirmedOrder();
+    stripeDown();
+    await invoke(createRefund, {
+      method: 'POST',
+      url: `http://localhost/api/manage/orders/${orderId}/refunds`,
+      headers: { ...adminHeaders, 'idempotency-key': randomUUID() },
+      params: { id: orderId },
+      body: { amountCents: PRICE, reason: 'outage' },
+    });
+    fake.clearFaults();
+    const both = await Promise.all([redrive(0), redrive(0)]);
+    expect(both.reduce((n, r) => n + r.succeeded, 0)).toBeGreaterThanOrEqual(1);
+    expect(await refundRows(orderId)).toEqual([{ status: 'succeeded', amount: PRICE }]);
+    expect(await refundedAtStripe(pi)).toBe(PRICE);
+    expect(await statusOf(orderId)).toBe('refunded');
+  });
+});
