@@ -88,10 +88,12 @@ export class PaymentRepository {
     orderId: string,
     to: PaymentStatus,
     details: { clientSecret?: string | null; lastError?: string | null } = {},
+    /** Moves only a payment of exactly this amount and currency (Stripe's figures, checked in the write). */
+    only?: { amountCents: number; currency: string },
   ): Statement {
     return {
       sql: `update payments set status = ?, client_secret = ?, last_error = coalesce(?, last_error), updated_at = now()
-            where tenant_id = ? and order_id = ? and status in (?) returning id`,
+            where tenant_id = ? and order_id = ? and status in (?)${only ? ' and amount_cents = ? and lower(currency) = lower(?)' : ''} returning id`,
       params: [
         to,
         to === 'requires_action' ? (details.clientSecret ?? null) : null,
@@ -99,6 +101,7 @@ export class PaymentRepository {
         this.ctx.tenantId,
         orderId,
         paymentPredecessors(to),
+        ...(only ? [only.amountCents, only.currency] : []),
       ],
     };
   }

@@ -71,26 +71,27 @@ export async function assertFairStock(
     ctx.tenantId,
     userId,
   ]);
-  const [open] = await ctx.em.execute<{ n: number }[]>(
-    `select count(*)::int as n from orders where tenant_id = ? and user_id = ? and status in (${OPEN_UNPAID.map(() => '?').join(', ')})`,
-    [ctx.tenantId, userId, ...OPEN_UNPAID],
-  );
-  if ((open?.n ?? 0) >= limits.maxOpenOrders) throw new OpenOrderLimitException(limits.maxOpenOrders);
-
   const wanted = new Map<string, number>();
   for (const line of lines) wanted.set(line.productId, (wanted.get(line.productId) ?? 0) + line.quantity);
+  // One statement after the lock (its snapshot sees every order committed before the lock was ours):
+  // the open unpaid orders and, per wanted product, the units they hold.
+  const statuses = OPEN_UNPAID.map(() => '?').join(', ');
+  const products = wanted.size > 0 ? [...wanted.keys()] : [null];
+  const [row] = await ctx.em.execute<{ n: number; held: { p: string; u: number }[] | null }[]>(
+    `with open as (
+       select id from orders where tenant_id = ? and user_id = ? and status in (${statuses})
+     )
+     select (select count(*)::int from open) as n,
+            (select json_agg(json_build_object('p', l.product_id, 'u', l.units)) from (
+               select l.product_id, sum(l.quantity)::int as units
+                 from open o join order_lines l on l.order_id = o.id and l.tenant_id = ?
+                where l.product_id in (${products.map(() => '?').join(', ')})
+                group by l.product_id) l) as held`,
+    [ctx.tenantId, userId, ...OPEN_UNPAID, ctx.tenantId, ...products],
+  );
+  if ((row?.n ?? 0) >= limits.maxOpenOrders) throw new OpenOrderLimitException(limits.maxOpenOrders);
   const held = new Map<string, number>();
-  if (wanted.size > 0) {
-    const rows = await ctx.em.execute<{ product_id: string; units: number }[]>(
-      `select l.product_id, sum(l.quantity)::int as units
-         from orders o join order_lines l on l.order_id = o.id and l.tenant_id = o.tenant_id
-        where o.tenant_id = ? and o.user_id = ? and o.status in (${OPEN_UNPAID.map(() => '?').join(', ')})
-          and l.product_id in (${[...wanted.keys()].map(() => '?').join(', ')})
-        group by l.product_id`,
-      [ctx.tenantId, userId, ...OPEN_UNPAID, ...wanted.keys()],
-    );
-    for (const row of rows) held.set(row.product_id, Number(row.units));
-  }
+  for (const h of row?.held ?? []) held.set(h.p, Number(h.u));
   for (const [productId, quantity] of wanted) {
     const already = held.get(productId) ?? 0;
     if (already + quantity > limits.maxUnitsPerProduct) {

@@ -54,25 +54,28 @@ export class PaymentLedger {
    * alert is raised (PaymentAmountMismatch event + error log).
    */
   async recordSucceeded(orderId: string, intent: IntentView, source: StripeSource): Promise<boolean> {
+    // The usual case in one statement: the payment moves only if Stripe's figures are the order's.
+    const only = { amountCents: intent.amount, currency: intent.currency };
+    if (await this.advance(orderId, 'succeeded', { source }, only)) return true;
+    // Nothing moved: already recorded, or Stripe's amount or currency differ. Read to tell which.
     const payment = await this.payments.findByOrder(orderId);
     if (!payment) return false;
     const matches =
       intent.amount === payment.amountCents &&
       intent.currency.toLowerCase() === payment.currency.toLowerCase();
-    if (!matches) {
-      trackEvent('PaymentAmountMismatch', {
-        tenantId: this.ctx.tenantId,
-        orderId,
-        paymentIntentId: intent.id,
-        expected: `${payment.amountCents} ${payment.currency}`,
-        reported: `${intent.amount} ${intent.currency}`,
-      });
-      this.ctx.log.error(
-        `payment for order ${orderId}: Stripe reports ${intent.amount} ${intent.currency} for intent ${intent.id}, ` +
-          `the order is ${payment.amountCents} ${payment.currency}; it will be refunded`,
-      );
-    }
-    return this.advance(orderId, 'succeeded', { source, ...(matches ? {} : { lastError: AMOUNT_MISMATCH }) });
+    if (matches) return false;
+    trackEvent('PaymentAmountMismatch', {
+      tenantId: this.ctx.tenantId,
+      orderId,
+      paymentIntentId: intent.id,
+      expected: `${payment.amountCents} ${payment.currency}`,
+      reported: `${intent.amount} ${intent.currency}`,
+    });
+    this.ctx.log.error(
+      `payment for order ${orderId}: Stripe reports ${intent.amount} ${intent.currency} for intent ${intent.id}, ` +
+        `the order is ${payment.amountCents} ${payment.currency}; it will be refunded`,
+    );
+    return this.advance(orderId, 'succeeded', { source, lastError: AMOUNT_MISMATCH });
   }
 
   /** Forward-only status change; returns whether it moved. */
@@ -80,8 +83,9 @@ export class PaymentLedger {
     orderId: string,
     to: PaymentStatus,
     details: { clientSecret?: string | null; lastError?: string | null; source?: string } = {},
+    only?: { amountCents: number; currency: string },
   ): Promise<boolean> {
-    const moved = await this.audit.recordChange(this.payments.advanceStatement(orderId, to, details), {
+    const moved = await this.audit.recordChange(this.payments.advanceStatement(orderId, to, details, only), {
       entity: 'payment',
       action: `status:${to}`,
       payload: {
