@@ -49,13 +49,28 @@ export function toEml(email: Email, date: Date): string {
  * event id and the file is created exclusively, so a second send of the same email writes nothing.
  */
 export class EmlFileSender implements EmailSender {
+  /** Made once per sender; a failed mkdir is tried again by the next send. */
+  private ready: Promise<unknown> | undefined;
+
   constructor(readonly directory: string) {}
 
   async send(email: Email, log: Logger): Promise<void> {
-    await mkdir(this.directory, { recursive: true });
     const file = path.join(this.directory, `${email.id}.eml`);
-    try {
+    const write = async (): Promise<void> => {
+      this.ready ??= mkdir(this.directory, { recursive: true }).catch((error: unknown) => {
+        this.ready = undefined;
+        throw error;
+      });
+      await this.ready;
       await writeFile(file, toEml(email, new Date()), { flag: 'wx' });
+    };
+    try {
+      await write().catch(async (error: unknown) => {
+        // The directory went away since it was made (cleaned up): make it again, once.
+        if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+        this.ready = undefined;
+        await write();
+      });
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST') return;
       throw error;

@@ -102,22 +102,34 @@ export class NotificationService {
 
   private async deliver(event: OrderEvent): Promise<'sent' | 'duplicate' | 'no-recipient'> {
     return runUnitOfWork('write', async (em) => {
-      const claimed = await em.execute<{ event_id: string }[]>(
-        `insert into sent_notifications (event_id, tenant_id, order_id, type, channel)
-         values (?, ?, ?, ?, 'email') on conflict (event_id) do nothing returning event_id`,
-        [event.eventId, event.tenantId, event.orderId, event.type],
+      // The claim (one row per event: a redelivery sends nothing) and the recipient in one statement:
+      // no row = already emailed; a row without an address = nobody to tell.
+      const claimed = await em.execute<(Partial<Recipient> & { event_id: string })[]>(
+        `with claimed as (
+           insert into sent_notifications (event_id, tenant_id, order_id, type, channel)
+           values (?, ?, ?, ?, 'email') on conflict (event_id) do nothing returning event_id
+         )
+         select c.event_id, r.email_enc, r.name, r.total_cents, r.currency
+           from claimed c left join (
+             select u.email_enc, u.name, o.total_cents, o.currency
+               from orders o join users u on u.id = o.user_id and u.tenant_id = o.tenant_id
+              where o.tenant_id = ? and o.id = ? and u.deleted_at is null
+           ) r on true`,
+        [event.eventId, event.tenantId, event.orderId, event.type, event.tenantId, event.orderId],
       );
       if (claimed.length === 0) {
         this.log.info(`notifications: event ${event.eventId} (${event.type}) was already emailed; skipped`);
         return 'duplicate';
       }
-      const rows = await em.execute<Recipient[]>(
-        `select u.email_enc, u.name, o.total_cents, o.currency
-           from orders o join users u on u.id = o.user_id and u.tenant_id = o.tenant_id
-          where o.tenant_id = ? and o.id = ? and u.deleted_at is null`,
-        [event.tenantId, event.orderId],
-      );
-      const recipient = rows[0];
+      const found = claimed[0]!;
+      const recipient: Recipient | undefined = found.email_enc
+        ? {
+            email_enc: found.email_enc,
+            name: found.name!,
+            total_cents: found.total_cents!,
+            currency: found.currency!,
+          }
+        : undefined;
       if (!recipient) {
         // A deleted account (or an order gone): nobody to tell; the row records that it was handled.
         this.log.warn(`notifications: event ${event.eventId}: no customer to email; skipped`);

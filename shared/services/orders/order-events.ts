@@ -92,13 +92,19 @@ export class OrderEventRelay {
 
   async runOnce(): Promise<number> {
     return runUnitOfWork('write', async (em) => {
+      // Marked and read in one statement; the marks commit only after every send (a failed send throws
+      // and rolls them back).
       const rows = await em.execute<PendingRow[]>(
-        `select id, tenant_id, order_id, type, body,
-                to_char(created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred_at
-         from order_events where relayed_at is null
-         order by created_at, id limit ? for update skip locked`,
+        `update order_events e set relayed_at = now()
+           from (select id from order_events where relayed_at is null
+                  order by created_at, id limit ? for update skip locked) batch
+          where e.id = batch.id
+          returning e.id, e.tenant_id, e.order_id, e.type, e.body,
+                    to_char(e.created_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') as occurred_at`,
         [this.batchSize],
       );
+      // UPDATE … RETURNING keeps no order: sent in created_at order (µs text, sortable), then id.
+      rows.sort((a, b) => a.occurred_at.localeCompare(b.occurred_at) || a.id.localeCompare(b.id));
       if (rows.length === 0) return 0;
       const queue = getSettings().ORDER_EVENTS_QUEUE_NAME;
       const sender = this.sender();
@@ -117,9 +123,6 @@ export class OrderEventRelay {
           applicationProperties: { type: row.type, tenantId: row.tenant_id },
         });
       }
-      await em.execute(`update order_events set relayed_at = now() where relayed_at is null and id in (?)`, [
-        rows.map((row) => row.id),
-      ]);
       return rows.length;
     });
   }

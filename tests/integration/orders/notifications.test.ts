@@ -138,6 +138,32 @@ describe('order events and customer emails', () => {
     expect(rows[0].n).toBe(1);
   });
 
+  it('a deleted customer gets nothing; the event is recorded as handled and a redelivery stays quiet', async () => {
+    const gone = await createUser(tenantId, { email: 'gone@example.test', name: 'Gone' });
+    const theirs = await orderIn(tenantId, gone.id, (await createProduct(tenantId)).id, 'confirmed');
+    await testPool().query('update users set deleted_at = now() where id = $1', [gone.id]);
+    const event: OrderEvent = {
+      eventId: randomUUID(),
+      type: 'order.shipped',
+      tenantId,
+      orderId: theirs,
+      occurredAt: new Date().toISOString(),
+      data: { carrier: 'DHL', trackingNumber: 'X1' },
+    };
+    const first = context();
+    await notifications(event, first.context);
+    expect(emails()).toEqual([]);
+    expect(first.logs.join('\n')).toContain('no customer to email');
+    const again = context(2);
+    await notifications(event, again.context);
+    expect(again.logs.join('\n')).toContain('already emailed');
+    const { rows } = await testPool().query(
+      'select count(*)::int as n from sent_notifications where event_id = $1',
+      [event.eventId],
+    );
+    expect(rows[0].n).toBe(1);
+  });
+
   it('a provider failure is retried (nothing recorded as sent); the last failed delivery logs the dead-letter', async () => {
     const event = await publish('order.confirmed');
     const sent: Email[] = [];
