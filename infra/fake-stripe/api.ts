@@ -205,7 +205,8 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
         result = { status: e.status, body: errorJson(e, requestId), requestId, store: e.storeIdempotent };
       } else {
         console.error('[fake-stripe] handler crashed', e);
-        result = { status: 500, body: errorJson(apiError(), requestId), requestId, store: false };
+        // The endpoint began executing: Stripe saves such a 500 under the key like any other answer.
+        result = { status: 500, body: errorJson(apiError(), requestId), requestId, store: true };
       }
     }
     // The operation ran (or was refused on its merits); the answer the key keeps is the 5xx regardless.

@@ -42,7 +42,10 @@ export class FaultInjector {
     // A hang defaults to longer than any sane client timeout in tests, shorter than the test runner's.
     const ms = spec.ms ?? (kind === 'timeout' ? 10_000 : kind === 'delay' ? 100 : 0);
     if (!Number.isFinite(ms) || ms < 0) throw new TypeError('fault.ms must be ≥ 0');
-    const when = spec.when ?? 'before';
+    // An error strikes once the endpoint began executing unless told otherwise: that is where Stripe's own
+    // 5xx come from, and Stripe saves them under the key (docs.stripe.com/idempotency). 'before' (a
+    // failure in front of the API, nothing saved) must be asked for. Hangs and delays are on the wire.
+    const when = spec.when ?? (kind === 'error' ? 'saved-before' : 'before');
     if (!FAULT_WHENS.includes(when))
       throw new TypeError(`fault.when must be one of ${FAULT_WHENS.map((w) => `'${w}'`).join(', ')}`);
     // A saved answer is a status and a body: a hang cannot be saved. A delay inside the idempotency layer

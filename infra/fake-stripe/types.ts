@@ -126,8 +126,11 @@ export type FaultKind = 'error' | 'timeout' | 'delay';
  * - timeout: hold the request for `ms`, then drop the connection without answering (the SDK's own timeout
  *   should fire first).
  * - delay: answer normally, `ms` later.
- * `when: 'after'` performs the operation first (idempotency record included) and only then fails: the client
- * sees an error although the payment moved, which is the situation idempotency keys exist for.
+ * `when` (see the README's table): an error defaults to `'saved-before'` — struck inside the endpoint and
+ * saved under the key, as Stripe saves its own 5xx (docs.stripe.com/idempotency) — and timeouts and delays
+ * to `'before'` (on the wire, nothing saved). A failure in front of the API that a same-key retry gets
+ * through must be asked for with `'before'`. `when: 'after'` performs the operation first (idempotency
+ * record included) and only then fails: the client sees an error although the payment moved.
  */
 export interface FaultSpec {
   /** HTTP method to match; omitted = any. */

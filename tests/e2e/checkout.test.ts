@@ -234,9 +234,44 @@ describe('checkout through the local host', () => {
     expect(intentsOf(orderId).map((pi) => pi.status)).toEqual(['canceled']);
   });
 
-  it('Stripe answers 500 to the first creates: the activity is retried and the order confirms with one intent', async () => {
+  it('Stripe saves the 500 of the first create: the retry gets it replayed, a fresh key creates one intent, the order confirms', async () => {
     const shopper = await shopperWithCart([{ productId: product.id, quantity: 1 }]);
+    // The default fault strikes inside the endpoint, so Stripe saves it under the key (docs.stripe.com/idempotency).
     fake.injectFault({ method: 'POST', path: '/v1/payment_intents', kind: 'error', status: 500, times: 2 });
+    const { orderId } = (await (await postCheckout(shopper, 'pm_card_visa')).json()) as { orderId: string };
+    const order = await settled(shopper, orderId);
+    expect(order.status).toBe('confirmed');
+    expect(intentsOf(orderId)).toHaveLength(1);
+    const creates = fake
+      .requests()
+      .filter(
+        (r) =>
+          r.method === 'POST' &&
+          r.path === '/v1/payment_intents' &&
+          (r.idempotencyKey ?? '').startsWith(`${orderId}:create`),
+      )
+      .map((r) => ({
+        fresh: r.idempotencyKey !== `${orderId}:create`,
+        status: r.status,
+        replayed: r.replayed,
+      }));
+    expect(creates).toEqual([
+      { fresh: false, status: 500, replayed: false },
+      { fresh: false, status: 500, replayed: true },
+      { fresh: true, status: 200, replayed: false },
+    ]);
+  });
+
+  it('a 500 in front of Stripe (nothing saved) on the first creates: the activity is retried under the same key', async () => {
+    const shopper = await shopperWithCart([{ productId: product.id, quantity: 1 }]);
+    fake.injectFault({
+      method: 'POST',
+      path: '/v1/payment_intents',
+      kind: 'error',
+      status: 500,
+      times: 2,
+      when: 'before',
+    });
     const { orderId } = (await (await postCheckout(shopper, 'pm_card_visa')).json()) as { orderId: string };
     const order = await settled(shopper, orderId);
     expect(order.status).toBe('confirmed');

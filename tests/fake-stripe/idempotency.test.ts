@@ -153,9 +153,24 @@ describe('injected faults', () => {
     });
   });
 
-  it('an SDK with maxNetworkRetries: 2 gets through a single 500, re-sending the same idempotency key', async () => {
+  it('by default an injected 500 struck inside the endpoint: saved, so a retry with the same key gets it again', async () => {
     const retrying = sdk(fake, { maxNetworkRetries: 2 });
     fake.injectFault({ path: '/v1/payment_intents', times: 1 });
+    await expect(
+      retrying.paymentIntents.create(params, { idempotencyKey: 'saved-by-default' }),
+    ).rejects.toBeInstanceOf(Stripe.errors.StripeAPIError);
+    const attempts = posts('/v1/payment_intents');
+    expect(attempts.map((r) => [r.status, r.replayed])).toEqual([
+      [500, false],
+      [500, true],
+      [500, true],
+    ]);
+    expect(fake.paymentIntents()).toHaveLength(0);
+  });
+
+  it('a 500 in front of the API (when: before): an SDK with maxNetworkRetries: 2 gets through, re-sending the same key', async () => {
+    const retrying = sdk(fake, { maxNetworkRetries: 2 });
+    fake.injectFault({ path: '/v1/payment_intents', times: 1, when: 'before' });
     const pi = await retrying.paymentIntents.create(params, { idempotencyKey: 'retry-me' });
     expect(pi.status).toBe('requires_payment_method');
     const attempts = posts('/v1/payment_intents');
@@ -166,7 +181,7 @@ describe('injected faults', () => {
 
   it('the SDK’s own generated key also survives a retry (no explicit idempotencyKey)', async () => {
     const retrying = sdk(fake, { maxNetworkRetries: 2 });
-    fake.injectFault({ path: '/v1/payment_intents', times: 2, status: 503 });
+    fake.injectFault({ path: '/v1/payment_intents', times: 2, status: 503, when: 'before' });
     await retrying.paymentIntents.create(params);
     const keys = posts('/v1/payment_intents').map((r) => r.idempotencyKey);
     expect(keys).toHaveLength(3);
