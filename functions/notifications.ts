@@ -18,16 +18,26 @@ function parse(message: unknown): unknown {
   }
 }
 
+/** This message's delivery count, from a batch trigger's `deliveryCountArray`. */
+function deliveryCountAt(context: InvocationContext, index: number): number {
+  const counts = context.triggerMetadata?.deliveryCountArray;
+  const count = Array.isArray(counts) ? Number(counts[index]) : NaN;
+  return Number.isFinite(count) && count >= 1 ? count : 1;
+}
+
 /**
- * Queue-triggered: emails the customer about an order event (at most once per event id). Throwing makes
- * Service Bus redeliver; after the last delivery the message dead-letters, with an error log line.
+ * Queue-triggered, a batch at a time: emails the customers about order events (at most once per event
+ * id). Throwing makes Service Bus deliver the batch again; a message failing its last delivery
+ * dead-letters, with an error log line.
  */
-export async function notifications(message: unknown, context: InvocationContext): Promise<void> {
-  const deliveryCount = Number(context.triggerMetadata?.deliveryCount ?? 1);
-  await new NotificationService(context).handle(parse(message), {
-    deliveryCount,
-    maxDeliveries: NOTIFICATION_MAX_DELIVERIES,
-  });
+export async function notifications(messages: unknown[], context: InvocationContext): Promise<void> {
+  await new NotificationService(context).handle(
+    messages.map((message, index) => ({
+      message: parse(message),
+      deliveryCount: deliveryCountAt(context, index),
+    })),
+    NOTIFICATION_MAX_DELIVERIES,
+  );
 }
 
 /** Every 30 seconds: order events still in the outbox go to the queue. */
@@ -46,6 +56,7 @@ export async function orderEventRelay(_timer: Timer, context: InvocationContext)
 app.serviceBusQueue('notifications', {
   connection: 'ServiceBusConnection',
   queueName: '%ORDER_EVENTS_QUEUE_NAME%',
+  cardinality: 'many',
   handler: notifications,
 });
 app.timer('orderEventRelay', { schedule: '15,45 * * * * *', handler: orderEventRelay });

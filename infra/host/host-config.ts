@@ -4,7 +4,7 @@ import path from 'node:path';
 /** The parts of host.json the local host honours, with the Functions defaults for anything absent. */
 export interface HostJsonSettings {
   routePrefix: string;
-  serviceBus: { maxConcurrentCalls: number; maxDeliveryCount: number };
+  serviceBus: { maxConcurrentCalls: number; maxDeliveryCount: number; maxMessageBatchSize: number };
   durableTask: {
     hubName: string;
     maxConcurrentActivityFunctions: number;
@@ -15,8 +15,9 @@ export interface HostJsonSettings {
 export const HOST_JSON_DEFAULTS: HostJsonSettings = {
   routePrefix: 'api',
   // maxDeliveryCount is a queue property in Azure (default 10); the host reads it from host.json so the
-  // local queues can mirror what Bicep configures.
-  serviceBus: { maxConcurrentCalls: 16, maxDeliveryCount: 10 },
+  // local queues can mirror what Bicep configures. maxMessageBatchSize caps a `cardinality: 'many'`
+  // trigger's batch (default 1000: learn.microsoft.com/azure/azure-functions/functions-bindings-service-bus#hostjson-settings).
+  serviceBus: { maxConcurrentCalls: 16, maxDeliveryCount: 10, maxMessageBatchSize: 1000 },
   durableTask: {
     hubName: 'TestHubName',
     maxConcurrentActivityFunctions: 10,
@@ -50,6 +51,7 @@ export function readHostJson(root: string): HostJsonSettings {
     serviceBus: {
       maxConcurrentCalls: positiveInt(serviceBus.maxConcurrentCalls, d.serviceBus.maxConcurrentCalls),
       maxDeliveryCount: positiveInt(serviceBus.maxDeliveryCount, d.serviceBus.maxDeliveryCount),
+      maxMessageBatchSize: positiveInt(serviceBus.maxMessageBatchSize, d.serviceBus.maxMessageBatchSize),
     },
     durableTask: {
       hubName:

@@ -243,6 +243,7 @@ export async function startHost(options: HostOptions = {}): Promise<LocalHost> {
     const bus = new LocalServiceBus({
       maxDeliveryCount: options.serviceBus?.maxDeliveryCount ?? hostJson.serviceBus.maxDeliveryCount,
       maxConcurrentCalls: options.serviceBus?.maxConcurrentCalls ?? hostJson.serviceBus.maxConcurrentCalls,
+      maxBatchSize: hostJson.serviceBus.maxMessageBatchSize,
       ...(options.serviceBus?.redeliveryDelayMs !== undefined
         ? { redeliveryDelayMs: options.serviceBus.redeliveryDelayMs }
         : {}),

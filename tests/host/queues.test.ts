@@ -60,6 +60,17 @@ describe('in-process Service Bus queues (peek-lock)', () => {
     expect(host.queues.peek('flaky')).toEqual([]);
   });
 
+  it("hands a batch trigger at most host.json's maxMessageBatchSize messages, with a delivery count each", async () => {
+    const max = readHostJson(process.cwd()).serviceBus.maxMessageBatchSize;
+    const total = 2 * max + 50;
+    for (let i = 0; i < total; i++) host.queues.send('batched', { body: { i } });
+    await host.queues.idle();
+    const sizes = fixtures.batches.map((b) => b.size);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(total);
+    expect(Math.max(...sizes)).toBe(max);
+    for (const batch of fixtures.batches) expect(batch.deliveryCounts).toEqual(Array(batch.size).fill(1));
+  });
+
   it('limits concurrent deliveries per function to maxConcurrentCalls', async () => {
     for (let i = 0; i < 12; i++) host.queues.send('slow', { body: { i } });
     await host.queues.idle();

@@ -107,7 +107,7 @@ export class LocalServiceBus extends EventEmitter<{
     this.#options = {
       duplicateDetectionWindowMs: 10 * 60_000,
       redeliveryDelayMs: 0,
-      maxBatchSize: 100,
+      maxBatchSize: 1000, // the Functions default for maxMessageBatchSize
       ...options,
     };
     this.maxDeliveryCount = options.maxDeliveryCount;

@@ -4,6 +4,7 @@ import type { Logger } from '../../logging/logger.js';
 import { formatMoney } from './format.js';
 import { z } from '../../schemas/zod.js';
 import { ORDER_EVENT_TYPES, type OrderEvent } from '../orders/order-events.js';
+import type { FieldCipher } from '../../crypto/field-cipher.js';
 import { getFieldCipher } from '../pii-cipher.js';
 import { getEmailSender, type Email, type EmailSender } from './email-sender.js';
 
@@ -22,13 +23,6 @@ export class PoisonMessageError extends Error {
     super(`poison message: ${reason}`);
     this.name = 'PoisonMessageError';
   }
-}
-
-interface Recipient {
-  email_enc: string;
-  name: string;
-  total_cents: string | number;
-  currency: string;
 }
 
 function render(event: OrderEvent, name: string, total: string): { subject: string; text: string } {
@@ -64,19 +58,55 @@ function render(event: OrderEvent, name: string, total: string): { subject: stri
   }
 }
 
-export interface Delivery {
+/** One message of a batch as Service Bus delivered it. */
+export interface Delivered {
+  message: unknown;
+  /** This message's delivery count (1 on the first delivery). */
   deliveryCount: number;
-  maxDeliveries: number;
+}
+
+/** Emails handed to the provider at once, per batch. */
+const SEND_CONCURRENCY = 8;
+
+export type NotificationOutcome = 'sent' | 'duplicate' | 'no-recipient';
+
+interface Claimed {
+  event_id: string;
+  email_enc: string | null;
+  name: string | null;
+  total_cents: string | number | null;
+  currency: string | null;
+}
+
+/** A batch in which some messages failed: Service Bus redelivers the whole batch. */
+export class NotificationBatchError extends Error {
+  constructor(
+    readonly failed: number,
+    readonly of: number,
+    readonly first: unknown,
+  ) {
+    const why = first instanceof Error ? first.message : String(first);
+    super(`notifications: ${failed} of ${of} message(s) failed (${why}); the batch is delivered again`);
+    this.name = 'NotificationBatchError';
+  }
 }
 
 /**
- * Emails the customer about an order event, at most once per event however often Service Bus delivers
- * it. In one transaction: the event's sent_notifications row is inserted (a concurrent duplicate
- * delivery waits on its key, then finds it and sends nothing), the email is handed to the provider, and
- * only then does the row commit. If the provider fails, the row rolls back and the error propagates, so
- * Service Bus redelivers; after the last delivery the message dead-letters (logged here, with the event
- * id, so the dead-letter alert can be traced to it). The one window left — the provider accepted, then
- * the commit failed — can send a second email; it is as narrow as one commit.
+ * Emails customers about order events, at most once per event however often Service Bus delivers it.
+ * The trigger takes a batch (`cardinality: 'many'`), so the work a message costs the database is shared
+ * by its batch: one transaction claims every event of the batch and reads its recipients in one
+ * statement (a concurrent duplicate delivery waits on the claimed keys, then finds them and sends
+ * nothing), the emails are handed to the provider, and only then does the transaction commit.
+ *
+ * A message that cannot be sent (the provider failed, or it is not an order event) loses its claim
+ * before the commit, so the others stay recorded as sent; then the batch throws and Service Bus
+ * delivers it again (with autoCompleteMessages a function's failure abandons its whole batch:
+ * learn.microsoft.com/azure/azure-functions/functions-bindings-service-bus-trigger). The second time the
+ * sent ones are skipped by their claims and only the failed ones are tried. A message failing its last
+ * delivery dead-letters (logged here with the event id, so the dead-letter alert can be traced to it);
+ * batch-mates that reach their last delivery with it dead-letter too, already emailed, which replaying
+ * them from the dead-letter queue would not repeat. The one window left — the provider accepted, then
+ * the commit failed — can send a batch's emails twice; it is as narrow as one commit.
  */
 export class NotificationService {
   constructor(
@@ -84,72 +114,130 @@ export class NotificationService {
     private readonly sender: () => EmailSender = getEmailSender,
   ) {}
 
-  async handle(message: unknown, delivery: Delivery): Promise<'sent' | 'duplicate' | 'no-recipient'> {
-    try {
-      const parsed = OrderEventMessage.safeParse(message);
-      if (!parsed.success) throw new PoisonMessageError('not an order event');
-      return await this.deliver(parsed.data);
-    } catch (error) {
-      const last = delivery.deliveryCount >= delivery.maxDeliveries;
-      const id = (message as { eventId?: unknown } | null)?.eventId;
-      const what = `notifications: event ${typeof id === 'string' ? id : '(no id)'} failed on delivery ${delivery.deliveryCount} of ${delivery.maxDeliveries}`;
-      const why = error instanceof Error ? error.message : String(error);
-      if (last) this.log.error(`${what}; giving up: Service Bus moves it to the dead-letter queue (${why})`);
-      else this.log.warn(`${what}; it will be retried (${why})`);
-      throw error;
+  async handle(batch: readonly Delivered[], maxDeliveries: number): Promise<NotificationOutcome[]> {
+    const failures = new Map<number, unknown>();
+    const events = batch.map((delivered, index) => {
+      const parsed = OrderEventMessage.safeParse(delivered.message);
+      if (parsed.success) return parsed.data;
+      failures.set(index, new PoisonMessageError('not an order event'));
+      return undefined;
+    });
+    let outcomes = new Map<string, NotificationOutcome>();
+    const failedEvents = new Map<string, unknown>();
+    const valid = events.filter((e): e is OrderEvent => e !== undefined);
+    if (valid.length > 0) {
+      try {
+        outcomes = await this.deliver(valid, failedEvents);
+      } catch (error) {
+        // The transaction itself failed (database unreachable): nothing was recorded as sent.
+        for (const event of valid) failedEvents.set(event.eventId, error);
+      }
     }
+    events.forEach((event, index) => {
+      const failure = event && failedEvents.get(event.eventId);
+      if (failure !== undefined) failures.set(index, failure);
+    });
+    for (const [index, failure] of failures) this.logFailure(batch[index]!, maxDeliveries, failure);
+    if (failures.size > 0)
+      throw new NotificationBatchError(failures.size, batch.length, [...failures.values()][0]);
+    return events.map((event) => outcomes.get(event!.eventId)!);
   }
 
-  private async deliver(event: OrderEvent): Promise<'sent' | 'duplicate' | 'no-recipient'> {
+  private logFailure(delivered: Delivered, maxDeliveries: number, error: unknown): void {
+    const id = (delivered.message as { eventId?: unknown } | null)?.eventId;
+    const what = `notifications: event ${typeof id === 'string' ? id : '(no id)'} failed on delivery ${delivered.deliveryCount} of ${maxDeliveries}`;
+    const why = error instanceof Error ? error.message : String(error);
+    if (delivered.deliveryCount >= maxDeliveries)
+      this.log.error(`${what}; giving up: Service Bus moves it to the dead-letter queue (${why})`);
+    else this.log.warn(`${what}; it will be retried (${why})`);
+  }
+
+  /** Claims, emails and commits the batch's events; the ones whose email failed go to `failed`, unclaimed. */
+  private async deliver(
+    events: readonly OrderEvent[],
+    failed: Map<string, unknown>,
+  ): Promise<Map<string, NotificationOutcome>> {
+    // The same event twice in one batch (a re-send): claimed once, the other copy is a duplicate.
+    const unique = [...new Map(events.map((e) => [e.eventId, e])).values()];
     return runUnitOfWork('write', async (em) => {
-      // The claim (one row per event: a redelivery sends nothing) and the recipient in one statement:
-      // no row = already emailed; a row without an address = nobody to tell.
-      const claimed = await em.execute<(Partial<Recipient> & { event_id: string })[]>(
-        `with claimed as (
+      // The claims (one row per event: a redelivery sends nothing) and the recipients in one statement:
+      // an event without a row was already emailed; a row without an address has nobody to tell. Each
+      // event's order and customer are looked up within the event's own tenant.
+      const claimed = await em.execute<Claimed[]>(
+        `with batch as (
+           select * from jsonb_to_recordset(?::jsonb) as b(event_id uuid, tenant_id uuid, order_id uuid, type text)
+         ), claimed as (
            insert into sent_notifications (event_id, tenant_id, order_id, type, channel)
-           values (?, ?, ?, ?, 'email') on conflict (event_id) do nothing returning event_id
+           select event_id, tenant_id, order_id, type, 'email' from batch
+           on conflict (event_id) do nothing
+           returning event_id, tenant_id, order_id
          )
-         select c.event_id, r.email_enc, r.name, r.total_cents, r.currency
-           from claimed c left join (
-             select u.email_enc, u.name, o.total_cents, o.currency
-               from orders o join users u on u.id = o.user_id and u.tenant_id = o.tenant_id
-              where o.tenant_id = ? and o.id = ? and u.deleted_at is null
-           ) r on true`,
-        [event.eventId, event.tenantId, event.orderId, event.type, event.tenantId, event.orderId],
+         select c.event_id, u.email_enc, u.name, o.total_cents, o.currency
+           from claimed c
+           left join orders o on o.tenant_id = c.tenant_id and o.id = c.order_id
+           left join users u on u.tenant_id = o.tenant_id and u.id = o.user_id and u.deleted_at is null`,
+        [
+          JSON.stringify(
+            unique.map((e) => ({
+              event_id: e.eventId,
+              tenant_id: e.tenantId,
+              order_id: e.orderId,
+              type: e.type,
+            })),
+          ),
+        ],
       );
-      if (claimed.length === 0) {
-        this.log.info(`notifications: event ${event.eventId} (${event.type}) was already emailed; skipped`);
-        return 'duplicate';
+      const byId = new Map(claimed.map((row) => [row.event_id, row]));
+      const outcomes = new Map<string, NotificationOutcome>();
+      const cipher = claimed.some((row) => row.email_enc) ? await getFieldCipher() : undefined;
+      const sends: OrderEvent[] = [];
+      for (const event of unique) {
+        const row = byId.get(event.eventId);
+        if (!row) {
+          this.log.info(`notifications: event ${event.eventId} (${event.type}) was already emailed; skipped`);
+          outcomes.set(event.eventId, 'duplicate');
+        } else if (!row.email_enc) {
+          // A deleted account (or an order gone): nobody to tell; the row records that it was handled.
+          this.log.warn(`notifications: event ${event.eventId}: no customer to email; skipped`);
+          outcomes.set(event.eventId, 'no-recipient');
+        } else sends.push(event);
       }
-      const found = claimed[0]!;
-      const recipient: Recipient | undefined = found.email_enc
-        ? {
-            email_enc: found.email_enc,
-            name: found.name!,
-            total_cents: found.total_cents!,
-            currency: found.currency!,
-          }
-        : undefined;
-      if (!recipient) {
-        // A deleted account (or an order gone): nobody to tell; the row records that it was handled.
-        this.log.warn(`notifications: event ${event.eventId}: no customer to email; skipped`);
-        return 'no-recipient';
+      // A few at a time: the claims' transaction stays open while the provider answers.
+      for (let i = 0; i < sends.length; i += SEND_CONCURRENCY) {
+        await Promise.all(
+          sends.slice(i, i + SEND_CONCURRENCY).map(async (event) => {
+            try {
+              await this.sender().send(this.compose(event, byId.get(event.eventId)!, cipher!), this.log);
+              outcomes.set(event.eventId, 'sent');
+            } catch (error) {
+              failed.set(event.eventId, error);
+            }
+          }),
+        );
       }
-      const cipher = await getFieldCipher();
-      const { subject, text } = render(
-        event,
-        recipient.name,
-        formatMoney(Number(recipient.total_cents), recipient.currency),
-      );
-      const email: Email = {
-        id: event.eventId,
-        from: getSettings().EMAIL_SENDER_ADDRESS,
-        to: cipher.decrypt(recipient.email_enc),
-        subject,
-        text,
-      };
-      await this.sender().send(email, this.log);
-      return 'sent';
+      if (failed.size > 0) {
+        // Unclaimed, so the redelivery tries them again; the rest commit as sent.
+        await em.execute(
+          `delete from sent_notifications where event_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
+          [JSON.stringify([...failed.keys()])],
+        );
+      }
+      return outcomes;
     });
+  }
+
+  private compose(event: OrderEvent, row: Claimed, cipher: FieldCipher): Email {
+    const { subject, text } = render(
+      event,
+      row.name ?? '',
+      formatMoney(Number(row.total_cents), row.currency ?? ''),
+    );
+    return {
+      id: event.eventId,
+      from: getSettings().EMAIL_SENDER_ADDRESS,
+      to: cipher.decrypt(row.email_enc!),
+      subject,
+      text,
+    };
   }
 }

@@ -47,12 +47,13 @@ afterAll(async () => {
   await closeTestPool();
 });
 
-function context(deliveryCount = 1): { context: InvocationContext; logs: string[] } {
+/** A batch trigger's context: one delivery count per message, as `deliveryCountArray`. */
+function context(...deliveryCounts: number[]): { context: InvocationContext; logs: string[] } {
   const logs: string[] = [];
   const ctx = new InvocationContext({
     invocationId: randomUUID(),
     functionName: 'notifications',
-    triggerMetadata: { deliveryCount },
+    triggerMetadata: { deliveryCountArray: deliveryCounts.length > 0 ? deliveryCounts : [1] },
     logHandler: (level, ...args) => logs.push(`${level}: ${args.map(String).join(' ')}`),
   });
   return { context: ctx, logs };
@@ -118,9 +119,9 @@ describe('order events and customer emails', () => {
       },
     });
     const first = context();
-    await notifications(JSON.stringify(event), first.context);
-    await Promise.all([1, 2, 3].map((n) => notifications(event, context(n).context)));
-    await notifications(event, context(2).context);
+    await notifications([JSON.stringify(event)], first.context);
+    await Promise.all([1, 2, 3].map((n) => notifications([event], context(n).context)));
+    await notifications([event], context(2).context);
     expect(calls).toBe(1);
     expect(emails()).toEqual([`${event.eventId}.eml`]);
     const eml = readFileSync(path.join(mailDir, `${event.eventId}.eml`), 'utf8');
@@ -151,11 +152,11 @@ describe('order events and customer emails', () => {
       data: { carrier: 'DHL', trackingNumber: 'X1' },
     };
     const first = context();
-    await notifications(event, first.context);
+    await notifications([event], first.context);
     expect(emails()).toEqual([]);
     expect(first.logs.join('\n')).toContain('no customer to email');
     const again = context(2);
-    await notifications(event, again.context);
+    await notifications([event], again.context);
     expect(again.logs.join('\n')).toContain('already emailed');
     const { rows } = await testPool().query(
       'select count(*)::int as n from sent_notifications where event_id = $1',
@@ -176,7 +177,7 @@ describe('order events and customer emails', () => {
     };
     setEmailSender(flaky);
     const early = context(1);
-    await expect(notifications(event, early.context)).rejects.toThrow('503');
+    await expect(notifications([event], early.context)).rejects.toThrow('503');
     expect(early.logs.some((l) => l.startsWith('warning:') && l.includes('will be retried'))).toBe(true);
     const { rows } = await testPool().query('select 1 from sent_notifications where event_id = $1', [
       event.eventId,
@@ -184,7 +185,7 @@ describe('order events and customer emails', () => {
     expect(rows).toHaveLength(0);
 
     const last = context(NOTIFICATION_MAX_DELIVERIES);
-    await expect(notifications(event, last.context)).rejects.toThrow('503');
+    await expect(notifications([event], last.context)).rejects.toThrow('503');
     expect(
       last.logs.some(
         (l) =>
@@ -196,8 +197,8 @@ describe('order events and customer emails', () => {
     ).toBe(true);
 
     failing = false;
-    await notifications(event, context(2).context);
-    await notifications(event, context(3).context);
+    await notifications([event], context(2).context);
+    await notifications([event], context(3).context);
     expect(sent).toHaveLength(1);
     expect(sent[0]).toMatchObject({
       id: event.eventId,
@@ -206,9 +207,56 @@ describe('order events and customer emails', () => {
     });
   });
 
+  it('a batch claims its events together; a failed email and a poison message fail alone and only they are tried again', async () => {
+    const [one, two, three] = [
+      await publish('order.shipped', { carrier: 'DHL', trackingNumber: 'B1' }),
+      await publish('order.shipped', { carrier: 'DHL', trackingNumber: 'B2' }),
+      await publish('order.shipped', { carrier: 'DHL', trackingNumber: 'B3' }),
+    ];
+    // Another shop's event naming this shop's order: looked up in its own tenant, it finds nobody.
+    const otherTenant = (await createTenant('Other mail shop')).id;
+    const foreign: OrderEvent = { ...one, eventId: randomUUID(), tenantId: otherTenant };
+    const calls = new Map<string, number>();
+    let twoFails = true;
+    setEmailSender({
+      async send(email) {
+        calls.set(email.id, (calls.get(email.id) ?? 0) + 1);
+        if (email.id === two.eventId && twoFails) throw new Error('ACS: 503 Service Unavailable');
+      },
+    });
+    const poison = '{"type":"order.shipped"';
+    const batch = [one, two, poison, three, one, foreign];
+
+    const first = context(1, 1, 1, 1, 1, 1);
+    await expect(notifications(batch, first.context)).rejects.toThrow('2 of 6 message(s) failed');
+    const claimed = async (): Promise<string[]> =>
+      (
+        await testPool().query<{ event_id: string }>(
+          'select event_id from sent_notifications where event_id = any($1::uuid[]) order by event_id',
+          [[one.eventId, two.eventId, three.eventId, foreign.eventId]],
+        )
+      ).rows.map((r) => r.event_id);
+    expect(await claimed()).toEqual([one.eventId, three.eventId, foreign.eventId].sort());
+    expect(Object.fromEntries(calls)).toEqual({ [one.eventId]: 1, [two.eventId]: 1, [three.eventId]: 1 });
+    expect(first.logs.filter((l) => l.startsWith('warning:') && l.includes('will be retried'))).toHaveLength(
+      2,
+    );
+    expect(first.logs.join('\n')).toContain(`event ${foreign.eventId}: no customer to email`);
+
+    // Delivered again (the provider is back): only the failed email is sent; the poison fails again.
+    twoFails = false;
+    const last = context(5, 5, 5, 5, 5, 5);
+    await expect(notifications(batch, last.context)).rejects.toThrow('1 of 6 message(s) failed');
+    expect(Object.fromEntries(calls)).toEqual({ [one.eventId]: 1, [two.eventId]: 2, [three.eventId]: 1 });
+    expect(await claimed()).toHaveLength(4);
+    expect(last.logs.filter((l) => l.startsWith('error:'))).toEqual([
+      expect.stringMatching(/event \(no id\) failed on delivery 5 of 5; giving up: .*dead-letter.*poison/),
+    ]);
+  });
+
   it('a malformed message is poison: it fails every delivery and dead-letters with a clear line', async () => {
     const last = context(NOTIFICATION_MAX_DELIVERIES);
-    await expect(notifications('{"type":"order.shipped"', last.context)).rejects.toThrow('poison');
+    await expect(notifications(['{"type":"order.shipped"'], last.context)).rejects.toThrow('poison');
     expect(last.logs.some((l) => l.startsWith('error:') && l.includes('dead-letter'))).toBe(true);
     expect(emails()).toEqual([]);
   });
