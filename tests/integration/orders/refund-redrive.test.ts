@@ -9,7 +9,6 @@ import { closeRedis } from '../../../shared/cache/redis.js';
 import { resetSettingsForTests } from '../../../shared/config/index.js';
 import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
-import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
 import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import {
@@ -22,8 +21,9 @@ import {
 import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
 import { invoke } from '../../support/http.js';
 import { installRecordingBus } from '../../support/recording-bus.js';
-import { fillCart, insertOrder, stubClient } from '../checkout/helpers.js';
+import { stubClient } from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
+import { confirmedOrder as paidOrder, stripeRefunds } from './paid-orders.js';
 
 /**
  * Refunds a Stripe outage left pending are money promised to a customer: the reconciliation timer
@@ -39,7 +39,6 @@ let customer: TestUser;
 let adminHeaders: Record<string, string>;
 let customerHeaders: Record<string, string>;
 let product: CreatedProduct;
-const saga = new CheckoutSaga(silentLogger);
 
 beforeAll(async () => {
   fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
@@ -74,30 +73,17 @@ afterAll(async () => {
   await closeTestPool();
 });
 
-async function confirmedOrder(): Promise<{ orderId: string; pi: string }> {
-  await fillCart(tenantId, customer.id, [{ productId: product.id, quantity: 1 }]);
-  const orderId = await insertOrder(
-    tenantId,
-    customer.id,
-    [{ productId: product.id, quantity: 1, unitPriceCents: PRICE }],
-    'pm_card_visa',
-  );
-  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
-  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
-  const created = await saga.createIntent(input);
-  if (created.outcome !== 'created') throw new Error(JSON.stringify(created));
-  await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId });
-  expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
-  return { orderId, pi: created.paymentIntentId };
-}
+const confirmedOrder = () =>
+  paidOrder({ tenantId, userId: customer.id, productId: product.id, unitPriceCents: PRICE });
 
 /** Stripe's refunds endpoint (create and list) answering 500 until cleared. */
 const stripeDown = (): unknown =>
   fake.injectFault({ path: '/v1/refunds', kind: 'error', status: 500, times: 1_000, when: 'before' });
 
 async function refundedAtStripe(pi: string): Promise<number> {
-  const { data } = await stripe.refunds.list({ payment_intent: pi, limit: 100 });
-  return data.filter((r) => r.status !== 'failed').reduce((sum, r) => sum + r.amount, 0);
+  return (await stripeRefunds(stripe, pi))
+    .filter((r) => r.status !== 'failed')
+    .reduce((sum, r) => sum + r.amount, 0);
 }
 
 async function refundRows(orderId: string): Promise<{ status: string; amount: number }[]> {

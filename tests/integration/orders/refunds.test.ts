@@ -9,22 +9,15 @@ import {
   getManagedOrder,
 } from '../../../functions/manage-orders.js';
 import { cancelOrder } from '../../../functions/order-cancel.js';
-import { stripeWebhook } from '../../../functions/stripe-webhook.js';
 import { resetSettingsForTests } from '../../../shared/config/index.js';
 import { closeRedis } from '../../../shared/cache/redis.js';
 import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
-import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { stableEventId } from '../../../shared/services/orders/order-events.js';
 import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import { addTelemetrySink } from '../../../shared/telemetry/index.js';
-import {
-  signStripePayload,
-  startFakeStripe,
-  type FakeStripe,
-  type StripeEvent,
-} from '../../../infra/fake-stripe/server.js';
+import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
 import { invoke } from '../../support/http.js';
 import { checkInvariants } from '../../support/invariants.js';
 import { installRecordingBus } from '../../support/recording-bus.js';
@@ -36,8 +29,16 @@ import {
   type CreatedProduct,
 } from '../../fixtures/sample_data.js';
 import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
-import { fillCart, insertOrder, stockOf, stubClient, type StubClient } from '../checkout/helpers.js';
+import { stockOf, stubClient, type StubClient } from '../checkout/helpers.js';
 import { eventsOf, statusOf } from './helpers.js';
+import {
+  confirmedOrder as paidOrder,
+  deliverStripeEvent as deliver,
+  stripeEventsFor,
+  stripeRefunds as stripeRefundsOf,
+  upToConfirm as checkoutUpToConfirm,
+  type Buyer,
+} from './paid-orders.js';
 
 /**
  * Issue #18 items 2 and 3 against the fake Stripe: refunds, cancellations, dashboard refunds and
@@ -98,31 +99,15 @@ afterAll(async () => {
   await closeTestPool();
 });
 
-async function upToConfirm(pm = 'pm_card_visa', quantity = 1): Promise<{ input: CheckoutInput; pi: string }> {
-  await fillCart(tenantId, customer.id, [{ productId: product.id, quantity }]);
-  const orderId = await insertOrder(
-    tenantId,
-    customer.id,
-    [{ productId: product.id, quantity, unitPriceCents: PRICE }],
-    pm,
-  );
-  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
-  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
-  const created = await saga.createIntent(input);
-  if (created.outcome !== 'created') throw new Error(JSON.stringify(created));
-  await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId });
-  return { input, pi: created.paymentIntentId };
-}
-
-async function confirmedOrder(quantity = 1): Promise<{ orderId: string; pi: string }> {
-  const { input, pi } = await upToConfirm('pm_card_visa', quantity);
-  expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
-  return { orderId: input.orderId, pi };
-}
-
-async function stripeRefunds(pi: string): Promise<Stripe.Refund[]> {
-  return (await stripe.refunds.list({ payment_intent: pi, limit: 100 })).data;
-}
+const buyer = (): Buyer => ({
+  tenantId,
+  userId: customer.id,
+  productId: product.id,
+  unitPriceCents: PRICE,
+});
+const upToConfirm = (pm?: string, quantity?: number) => checkoutUpToConfirm(buyer(), pm, quantity);
+const confirmedOrder = (quantity?: number) => paidOrder(buyer(), quantity);
+const stripeRefunds = (pi: string) => stripeRefundsOf(stripe, pi);
 
 async function netCharged(pi: string): Promise<number> {
   const intent = fake.paymentIntents().find((p) => p.id === pi)!;
@@ -179,28 +164,7 @@ const customerCancel = (orderId: string, headers = customerHeaders) =>
     params: { id: orderId },
   });
 
-function deliver(event: StripeEvent) {
-  const payload = JSON.stringify(event);
-  return invoke(stripeWebhook, {
-    method: 'POST',
-    url: 'http://localhost/api/webhooks/stripe',
-    headers: {
-      'content-type': 'application/json',
-      'stripe-signature': signStripePayload(payload, process.env.STRIPE_WEBHOOK_SECRET!),
-    },
-    rawBody: Buffer.from(payload, 'utf8'),
-  });
-}
-
-function eventsFor(pi: string, type: string): StripeEvent[] {
-  return fake
-    .events()
-    .filter((e) => e.type === type)
-    .filter((e) => {
-      const object = e.data.object as { id?: string; payment_intent?: string };
-      return object.id === pi || object.payment_intent === pi;
-    });
-}
+const eventsFor = (pi: string, type: string) => stripeEventsFor(fake, pi, type);
 
 describe('POST /manage/orders/{id}/refunds', () => {
   it('refunds in part, then the rest: Stripe keyed by our refund id, refundedCents, status, events, desk', async () => {
