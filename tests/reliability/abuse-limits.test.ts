@@ -5,14 +5,15 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { SAMPLE_ADDRESS } from '../fixtures/address.js';
-import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
+import { closeTestPool, createProduct, createTenant, openingStockOf } from '../fixtures/sample_data.js';
 import { TEST_REDIS_URL } from '../setup/test-env.js';
 import { freePort } from '../support/azurite.js';
 import { waitUntil } from '../support/faults.js';
 import { spawnHost, type HostProcess } from '../support/host-process.js';
+import { checkInvariants } from '../support/invariants.js';
 import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
 import { burst } from './support/load.js';
-import { shopThrough, shopperWithCart, stockOf, type Shop } from './support/shop.js';
+import { drainAudit, shopThrough, shopperWithCart, stockOf, type Shop } from './support/shop.js';
 
 /**
  * Issue 19, items 2–5, black-box through the compiled host (`npm run build` first): registration
@@ -278,5 +279,19 @@ describe('abuse: limits', () => {
       'payment_timeout',
     ]);
     expect(after).toMatchObject({ available: 100, reserved: 0 });
+
+    // The only orders of the file: abandoned, so nothing may be kept at Stripe and every unit is back;
+    // the products of the earlier tests are in the stock check too.
+    await drainAudit(shop);
+    const report = await checkInvariants({
+      appUrl: dbs.appUrl,
+      auditUrl: dbs.auditUrl,
+      initialStock: openingStockOf([tenantId]),
+      tenantIds: [tenantId],
+      paymentIntents: () => fake.paymentIntents(),
+      stripeUrl: fake.url,
+      settled: true,
+    });
+    expect(report.ok, report.summary()).toBe(true);
   }, 90_000);
 });

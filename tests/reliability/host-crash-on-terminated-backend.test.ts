@@ -1,12 +1,20 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
-import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
+import { closeTestPool, createProduct, createTenant, openingStockOf } from '../fixtures/sample_data.js';
 import { ADMIN_PG_URL } from '../setup/test-env.js';
 import { sleep, terminateBackends, withApplicationName } from '../support/faults.js';
 import { spawnHost, type HostProcess } from '../support/host-process.js';
+import { checkInvariants } from '../support/invariants.js';
 import { createOwnDatabases, type OwnDatabases } from './support/databases.js';
-import { placeOrder, shopperWithCart, shopThrough, waitSettled, type Shop } from './support/shop.js';
+import {
+  drainAudit,
+  placeOrder,
+  shopperWithCart,
+  shopThrough,
+  waitSettled,
+  type Shop,
+} from './support/shop.js';
 
 /**
  * Regression for issue #10's finding: PostgreSQL terminating a durable-store connection
@@ -32,6 +40,7 @@ let host: HostProcess;
 let admin: pg.Pool;
 let pool: pg.Pool;
 let shop: Shop;
+let tenantId: string;
 let productId: string;
 
 beforeAll(async () => {
@@ -48,7 +57,7 @@ beforeAll(async () => {
     env: { DATABASE_URL: dbs.appUrl, AUDIT_DATABASE_URL: dbs.auditUrl, STRIPE_API_BASE: fake.url },
   });
   fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
-  const tenantId = (await createTenant('Crash shop')).id;
+  tenantId = (await createTenant('Crash shop')).id;
   productId = (await createProduct(tenantId, { stock: 1_000 })).id;
   shop = shopThrough(tenantId, pool, () => host);
 }, 120_000);
@@ -61,6 +70,24 @@ afterAll(async () => {
   await closeTestPool();
   await dbs?.drop();
 }, 60_000);
+
+/**
+ * The shared oracle once the orders settled and the audit relay drained: whatever the kills hit, every
+ * confirmed order holds its money at the fake Stripe, every other order none, and the stock is conserved.
+ */
+async function expectInvariantsHold(): Promise<void> {
+  await drainAudit(shop);
+  const report = await checkInvariants({
+    appUrl: dbs.appUrl,
+    auditUrl: dbs.auditUrl,
+    initialStock: openingStockOf([tenantId]),
+    tenantIds: [tenantId],
+    paymentIntents: () => fake.paymentIntents(),
+    stripeUrl: fake.url,
+    settled: true,
+  });
+  expect(report.ok, report.summary()).toBe(true);
+}
 
 /** Places `count` checkouts while `kill` runs every `everyMs` for `rounds` rounds; returns the order ids. */
 async function checkoutsUnderFire(
@@ -98,6 +125,7 @@ describe('the local host when PostgreSQL terminates its connections', () => {
     expect(output).not.toContain(CLI_FALLBACK);
     expect(output).not.toMatch(/durable_host"?\.|insert into|update \S+ set|delete from/i);
     expect([...settled.values()].map((s) => s.status)).toEqual(orderIds.map(() => 'confirmed'));
+    await expectInvariantsHold();
   }, 150_000);
 
   it('survives every backend of its database being killed while orchestrations run', async () => {
@@ -110,5 +138,6 @@ describe('the local host when PostgreSQL terminates its connections', () => {
     await waitSettled(shop, orderIds, { timeoutMs: 90_000 });
     await sleep(500);
     expect(host.alive(), host.output().slice(-2_000)).toBe(true);
+    await expectInvariantsHold();
   }, 150_000);
 });

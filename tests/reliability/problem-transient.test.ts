@@ -8,6 +8,11 @@ import { silentLogger } from '../../shared/logging/logger.js';
  * 500 "Internal error", and its log line carried the SQL statement with its values inlined (tenant,
  * user and idempotency key here; hashes or ciphertext in other statements). Now a lost or refused
  * connection is a 503 with Retry-After, and such errors are logged without their statement.
+ *
+ * No invariant check at the end (issue #17): these are pure calls of problemResponse with made-up
+ * errors — no database, order, stock or Stripe — so the oracle would have nothing to read, and it
+ * rightly refuses a run with no product and no order. The same failures with real money and stock
+ * behind them are faults.test.ts's backend kills, which end every scenario with the oracle.
  */
 function logged(): { lines: string[]; log: typeof silentLogger } {
   const lines: string[] = [];

@@ -1,5 +1,4 @@
-import { afterAll, describe, expect, it } from 'vitest';
-import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { closeRedis } from '../../shared/cache/redis.js';
 import { closeOrms } from '../../shared/db/orm.js';
 import { silentLogger } from '../../shared/logging/logger.js';
@@ -7,10 +6,13 @@ import { getOrderEventRelay, stableEventId } from '../../shared/services/orders/
 import { CheckoutSaga } from '../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../shared/services/checkout/checkout-types.js';
 import { sweepExpiredReservations } from '../../shared/services/checkout/reservation-sweeper.js';
-import { getSettings } from '../../shared/config/index.js';
+import { resetStripeClientForTests } from '../../shared/services/payments/stripe-client.js';
+import { getSettings, resetSettingsForTests } from '../../shared/config/index.js';
+import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
 import { installRecordingBus } from '../support/recording-bus.js';
 import { closeTestPool, createProduct, createTenant, testPool } from '../fixtures/sample_data.js';
 import { createUser } from '../fixtures/users.js';
+import { expectInvariants, insertOrder } from '../integration/checkout/helpers.js';
 
 /**
  * Regression for a finding of the fault suite:
@@ -23,38 +25,40 @@ import { createUser } from '../fixtures/users.js';
  * step), so the customer gets what they paid for even when the orchestration is gone.
  */
 
-/** An order reserved past its expiry and charged (payment `succeeded`), whose finalize never ran. */
+let fake: FakeStripe;
+
+/**
+ * An order reserved past its expiry and charged (payment `succeeded`), whose finalize never ran. Made by
+ * the saga's own first steps against the fake Stripe, so the order, its reservation and stock ledger,
+ * its payment, the PaymentIntent that holds the money and the audit rows are what a real checkout
+ * leaves when its orchestration stalls after confirm; only the clock is moved (the expiry backdated).
+ */
 async function chargedOrderPastExpiry(tenantId: string, userId: string, productId: string): Promise<string> {
-  const orderId = randomUUID();
-  const db = testPool();
-  await db.query(
-    `insert into orders (id, tenant_id, user_id, status, total_cents, currency, idempotency_key, request_hash, payment_method_id)
-     values ($1, $2, $3, 'awaiting_payment', 1000, 'USD', $4, 'h', 'pm_card_visa')`,
-    [orderId, tenantId, userId, randomUUID()],
-  );
-  await db.query(
-    `insert into order_lines (id, tenant_id, order_id, product_id, name, quantity, unit_price_cents, line_total_cents)
-     values ($1, $2, $3, $4, 'Thing', 1, 1000, 1000)`,
-    [randomUUID(), tenantId, orderId, productId],
-  );
-  // Reserved (and the reservation is past its expiry)…
-  await db.query(
-    `with r as (insert into reservations (tenant_id, order_id, product_id, quantity, status, expires_at)
-       values ($1, $2, $3, 1, 'active', now() - interval '1 minute') returning product_id, quantity)
-     update inventory i set available = available - r.quantity, reserved = reserved + r.quantity
-       from r where i.product_id = r.product_id`,
-    [tenantId, orderId, productId],
-  );
-  // …and charged: the confirm step recorded the succeeded PaymentIntent; finalize never ran.
-  await db.query(
-    `insert into payments (id, tenant_id, order_id, payment_intent_id, status, amount_cents, currency)
-     values ($1, $2, $3, $4, 'succeeded', 1000, 'USD')`,
-    [randomUUID(), tenantId, orderId, `pi_${randomUUID().replace(/-/g, '')}`],
+  const orderId = await insertOrder(tenantId, userId, [{ productId, quantity: 1, unitPriceCents: 1000 }]);
+  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
+  const saga = new CheckoutSaga(silentLogger);
+  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
+  const created = await saga.createIntent(input);
+  if (created.outcome !== 'created') throw new Error(`no intent: ${JSON.stringify(created)}`);
+  expect(await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId })).toMatchObject({
+    outcome: 'succeeded',
+  });
+  await testPool().query(
+    `update reservations set expires_at = now() - interval '1 minute' where order_id = $1`,
+    [orderId],
   );
   return orderId;
 }
 
+beforeAll(async () => {
+  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
+  process.env.STRIPE_API_BASE = fake.url;
+  resetSettingsForTests();
+  resetStripeClientForTests();
+});
+
 afterAll(async () => {
+  await fake.close();
   await closeRedis();
   await closeOrms();
   await closeTestPool();
@@ -100,6 +104,8 @@ describe('the reservation sweeper and an order whose payment already succeeded',
       (await db.query(`select available, reserved, sold from inventory where product_id = $1`, [product.id]))
         .rows[0],
     );
+    // The customer paid and got the order: the money at Stripe, the sale and the audit trail agree.
+    await expectInvariants([tenantId], { fake });
   });
 
   it('one order failing does not stop the others; the next sweep retries it', async () => {
@@ -138,5 +144,6 @@ describe('the reservation sweeper and an order whose payment already succeeded',
     // The failed order is still charged and past its expiry: the next sweep finalizes it.
     expect(await sweepExpiredReservations(log, { tenantId })).toMatchObject({ finalized: 1, failed: 0 });
     expect(await statuses()).toEqual({ [unlucky]: 'confirmed', [lucky]: 'confirmed' });
+    await expectInvariants([tenantId], { fake });
   });
 });
