@@ -222,6 +222,24 @@ export class OrderRepository {
   }
 
   /**
+   * findByIdempotencyKey that first locks the customer's user row (`for no key update`, held until the
+   * transaction ends) in the same statement: the lock fair stock serialises a customer's checkouts on
+   * (services/checkout/fair-stock.ts), without a round trip of its own. The order is read in the
+   * statement's snapshot, taken before any wait for the lock; a same-key order committed during that
+   * wait is still caught by the insert's unique key.
+   */
+  async lockUserAndFindByIdempotencyKey(userId: string, key: string): Promise<OrderRecord | undefined> {
+    const rows = await this.ctx.em.execute<(OrderSqlRow | { id: null })[]>(
+      `select ${ORDER_COLUMNS}
+         from (select 1 from users where tenant_id = ? and id = ? for no key update) me
+         left join orders o on o.tenant_id = ? and o.user_id = ? and o.idempotency_key = ?`,
+      [this.ctx.tenantId, userId, this.ctx.tenantId, userId, key],
+    );
+    const row = rows[0];
+    return row?.id ? toOrder(row) : undefined;
+  }
+
+  /**
    * The statement inserting the order unless one with the same (tenant, user, idempotency key)
    * exists; it returns the id only when it inserted. A racing insert with the same key waits on the
    * unique index for the first transaction, then inserts nothing: exactly one order per key.

@@ -60,7 +60,7 @@ describe('in-process Service Bus queues (peek-lock)', () => {
     expect(host.queues.peek('flaky')).toEqual([]);
   });
 
-  it("hands a batch trigger at most host.json's maxMessageBatchSize messages, with a delivery count each", async () => {
+  it("hands a batch trigger at most host.json's maxMessageBatchSize messages, one batch at a time, with a delivery count each", async () => {
     const max = readHostJson(process.cwd()).serviceBus.maxMessageBatchSize;
     const total = 2 * max + 50;
     for (let i = 0; i < total; i++) host.queues.send('batched', { body: { i } });
@@ -69,6 +69,8 @@ describe('in-process Service Bus queues (peek-lock)', () => {
     expect(sizes.reduce((a, b) => a + b, 0)).toBe(total);
     expect(Math.max(...sizes)).toBe(max);
     for (const batch of fixtures.batches) expect(batch.deliveryCounts).toEqual(Array(batch.size).fill(1));
+    // maxConcurrentCalls (3 here) is for single-message functions: a batch function runs one at a time.
+    expect(fixtures.batchConcurrency.max).toBe(1);
   });
 
   it('limits concurrent deliveries per function to maxConcurrentCalls', async () => {

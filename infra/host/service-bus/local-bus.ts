@@ -238,7 +238,7 @@ export class LocalServiceBus extends EventEmitter<{
     const count = queue.listeners.length;
     for (let tried = 0; tried < count && queue.active.length > 0;) {
       const state = queue.listeners[queue.nextListener % count]!;
-      if (state.inFlight >= this.maxConcurrentCalls) {
+      if (state.inFlight >= this.#concurrencyOf(state.listener)) {
         queue.nextListener++;
         tried++;
         continue;
@@ -249,6 +249,16 @@ export class LocalServiceBus extends EventEmitter<{
       tried = 0;
       this.#deliver(queueName, queue, state, batch);
     }
+  }
+
+  /**
+   * maxConcurrentCalls is for single-message functions; the Functions Service Bus extension runs a batch
+   * function's receive loop at a concurrency of 1 (Azure/azure-sdk-for-net,
+   * sdk/servicebus/Microsoft.Azure.WebJobs.Extensions.ServiceBus/src/Listeners/ServiceBusListener.cs,
+   * RunBatchReceiveLoopAsync), so messages arriving meanwhile wait and form the next batch.
+   */
+  #concurrencyOf(listener: QueueListener): number {
+    return listener.cardinality === 'many' ? 1 : this.maxConcurrentCalls;
   }
 
   #deliver(queueName: string, queue: QueueState, state: ListenerState, batch: BusMessage[]): void {

@@ -53,12 +53,13 @@ export class CheckoutService {
     if (!userId) throw new UnauthorizedException();
     const requestHash = checkoutRequestHash(body);
 
-    const existing = await this.orders.findByIdempotencyKey(userId, idempotencyKey);
+    // Also takes the customer's lock that fair stock counts under (one statement for both).
+    const existing = await this.orders.lockUserAndFindByIdempotencyKey(userId, idempotencyKey);
     if (existing) return this.replay(existing, requestHash);
 
     const cart = await new CartService(this.ctx, userId).snapshot();
     if (cart.lines.length === 0 || !cart.currency) throw new ConflictException('The cart is empty.');
-    await assertFairStock(this.ctx, userId, cart.lines);
+    await assertFairStock(this.ctx, userId, cart.lines, { userLocked: true });
 
     const orderId = newId();
     // The order and its audit row in one statement; nothing is returned when another request with

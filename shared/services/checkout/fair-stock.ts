@@ -65,12 +65,16 @@ export async function assertFairStock(
   ctx: DomainContext,
   userId: string,
   lines: readonly { productId: string; quantity: number }[],
-  limits: FairStockLimits = fairStockLimits(),
+  options: { limits?: FairStockLimits; userLocked?: boolean } = {},
 ): Promise<void> {
-  await ctx.em.execute('select 1 from users where tenant_id = ? and id = ? for no key update', [
-    ctx.tenantId,
-    userId,
-  ]);
+  const limits = options.limits ?? fairStockLimits();
+  // The caller may already hold the lock (CheckoutService takes it with its idempotency lookup).
+  if (!options.userLocked) {
+    await ctx.em.execute('select 1 from users where tenant_id = ? and id = ? for no key update', [
+      ctx.tenantId,
+      userId,
+    ]);
+  }
   const wanted = new Map<string, number>();
   for (const line of lines) wanted.set(line.productId, (wanted.get(line.productId) ?? 0) + line.quantity);
   // One statement after the lock (its snapshot sees every order committed before the lock was ours):

@@ -1,5 +1,5 @@
 import type { PaymentStatus } from '../../models/payment.js';
-import { PaymentRepository } from '../../repositories/payment-repository.js';
+import { PaymentRepository, type PaymentRecord } from '../../repositories/payment-repository.js';
 import { AuditOutboxWriter } from '../audit/outbox.js';
 import type { DomainContext } from '../context.js';
 import { trackEvent } from '../../telemetry/index.js';
@@ -53,17 +53,26 @@ export class PaymentLedger {
    * the payment is marked with AMOUNT_MISMATCH (finalize then refunds instead of confirming) and an
    * alert is raised (PaymentAmountMismatch event + error log).
    */
-  async recordSucceeded(orderId: string, intent: IntentView, source: StripeSource): Promise<boolean> {
+  async recordSucceeded(
+    orderId: string,
+    intent: IntentView,
+    source: StripeSource,
+    known?: Pick<PaymentRecord, 'status' | 'amountCents' | 'currency'>,
+  ): Promise<boolean> {
+    const matches = (payment: Pick<PaymentRecord, 'amountCents' | 'currency'>): boolean =>
+      intent.amount === payment.amountCents &&
+      intent.currency.toLowerCase() === payment.currency.toLowerCase();
+    // The caller read the row just now (the webhook, by intent id) and it is already succeeded for the
+    // order's figures — the confirm answer was recorded first, the usual order: nothing can move.
+    if (known?.status === 'succeeded' && matches(known)) return false;
     // The usual case in one statement: the payment moves only if Stripe's figures are the order's.
     const only = { amountCents: intent.amount, currency: intent.currency };
     if (await this.advance(orderId, 'succeeded', { source }, only)) return true;
-    // Nothing moved: already recorded, or Stripe's amount or currency differ. Read to tell which.
-    const payment = await this.payments.findByOrder(orderId);
+    // Nothing moved: already recorded, or Stripe's amount or currency differ. The row's amount and
+    // currency never change once opened, so a row the caller read will do to tell which.
+    const payment = known ?? (await this.payments.findByOrder(orderId));
     if (!payment) return false;
-    const matches =
-      intent.amount === payment.amountCents &&
-      intent.currency.toLowerCase() === payment.currency.toLowerCase();
-    if (matches) return false;
+    if (matches(payment)) return false;
     trackEvent('PaymentAmountMismatch', {
       tenantId: this.ctx.tenantId,
       orderId,

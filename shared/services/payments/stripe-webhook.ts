@@ -207,6 +207,7 @@ export class StripeWebhookService {
             payment.orderId,
             intentViewOf(event.data.object),
             `webhook:${event.type}`,
+            payment,
           )
         : await ledger.advance(payment.orderId, change.status, {
             ...(change.clientSecret !== undefined ? { clientSecret: change.clientSecret } : {}),

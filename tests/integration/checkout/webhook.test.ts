@@ -14,6 +14,7 @@ import {
   type FakeStripe,
   type StripeEvent,
 } from '../../../infra/fake-stripe/server.js';
+import { countQueries } from '../../../shared/db/query-counter.js';
 import { invoke } from '../../support/http.js';
 import { installRecordingBus } from '../../support/recording-bus.js';
 import {
@@ -139,6 +140,27 @@ describe('POST /webhooks/stripe', () => {
     expect(repeat.status).toBe(200);
     expect(repeat.json).toEqual({ received: true, duplicate: true });
     expect(await auditCount(input.orderId)).toBe(audits);
+  });
+
+  it('payment_intent.succeeded after the confirm answer was recorded writes only its event id', async () => {
+    const orderId = await insertOrder(tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
+    const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
+    await steps.reserve(input);
+    const created = await steps.createIntent(input);
+    if (created.outcome !== 'created') throw new Error('no intent');
+    await steps.confirm({ ...input, paymentIntentId: created.paymentIntentId });
+    expect(await paymentRow(orderId)).toMatchObject({ status: 'succeeded' });
+    const succeeded = eventsFor(created.paymentIntentId, 'payment_intent.succeeded')[0]!;
+    const audits = await auditCount(orderId);
+
+    // The row the webhook finds by intent id already says succeeded for the order's amount: the ledger
+    // needs neither its conditional update nor a second read (the find, the event id, the unit's
+    // begin and commit).
+    const { result: res, queries } = await countQueries(() => deliver(succeeded));
+    expect(res.status).toBe(200);
+    expect(queries).toBe(4);
+    expect(await auditCount(orderId)).toBe(audits);
+    expect(client.raised).toEqual([]);
   });
 
   it('forged, missing and stale signatures are 400 and change nothing', async () => {
