@@ -57,9 +57,20 @@ export class CheckoutService {
     const existing = await this.orders.lockUserAndFindByIdempotencyKey(userId, idempotencyKey);
     if (existing) return this.replay(existing, requestHash);
 
-    const cart = await new CartService(this.ctx, userId).snapshot();
-    if (cart.lines.length === 0 || !cart.currency) throw new ConflictException('The cart is empty.');
-    await assertFairStock(this.ctx, userId, cart.lines, { userLocked: true });
+    let cart: Awaited<ReturnType<CartService['snapshot']>>;
+    try {
+      cart = await new CartService(this.ctx, userId).snapshot();
+      if (cart.lines.length === 0 || !cart.currency) throw new ConflictException('The cart is empty.');
+      await assertFairStock(this.ctx, userId, cart.lines, { userLocked: true });
+    } catch (error) {
+      // The lookup read in its statement's snapshot, taken before it waited for the lock: a request
+      // with this key that held the lock may have committed its order since (and its saga emptied the
+      // cart). Before refusing, look again, now after the lock.
+      if (!(error instanceof ConflictException)) throw error;
+      const winner = await this.orders.findByIdempotencyKey(userId, idempotencyKey);
+      if (winner) return this.replay(winner, requestHash);
+      throw error;
+    }
 
     const orderId = newId();
     // The order and its audit row in one statement; nothing is returned when another request with
