@@ -274,4 +274,35 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
     expect(await backstops.sweeper()).toEqual({ refunded: 0, failed: 0 });
     await expectInvariants([tenantId], { fake, settled: true, orderIds: [orderId] });
   });
+
+  it('the oracle accepts a payment refunded before our pending row only if Stripe refunded it in full', async () => {
+    // Its own shop: the order is left with a pending refund and a forged payment, out of the others' way.
+    const shop = (await createTenant('Backstop books oracle shop')).id;
+    const buyer = await createUser(shop);
+    const item = await createProduct(shop, { stock: 10, priceCents: PRICE });
+    const { orderId, pi } = await confirmedOrder({
+      tenantId: shop,
+      userId: buyer.id,
+      productId: item.id,
+      unitPriceCents: PRICE,
+    });
+    // The cancel's refund strikes a saved 500 twice: its row stays pending, nothing refunded at Stripe.
+    fake.injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
+    const cancelled = await invoke(cancelOrder, {
+      method: 'POST',
+      url: `http://localhost/api/orders/${orderId}/cancel`,
+      headers: await authHeaders(buyer),
+      params: { id: orderId },
+    });
+    expect(cancelled.status).toBe(200);
+    expect(await refundRows(orderId)).toMatchObject([{ status: 'pending', amount: PRICE, source: 'cancel' }]);
+    expect(await paymentOf(orderId)).toEqual({ status: 'succeeded', refunded: PRICE });
+    expect(await liveRefunds(pi)).toEqual([]);
+
+    // Forged: the payment says refunded although Stripe still holds the money.
+    await testPool().query(`update payments set status = 'refunded' where order_id = $1`, [orderId]);
+    await expect(expectInvariants([shop], { fake, orderIds: [orderId] })).rejects.toThrow(
+      `order ${orderId}: payment is refunded with a refund pending, but Stripe refunded 0 of ${PRICE}`,
+    );
+  });
 });
