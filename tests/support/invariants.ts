@@ -23,7 +23,10 @@ import pg from 'pg';
  *    reservations belong to orders that were sold (confirmed, shipped, refunded, or cancelled after
  *    confirmation) and match their lines exactly; a restock returns at most what its order bought.
  * 2. Payments — each sold order has exactly one payments row for its total (succeeded; refunded once
- *    every cent is back) and exactly one succeeded PaymentIntent at the fake for that amount.
+ *    every cent is back — for a cancelled sale, also while a refund row of ours is still pending if
+ *    every cent is promised back and, with `stripeUrl`, Stripe refunded the charge in full: the
+ *    backstop's refund or charge.refunded can come before that row settles) and exactly one succeeded
+ *    PaymentIntent at the fake for that amount.
  *    `refunded_cents` is what the `refunds` rows promise (pending + succeeded); only sold orders have
  *    refunds; a confirmed or shipped order with every cent back for good is not left confirmed. Every
  *    succeeded PaymentIntent at the fake names an order of ours that still holds the sale, or the money
@@ -576,6 +579,8 @@ async function runChecks(
     const paid = check(
       'each sold order has one payments row for its total: succeeded, refunded once every cent is back',
     );
+    /** Payments `refunded` while a refund of ours is pending: Stripe must hold none of their money. */
+    const refundedBeforeRows: { orderId: string; intentId: string | null }[] = [];
     for (const o of orders) {
       if (!wasSold(o)) continue;
       paid.saw();
@@ -595,7 +600,18 @@ async function runChecks(
         : o.status === 'refunded' || back.pendingRows === 0
           ? 'refunded'
           : 'succeeded';
-      if (row.status !== expected)
+      // A cancelled sale's payment becomes `refunded` as soon as Stripe gave everything back — the
+      // backstop's refund of the rest, or charge.refunded — which can come before a refund row of ours
+      // for that same money settles (its re-drive finds Stripe's refund and settles it). Allowed only
+      // with every cent promised back, and (checked with Stripe's books below) the charge refunded in full.
+      const refundedEarly = expected === 'succeeded' && !HOLDING.has(o.status) && row.status === 'refunded';
+      if (refundedEarly && Number(row.refunded_cents) !== Number(row.amount_cents))
+        paid.fail(
+          `order ${o.id} (${o.status}): payment is refunded with a refund pending, but only ` +
+            `${row.refunded_cents} of ${row.amount_cents} is promised back`,
+        );
+      else if (refundedEarly) refundedBeforeRows.push({ orderId: o.id, intentId: row.payment_intent_id });
+      else if (row.status !== expected)
         paid.fail(`order ${o.id} (${o.status}): payment is ${row.status}, expected ${expected}`);
       if (HOLDING.has(o.status) && allBack)
         paid.fail(`order ${o.id} is ${o.status} but every cent was refunded`);
@@ -729,6 +745,14 @@ async function runChecks(
             kept.fail(
               `order ${o.id} (${o.status}): Stripe keeps ${actual} (captured ${captured} − refunded ${refunded}), ` +
                 `our books ${expected}${back.pending ? ` (− up to ${back.pending} pending)` : ''}`,
+            );
+        }
+        for (const { orderId, intentId } of refundedBeforeRows) {
+          const m = intentId ? money.get(intentId) : undefined;
+          if (!m || m.refunded < m.captured)
+            paid.fail(
+              `order ${orderId}: payment is refunded with a refund pending, but Stripe refunded ` +
+                `${m?.refunded ?? 0} of ${m?.captured ?? 0} on ${intentId}`,
             );
         }
         figures.capturedCents = [...money.values()].reduce((n, m) => n + m.captured, 0);

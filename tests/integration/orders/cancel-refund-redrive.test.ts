@@ -220,12 +220,16 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
       expect(byBackstop).toMatchObject({ amount: PRICE, status: 'succeeded' });
       expect(byBackstop!.metadata?.refundId).toBeUndefined();
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
+      // Mid-way, the payment is `refunded` (Stripe gave everything back) while our row is still pending:
+      // the oracle allows it because every cent is promised and Stripe's charge is refunded in full.
+      await expectInvariants([tenantId], { fake });
       // Its charge.refunded: the money is already promised by our row, so it is not counted again.
       const hooks = stripeEventsFor(fake, pi, 'charge.refunded');
       expect(hooks).toHaveLength(1);
       expect((await deliverStripeEvent(hooks[0]!)).status).toBe(200);
       expect(await refundRows(orderId)).toEqual([pending]);
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
+      await expectInvariants([tenantId], { fake });
 
       // 3. The re-drive: the row's key replays the saved 500; Stripe's list holds no refund of ours; a
       //    fresh key is refused as already refunded; Stripe's list shows everything back: succeeded.
@@ -252,9 +256,6 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
       expect(await refundRows(orderId)).toHaveLength(1);
       expect((await stockOf(product.id)).available - before.available).toBe(1);
 
-      // The oracle is asked only now: between the backstop and the re-drive the payment is already
-      // `refunded` while our row is still pending, which its payment rule (refunded only once nothing is
-      // pending) does not allow although Stripe holds nothing back.
       await expectInvariants([tenantId], { fake, settled: true });
     },
   );

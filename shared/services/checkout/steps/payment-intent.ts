@@ -1,6 +1,7 @@
 import { trackEvent } from '../../../telemetry/index.js';
 import { nudgeAuditRelay } from '../../audit/nudge.js';
 import { OrderLifecycle } from '../../orders/order-lifecycle.js';
+import { recordStripeRefunds } from '../../orders/refund-service.js';
 import { TERMINAL_ORDER_STATUSES, isSoldOrder } from '../../orders/order-status.js';
 import { cancelOrRefund, freshKey } from '../../payments/money-rules.js';
 import { TransientPaymentError } from '../../payments/payment-errors.js';
@@ -75,13 +76,26 @@ export async function undoPaymentIntent(deps: StepDeps, input: UndoPaymentInput)
     refund: input.refund ?? false,
   });
   const source = 'cancel' as const;
-  await unit(deps, 'autocommit', input, async (ctx) => {
-    const ledger = new PaymentLedger(ctx);
-    if (undone.kind === 'succeeded') await ledger.recordSucceeded(input.orderId, undone.intent, source);
-    else if (undone.kind === 'processing') await ledger.advance(input.orderId, 'processing', { source });
-    else if (undone.refunded) await ledger.advance(input.orderId, 'refunded', { source: 'refund' });
-    else await ledger.advance(input.orderId, 'canceled', { lastError: undone.intent.lastErrorCode, source });
-  });
+  if (undone.kind === 'undone' && undone.refunded) {
+    // Our refund of the rest has no refund row, and other refunds (the dashboard's) may not be counted
+    // yet: only their charge.refunded webhooks would count them, and a lost one would leave the books
+    // short of Stripe for good. So Stripe's list is counted here, as that webhook does (a later delivery
+    // finds every refund recorded). If the list fails, the payment stays `succeeded`: the sweeper and
+    // reconciliation come back, the refund replays under its key, and the list is read again.
+    const stripeRefunds = await deps.gateway().listRefunds(undone.intent.id);
+    await unit(deps, 'write', input, async (ctx) => {
+      await recordStripeRefunds(ctx, input.orderId, stripeRefunds);
+      await new PaymentLedger(ctx).advance(input.orderId, 'refunded', { source: 'refund' });
+    });
+  } else {
+    await unit(deps, 'autocommit', input, async (ctx) => {
+      const ledger = new PaymentLedger(ctx);
+      if (undone.kind === 'succeeded') await ledger.recordSucceeded(input.orderId, undone.intent, source);
+      else if (undone.kind === 'processing') await ledger.advance(input.orderId, 'processing', { source });
+      else
+        await ledger.advance(input.orderId, 'canceled', { lastError: undone.intent.lastErrorCode, source });
+    });
+  }
   if (undone.kind === 'succeeded') return { outcome: 'payment_succeeded' };
   if (undone.kind === 'processing') return { outcome: 'processing' };
   if (undone.refunded) {
