@@ -1,7 +1,11 @@
 import './lib/telemetry-start.js';
 import { z } from '../shared/schemas/zod.js';
 import { CHECKOUT_ORCHESTRATION, PAYMENT_UPDATED_EVENT } from '../shared/services/checkout/checkout-types.js';
-import { StripeWebhookService, verifyStripeEvent } from '../shared/services/payments/stripe-webhook.js';
+import {
+  StripeWebhookService,
+  isHandledEvent,
+  verifyStripeEvent,
+} from '../shared/services/payments/stripe-webhook.js';
 import { nudgeAuditRelay } from '../shared/services/audit/nudge.js';
 import { durableClientInput, orchestrationClient } from './checkout/durable-client.js';
 import { defineRoute } from './lib/route.js';
@@ -26,13 +30,17 @@ export const stripeWebhook = defineRoute({
   summary: 'Stripe events (signed)',
   description:
     'Verifies `Stripe-Signature` (5-minute tolerance); a bad, missing or stale signature is a 400 and ' +
-    'changes nothing. Each event id is processed once; repeats are acknowledged with 200.',
+    'changes nothing. Each event id is processed once; repeats are acknowledged with 200, as are ' +
+    'event types the app does not act on.',
   headers: z.object({ 'stripe-signature': z.string() }),
   extraInputs: [durableClientInput],
   responses: { 200: { description: 'Received', content: { 'application/json': { schema: Received } } } },
-  handler: async ({ request, rawBody, em, log, correlationId, invocation }) => {
+  // A unit of work only for an event the app acts on.
+  tx: 'on-demand',
+  handler: async ({ request, rawBody, log, correlationId, invocation, write }) => {
     const event = await verifyStripeEvent(rawBody, request.headers.get('stripe-signature'));
-    const outcome = await new StripeWebhookService(em, log, correlationId).handle(event);
+    if (!isHandledEvent(event)) return { status: 200, body: { received: true } };
+    const outcome = await write((em) => new StripeWebhookService(em, log, correlationId).handle(event));
     const duplicate = outcome.kind === 'duplicate';
     return {
       status: 200,

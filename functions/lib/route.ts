@@ -45,8 +45,13 @@ export interface RouteContext<P, Q, B> {
   log: Logger;
   correlationId: string;
   clientIp: string;
-  /** The invocation's unit of work (absent for `tx: 'none'` routes). */
+  /** The invocation's unit of work (absent for `tx: 'none'` and `tx: 'on-demand'` routes). */
   em: EntityManager;
+  /**
+   * For `tx: 'on-demand'` routes: runs `fn` in a write unit of work (committed when it resolves, rolled
+   * back when it throws), for a request the handler found needs the database at all.
+   */
+  write: <T>(fn: (em: EntityManager) => Promise<T>) => Promise<T>;
   /** Tenant-scoped context for services (absent for `public` routes). */
   domain: DomainContext;
   principal: Principal | undefined;
@@ -88,8 +93,12 @@ export interface RouteSpec<
   body?: B;
   /** Read the body as bytes without parsing (signature checks need the exact bytes). */
   rawBody?: boolean;
-  /** Default: `read` for GET, `write` otherwise; `none` for routes that never touch the database. */
-  tx?: UnitOfWorkMode | 'none';
+  /**
+   * Default: `read` for GET, `write` otherwise; `none` for routes that never touch the database;
+   * `on-demand` for public routes whose handler opens a write unit of work only when a request needs
+   * one (`ctx.write`), e.g. a webhook acknowledging event types it does not act on.
+   */
+  tx?: UnitOfWorkMode | 'none' | 'on-demand';
   /** Extra request headers to document (e.g. Idempotency-Key, If-Match). */
   headers?: z.ZodObject;
   /** Extra input bindings (e.g. `df.input.durableClient()`), read in the handler via `invocation`. */
@@ -214,8 +223,8 @@ export function defineRoute<
   spec: RouteSpec<P, Q, B>,
 ): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   document(spec);
-  if (spec.tx === 'none' && spec.access !== 'public')
-    throw new Error(`${spec.name}: tx 'none' needs public access`);
+  if ((spec.tx === 'none' || spec.tx === 'on-demand') && spec.access !== 'public')
+    throw new Error(`${spec.name}: tx '${spec.tx}' needs public access`);
   const mode = spec.tx ?? (spec.method === 'GET' ? 'read' : 'write');
 
   const handler = async (request: HttpRequest, invocation: InvocationContext): Promise<HttpResponseInit> => {
@@ -263,11 +272,17 @@ export function defineRoute<
           em,
           domain,
           principal,
+          write: (fn) => {
+            if (mode !== 'on-demand') throw new Error(`${spec.name}: ctx.write is for tx 'on-demand' routes`);
+            return runUnitOfWork('write', fn);
+          },
         });
       };
-      // `none` routes are public and never read `em` or `domain`.
+      // `none` and `on-demand` routes are public and never read `em` or `domain`.
       const result =
-        mode === 'none' ? await run(undefined as unknown as EntityManager) : await runUnitOfWork(mode, run);
+        mode === 'none' || mode === 'on-demand'
+          ? await run(undefined as unknown as EntityManager)
+          : await runUnitOfWork(mode, run);
       if (result.afterCommit) await result.afterCommit();
       return toResponse(result, correlationId);
     } catch (error) {

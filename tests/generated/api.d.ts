@@ -745,7 +745,7 @@ export interface paths {
         put?: never;
         /**
          * Stripe events (signed)
-         * @description Verifies `Stripe-Signature` (5-minute tolerance); a bad, missing or stale signature is a 400 and changes nothing. Each event id is processed once; repeats are acknowledged with 200.
+         * @description Verifies `Stripe-Signature` (5-minute tolerance); a bad, missing or stale signature is a 400 and changes nothing. Each event id is processed once; repeats are acknowledged with 200, as are event types the app does not act on.
          *
          *     **Access:** anyone; no tenant.
          */

@@ -108,6 +108,15 @@ function metadataRef(intentId: string, metadata: Stripe.Metadata | null | undefi
   };
 }
 
+/**
+ * Whether the app acts on events of this type at all. Stripe sends an endpoint every type it subscribes
+ * to (with `*`, every event of the account: payment_intent.created, charge.succeeded, …); the others
+ * are acknowledged without a transaction, since an event that changes nothing needs no memory of it.
+ */
+export function isHandledEvent(event: Stripe.Event): boolean {
+  return intentOf(event) !== undefined;
+}
+
 /** The PaymentIntent an event is about, if it is one we handle. */
 function intentOf(event: Stripe.Event): IntentRef | undefined {
   switch (event.type) {

@@ -163,6 +163,19 @@ describe('POST /webhooks/stripe', () => {
     expect(client.raised).toEqual([]);
   });
 
+  it('an event type the app does not act on is acknowledged without a statement', async () => {
+    const { pi } = await awaitingAuthentication();
+    const created = eventsFor(pi, 'payment_intent.created')[0]!;
+    expect(created).toBeDefined();
+    const { result: res, queries } = await countQueries(() => deliver(created));
+    expect(res.status).toBe(200);
+    expect(res.json).toEqual({ received: true });
+    expect(queries).toBe(0);
+    expect(await count('select count(*)::int as n from stripe_events where id = $1', [created.id])).toBe(0);
+    // Still signed: a forged one is refused like any other.
+    expect((await deliver(created, 't=1,v1=00')).status).toBe(400);
+  });
+
   it('forged, missing and stale signatures are 400 and change nothing', async () => {
     const { input, pi } = await awaitingAuthentication();
     await fake.completeAuthentication(pi, 'succeed');
