@@ -13,7 +13,7 @@ import {
 } from '../shared/schemas/cart.js';
 import { CartService } from '../shared/services/cart/cart-service.js';
 import { formatEtag, ifNoneMatchHits, parseIfMatch } from '../shared/utils/etag.js';
-import { CART_WRITE_RATE_LIMIT, enforceLimit } from '../shared/services/rate-limit/limits.js';
+import { CART_WRITE_RATE_LIMIT } from '../shared/services/rate-limit/limits.js';
 import { Problem } from '../shared/schemas/common.js';
 import { defineRoute, type RouteResult } from './lib/route.js';
 import { PROBLEM_CONTENT_TYPE } from './lib/problem.js';
@@ -66,6 +66,7 @@ export const setCartItem = defineRoute({
   params: CartProductParams,
   body: SetCartQuantity,
   headers: CartWriteHeaders,
+  rateLimit: CART_WRITE_RATE_LIMIT,
   responses: {
     200: cartOk,
     404: cartProductNotFound,
@@ -73,8 +74,7 @@ export const setCartItem = defineRoute({
     412: cartPreconditionFailed,
     429: cartRateLimited,
   },
-  handler: async ({ params, body, domain, request, principal, log }) => {
-    await enforceLimit(CART_WRITE_RATE_LIMIT, principal!.userId, log);
+  handler: async ({ params, body, domain, request }) => {
     const condition = parseIfMatch(request.headers.get('if-match'));
     return cartResult(
       await CartService.forCaller(domain).setQuantity(params.productId, body.quantity, condition),
@@ -92,9 +92,9 @@ export const removeCartItem = defineRoute({
   description: `Removing a line that is not there is not an error. ${writeDescription}`,
   params: CartProductParams,
   headers: CartWriteHeaders,
+  rateLimit: CART_WRITE_RATE_LIMIT,
   responses: { 200: cartOk, 412: cartPreconditionFailed, 429: cartRateLimited },
-  handler: async ({ params, domain, request, principal, log }) => {
-    await enforceLimit(CART_WRITE_RATE_LIMIT, principal!.userId, log);
+  handler: async ({ params, domain, request }) => {
     const condition = parseIfMatch(request.headers.get('if-match'));
     return cartResult(await CartService.forCaller(domain).removeItem(params.productId, condition));
   },
@@ -109,9 +109,9 @@ export const clearCart = defineRoute({
   summary: 'Empty the cart',
   description: writeDescription,
   headers: CartWriteHeaders,
+  rateLimit: CART_WRITE_RATE_LIMIT,
   responses: { 200: cartOk, 412: cartPreconditionFailed, 429: cartRateLimited },
-  handler: async ({ domain, request, principal, log }) => {
-    await enforceLimit(CART_WRITE_RATE_LIMIT, principal!.userId, log);
+  handler: async ({ domain, request }) => {
     const condition = parseIfMatch(request.headers.get('if-match'));
     return cartResult(await CartService.forCaller(domain).clear(condition));
   },

@@ -11,7 +11,7 @@ import { Problem } from '../shared/schemas/common.js';
 import { CheckoutService } from '../shared/services/checkout/checkout-service.js';
 import { ensureCheckoutStarted } from '../shared/services/checkout/orchestration-client.js';
 import { durableClientInput, orchestrationClient } from './checkout/durable-client.js';
-import { CHECKOUT_RATE_LIMIT, enforceLimit } from '../shared/services/rate-limit/limits.js';
+import { CHECKOUT_RATE_LIMIT } from '../shared/services/rate-limit/limits.js';
 import { defineRoute } from './lib/route.js';
 
 const problem = (description: string) => ({
@@ -46,6 +46,7 @@ export const checkout = defineRoute({
     'again returns the same answer and never a second order; with a different body it is a 422.',
   headers: CheckoutHeaders,
   body: CheckoutRequest,
+  rateLimit: CHECKOUT_RATE_LIMIT,
   extraInputs: [durableClientInput],
   responses: {
     202: {
@@ -58,8 +59,7 @@ export const checkout = defineRoute({
     422: problem('Idempotency-Key reused with a different body'),
     503: problem('Saved, but processing could not start: retry with the same Idempotency-Key'),
   },
-  handler: async ({ request, body, domain, invocation, log, principal }) => {
-    await enforceLimit(CHECKOUT_RATE_LIMIT, principal!.userId, log);
+  handler: async ({ request, body, domain, invocation, log }) => {
     const key = idempotencyKey(request.headers.get('idempotency-key'));
     const placed = await new CheckoutService(domain).placeOrder(key, body);
     const orderId = placed.response.orderId;

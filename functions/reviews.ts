@@ -8,7 +8,7 @@ import {
   ReviewPageQuery,
 } from '../shared/schemas/reviews.js';
 import { ReviewService } from '../shared/services/reviews/review-service.js';
-import { enforceLimit, REVIEW_RATE_LIMIT } from '../shared/services/rate-limit/limits.js';
+import { REVIEW_RATE_LIMIT } from '../shared/services/rate-limit/limits.js';
 import { defineRoute } from './lib/route.js';
 
 export const listProductReviews = defineRoute({
@@ -41,14 +41,14 @@ export const createReview = defineRoute({
     'cached detail and list pages are invalidated as soon as it commits.',
   params: ProductParams,
   body: ReviewCreate,
+  rateLimit: REVIEW_RATE_LIMIT,
   responses: {
     201: jsonResponse(Review, 'Created'),
     404: problemResponse('No such active product in this tenant'),
     409: problemResponse('The caller already reviewed this product'),
     429: problemResponse('Too many reviews from this account; see Retry-After'),
   },
-  handler: async ({ params, body, domain, principal, log }) => {
-    await enforceLimit(REVIEW_RATE_LIMIT, principal!.userId, log);
+  handler: async ({ params, body, domain }) => {
     const { result, afterCommit } = await new ReviewService(domain).create(params.id, body);
     return { status: 201, body: result, afterCommit };
   },

@@ -15,6 +15,8 @@ import type { Logger } from '../../shared/logging/logger.js';
 import { registerPath } from '../../shared/schemas/openapi.js';
 import { Problem } from '../../shared/schemas/common.js';
 import type { DomainContext, Principal } from '../../shared/services/context.js';
+import { enforceLimit } from '../../shared/services/rate-limit/limits.js';
+import type { RateLimitPolicy } from '../../shared/services/rate-limit/rate-limiter.js';
 import { bearerToken, loadPrincipal, requireAdmin, verifyToken } from './auth.js';
 import { clientIp } from './client-ip.js';
 import { readJsonBody, readRawBody } from './body.js';
@@ -99,6 +101,12 @@ export interface RouteSpec<
    * one (`ctx.write`), e.g. a webhook acknowledging event types it does not act on.
    */
   tx?: UnitOfWorkMode | 'none' | 'on-demand';
+  /**
+   * A per-user budget (issue 19), spent once the access token and the request are valid and before the
+   * unit of work: a refused request (429) takes no database connection and writes nothing, and an
+   * accepted one does not hold its transaction open across the call to Redis.
+   */
+  rateLimit?: RateLimitPolicy;
   /** Extra request headers to document (e.g. Idempotency-Key, If-Match). */
   headers?: z.ZodObject;
   /** Extra input bindings (e.g. `df.input.durableClient()`), read in the handler via `invocation`. */
@@ -243,6 +251,11 @@ export function defineRoute<
         throw new UnauthorizedException();
       if (spec.rawBody) rawBody = await readRawBody(request);
       else if (spec.body) body = validate(spec.body, await readJsonBody(request), 'body');
+
+      if (spec.rateLimit) {
+        if (!claims) throw new Error(`${spec.name}: a per-user rate limit needs an authenticated route`);
+        await enforceLimit(spec.rateLimit, claims.userId, log);
+      }
 
       const run = async (em: EntityManager): Promise<RouteResult> => {
         let principal: Principal | undefined;

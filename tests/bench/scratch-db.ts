@@ -37,6 +37,11 @@ export async function createScratchDatabase(
     url,
     auditUrl,
     drop: async () => {
+      // For looking at a run afterwards (e.g. each order's status timeline in audit_outbox).
+      if (process.env.BENCH_KEEP_DATABASES) {
+        console.log(`kept databases ${name} and ${name}_audit (BENCH_KEEP_DATABASES)`);
+        return;
+      }
       const c = new pg.Client({ connectionString: ADMIN_URL });
       await c.connect();
       await c.query(`drop database if exists "${name}" with (force)`);

@@ -3,6 +3,7 @@ import { putItem } from './cart/helpers.js';
 import { checkout } from '../../functions/checkout.js';
 import { closeRedis, getRateLimitRedis } from '../../shared/cache/redis.js';
 import { closeOrms } from '../../shared/db/orm.js';
+import { countQueries } from '../../shared/db/query-counter.js';
 import { closePasswordHasher } from '../../shared/services/auth/passwords.js';
 import {
   CART_WRITE_RATE_LIMIT,
@@ -99,7 +100,9 @@ describe('rate limits (issue 19)', () => {
     const product = await created(shop, { name: 'Cup', stock: 5 });
     await spend(CART_WRITE_RATE_LIMIT, user.id, CART_WRITE_RATE_LIMIT.points - 1);
     expect((await putItem(headers, product.id, 1)).status).toBe(200);
-    expectLimited(await putItem(headers, product.id, 2), CART_WRITE_RATE_LIMIT.durationSeconds);
+    const limited = await countQueries(() => putItem(headers, product.id, 2));
+    expectLimited(limited.result, CART_WRITE_RATE_LIMIT.durationSeconds);
+    expect(limited.queries).toBe(0);
     // Someone else's cart is unaffected.
     expect((await putItem((await customer(shop)).headers, product.id, 1)).status).toBe(200);
   });
@@ -109,13 +112,17 @@ describe('rate limits (issue 19)', () => {
     const product = await created(shop, { name: 'Pot', stock: 5 });
     await fillCart(shop.tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
     await spend(CHECKOUT_RATE_LIMIT, user.id, CHECKOUT_RATE_LIMIT.points);
-    const res = await invoke(checkout, {
-      method: 'POST',
-      url: 'http://localhost/api/checkout',
-      headers: { ...headers, 'idempotency-key': 'k-1' },
-      body: { paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS },
-    });
+    const { result: res, queries } = await countQueries(() =>
+      invoke(checkout, {
+        method: 'POST',
+        url: 'http://localhost/api/checkout',
+        headers: { ...headers, 'idempotency-key': 'k-1' },
+        body: { paymentMethodId: 'pm_card_visa', shippingAddress: SAMPLE_ADDRESS },
+      }),
+    );
     expectLimited(res, CHECKOUT_RATE_LIMIT.durationSeconds);
+    // Refused before the unit of work: a flood over the budget takes no database connection.
+    expect(queries).toBe(0);
     const { rows } = await testPool().query('select count(*)::int as n from orders where user_id = $1', [
       user.id,
     ]);
