@@ -1,6 +1,7 @@
 import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import { cp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
@@ -26,6 +27,32 @@ export interface BuiltCommit {
   subject: string;
   /** The build of an earlier run was reused. */
   reused: boolean;
+  /** The commit's app was built with this tree's local host (infra/host) in place of its own. */
+  onThisHost: boolean;
+}
+
+/** The local host is the stand-in for the Functions platform: `infra/host` of the working tree. */
+const HOST_DIR = path.join('infra', 'host');
+
+/** A digest of a tree's infra/host files (default this tree's), naming a build that carries them. */
+export async function hostDigest(root = '.'): Promise<string> {
+  const hash = createHash('sha256');
+  const dir = path.join(root, HOST_DIR);
+  const entries = (await readdir(dir, { recursive: true, withFileTypes: true }))
+    .filter((e) => e.isFile())
+    .map((e) => path.join(e.parentPath, e.name))
+    .sort();
+  for (const file of entries) {
+    hash.update(path.relative(dir, file)).update('\0');
+    hash.update(await readFile(file)).update('\0');
+  }
+  return hash.digest('hex').slice(0, 12);
+}
+
+/** Replaces the exported commit's infra/host with this tree's (nothing of the old host is left). */
+export async function placeThisHost(root: string): Promise<void> {
+  await rm(path.join(root, HOST_DIR), { recursive: true, force: true });
+  await cp(HOST_DIR, path.join(root, HOST_DIR), { recursive: true });
 }
 
 type Deps = Record<string, string>;
@@ -79,16 +106,30 @@ function heartbeat(label: string, expectedSeconds: number | undefined): () => vo
   };
 }
 
-/** Exports and compiles `rev` (any commit-ish) once; later calls with the same commit reuse the build. */
-export async function buildCommit(rev: string, log: (line: string) => void): Promise<BuiltCommit> {
+/**
+ * Exports and compiles `rev` (any commit-ish) once; later calls with the same commit reuse the build.
+ * With `onThisHost`, this tree's infra/host replaces the commit's before compiling: the commit's app
+ * then runs on the same local host as this tree's, as two versions of an app run on the same Functions
+ * platform in Azure (the host is not part of the app). A commit whose code that host cannot compile
+ * against is refused with the compiler's message.
+ */
+export async function buildCommit(
+  rev: string,
+  log: (line: string) => void,
+  { onThisHost = false }: { onThisHost?: boolean } = {},
+): Promise<BuiltCommit> {
   const commit = await git(['rev-parse', '--verify', `${rev}^{commit}`]);
   const subject = await git(['log', '-1', '--format=%s', commit]);
-  const root = path.join(tmpdir(), `ecommerce-api-bench-${commit.slice(0, 12)}`);
+  const host = onThisHost ? await hostDigest() : undefined;
+  const root = path.join(
+    tmpdir(),
+    `ecommerce-api-bench-${commit.slice(0, 12)}${host ? `-host-${host}` : ''}`,
+  );
   const marker = path.join(root, '.bench-built');
   // The build links one tree's node_modules: another tree (or a removed worktree) builds afresh.
-  const stamp = `${commit}\n${path.resolve('node_modules')}\n`;
+  const stamp = `${commit}\n${path.resolve('node_modules')}\n${host ?? ''}\n`;
   if (existsSync(marker) && (await readFile(marker, 'utf8')) === stamp)
-    return { root, commit, subject, reused: true };
+    return { root, commit, subject, reused: true, onThisHost };
 
   const then = JSON.parse(await git(['show', `${commit}:package.json`])) as PackageJson;
   const now = JSON.parse(await readFile('package.json', 'utf8')) as PackageJson;
@@ -103,6 +144,7 @@ export async function buildCommit(rev: string, log: (line: string) => void): Pro
   await rm(root, { recursive: true, force: true });
   await mkdir(root, { recursive: true });
   await exportCommit(commit, root);
+  if (onThisHost) await placeThisHost(root);
   await symlink(path.resolve('node_modules'), path.join(root, 'node_modules'), 'dir');
 
   const timing = path.join(tmpdir(), 'ecommerce-api-bench-build-seconds');
@@ -126,5 +168,5 @@ export async function buildCommit(rev: string, log: (line: string) => void): Pro
   }
   await writeFile(timing, String((Date.now() - started) / 1000));
   await writeFile(marker, stamp);
-  return { root, commit, subject, reused: false };
+  return { root, commit, subject, reused: false, onThisHost };
 }

@@ -35,6 +35,12 @@ export interface CompareOptions {
   levels: number[];
   /** The largest acceptable after/before ratio of p95. */
   limit: number;
+  /**
+   * Run the older commit on its own local host. By default it runs on this tree's: the host stands in
+   * for the Functions platform, which in Azure is the same whichever version of the app it runs, so
+   * the comparison is of the app alone (before-build.ts).
+   */
+  ownHost: boolean;
   log: (line: string) => void;
 }
 
@@ -130,7 +136,7 @@ function describeWork(name: string, w: Work | undefined): string {
 
 export async function runCompare(options: CompareOptions): Promise<void> {
   const { log } = options;
-  const built = await buildCommit(options.before, log);
+  const built = await buildCommit(options.before, log, { onThisHost: !options.ownHost });
   // Trees from before the shipping address reject the field (their body schema is strict).
   const schema = path.join(built.root, 'shared', 'schemas', 'checkout.ts');
   const beforeTakesAddress =
@@ -155,6 +161,11 @@ export async function runCompare(options: CompareOptions): Promise<void> {
     );
     console.log(
       `  POST /checkout body: before ${beforeTakesAddress ? 'with' : 'without'} a shipping address, after with`,
+    );
+    console.log(
+      built.onThisHost
+        ? "  local host: this tree's for both versions (the platform stand-in; --own-host runs the older one on its own)"
+        : "  local host: each version's own (--own-host): the comparison includes the host's changes since",
     );
     console.log(`at start: ${loadLine()}`);
 

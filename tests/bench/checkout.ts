@@ -33,8 +33,9 @@ function levelsArg(args: string[], fallback: number[]): number[] {
 }
 
 /**
- * `npm run bench checkout -- --compare <commit> [--rounds 4] [--checkouts 200] [--levels 1,8]`:
- * end-to-end latency of that commit against this tree, interleaved (checkout-compare.ts).
+ * `npm run bench checkout -- --compare <commit> [--rounds 4] [--checkouts 200] [--levels 1,8]
+ *  [--own-host]`: end-to-end latency of that commit against this tree, interleaved
+ * (checkout-compare.ts); the commit's app runs on this tree's local host unless --own-host.
  *
  * `npm run bench checkout [--workers 32] [--seconds 5] [--rounds 3] [--checkouts 300] [--skip-e2e]
  *  [--skip-reservations]`
@@ -57,6 +58,7 @@ export async function run(args: string[]): Promise<void> {
       checkouts: arg(args, 'checkouts', 200),
       levels: levelsArg(args, [1, 8]),
       limit: 1.1,
+      ownHost: args.includes('--own-host'),
       log: (line) => void process.stderr.write(line + '\n'),
     });
   }
