@@ -1,28 +1,14 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import Stripe from 'stripe';
-import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cancelOrder } from '../../../functions/order-cancel.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
 import { idempotencyKey } from '../../../shared/services/payments/payment-gateway.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
-import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
+import { testPool } from '../../fixtures/sample_data.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
 import { invoke, type InvokeResult } from '../../support/http.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
-import { expectInvariants, stubClient } from '../checkout/helpers.js';
+import { expectInvariants, openShop, useStubOrchestration, type TestShop } from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
 import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } from './paid-orders.js';
 
@@ -39,61 +25,33 @@ import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } fr
 
 const PRICE = 5300;
 const DASHBOARD = 1000;
-let fake: FakeStripe;
-let stripe: Stripe;
-let tenantId: string;
-let customer: TestUser;
-let customerHeaders: Record<string, string>;
-let product: CreatedProduct;
+const { fake, stripe } = useFakeStripe({ apiKey: 'sk_test_backstop_books', eachTest: 'clearFaults' });
+useStubOrchestration();
+let shop: TestShop;
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  stripe = new Stripe('sk_test_backstop_books', {
-    host: '127.0.0.1',
-    port: fake.port,
-    protocol: 'http',
-    telemetry: false,
-  });
-  installRecordingBus();
-  tenantId = (await createTenant('Backstop books shop')).id;
-  customer = await createUser(tenantId);
-  customerHeaders = await authHeaders(customer);
-  product = await createProduct(tenantId, { stock: 100, priceCents: PRICE });
-});
-
-beforeEach(() => {
-  fake.clearFaults();
-  setOrchestrationClientForTests(() => stubClient());
-});
-
-afterEach(() => setOrchestrationClientForTests(undefined));
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
+  shop = await openShop('Backstop books shop', { stock: 100, priceCents: PRICE });
 });
 
 const cancel = (orderId: string): Promise<InvokeResult> =>
   invoke(cancelOrder, {
     method: 'POST',
     url: `http://localhost/api/orders/${orderId}/cancel`,
-    headers: customerHeaders,
+    headers: shop.customerHeaders,
     params: { id: orderId },
   });
 
 /** One run of each backstop, scoped to this file's shop: refunds made, runs that failed. */
 const backstops = {
   sweeper: async (): Promise<{ refunded: number; failed: number }> => {
-    const { refunded, failed } = await sweepExpiredReservations(silentLogger, { tenantId });
+    const { refunded, failed } = await sweepExpiredReservations(silentLogger, { tenantId: shop.tenantId });
     return { refunded, failed };
   },
   reconciliation: async (): Promise<{ refunded: number; failed: number }> => {
-    const { refunded, failed } = await reconcilePayments(silentLogger, { tenantId, graceSeconds: 0 });
+    const { refunded, failed } = await reconcilePayments(silentLogger, {
+      tenantId: shop.tenantId,
+      graceSeconds: 0,
+    });
     return { refunded, failed };
   },
 };
@@ -137,7 +95,7 @@ async function paymentOf(orderId: string): Promise<{ status: string; refunded: n
 function refundPosts(
   pi: string,
 ): { key: string | null; amount: unknown; status: number | null; replayed: boolean }[] {
-  return fake
+  return fake()
     .requests()
     .filter((r) => r.method === 'POST' && r.path === '/v1/refunds' && r.params.payment_intent === pi)
     .map((r) => ({ key: r.idempotencyKey, amount: r.params.amount, status: r.status, replayed: r.replayed }));
@@ -145,7 +103,7 @@ function refundPosts(
 
 /** Stripe's live refunds of the intent as [id, amount], oldest first. */
 async function liveRefunds(pi: string): Promise<[string, number][]> {
-  return (await stripeRefunds(stripe, pi))
+  return (await stripeRefunds(stripe(), pi))
     .filter((r) => r.status === 'succeeded')
     .reverse()
     .map((r) => [r.id, r.amount]);
@@ -156,7 +114,7 @@ async function liveRefunds(pi: string): Promise<[string, number][]> {
  * whose refund row Stripe refuses. Returns the dashboard refund's Stripe id.
  */
 async function dashboardRefundThenCancel(orderId: string, pi: string): Promise<string> {
-  const dashboard = await fake.dashboardRefund(pi, DASHBOARD);
+  const dashboard = await fake().dashboardRefund(pi, DASHBOARD);
 
   const posted = refundPosts(pi).length;
   const cancelled = await cancel(orderId);
@@ -177,12 +135,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
   it.each(['sweeper', 'reconciliation'] as const)(
     '%s: the books equal Stripe’s refund list with no webhook, and a late webhook changes nothing',
     async (backstop) => {
-      const { orderId, pi } = await confirmedOrder({
-        tenantId,
-        userId: customer.id,
-        productId: product.id,
-        unitPriceCents: PRICE,
-      });
+      const { orderId, pi } = await confirmedOrder(shop.buyer);
       const dashboardId = await dashboardRefundThenCancel(orderId, pi);
 
       // The backstop refunds "the rest" under the checkout's key: exactly PRICE − DASHBOARD at Stripe.
@@ -199,7 +152,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       const backstopId = refunds[1]![0];
 
       // Our books, with no webhook delivered: every refund at Stripe counted once, the payment refunded.
-      expect(fake.deliveries()).toEqual([]);
+      expect(fake().deliveries()).toEqual([]);
       const rows = [
         { status: 'succeeded', amount: DASHBOARD, source: 'stripe', stripeRefundId: dashboardId },
         { status: 'succeeded', amount: PRICE - DASHBOARD, source: 'stripe', stripeRefundId: backstopId },
@@ -208,38 +161,35 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       expect(await refundRows(orderId)).toEqual(rows);
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       expect(await statusOf(orderId)).toBe('cancelled');
-      await expectInvariants([tenantId], { fake, settled: true, orderIds: [orderId] });
+      await expectInvariants([shop.tenantId], { fake: fake(), settled: true, orderIds: [orderId] });
 
       // Nothing left for any later run.
       expect(await backstops.sweeper()).toEqual({ refunded: 0, failed: 0 });
       expect(await backstops.reconciliation()).toEqual({ refunded: 0, failed: 0 });
-      expect(await redrivePendingRefunds(silentLogger, { tenantId, olderThanSeconds: 0 })).toMatchObject({
+      expect(
+        await redrivePendingRefunds(silentLogger, { tenantId: shop.tenantId, olderThanSeconds: 0 }),
+      ).toMatchObject({
         seen: 0,
       });
 
       // The lost webhooks arrive after all (Stripe retries for 3 days): they change nothing.
-      const hooks = stripeEventsFor(fake, pi, 'charge.refunded');
+      const hooks = stripeEventsFor(fake(), pi, 'charge.refunded');
       expect(hooks).toHaveLength(2);
       for (const hook of hooks) expect((await deliverStripeEvent(hook)).status).toBe(200);
       expect(await refundRows(orderId)).toEqual(rows);
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       expect(await statusOf(orderId)).toBe('cancelled');
       expect(await liveRefunds(pi)).toEqual(refunds);
-      await expectInvariants([tenantId], { fake, settled: true, orderIds: [orderId] });
+      await expectInvariants([shop.tenantId], { fake: fake(), settled: true, orderIds: [orderId] });
     },
   );
 
   it('Stripe fails the refund list after the backstop refunded: the payment stays to be finished, the next run levels the books without refunding again', async () => {
-    const { orderId, pi } = await confirmedOrder({
-      tenantId,
-      userId: customer.id,
-      productId: product.id,
-      unitPriceCents: PRICE,
-    });
+    const { orderId, pi } = await confirmedOrder(shop.buyer);
     const dashboardId = await dashboardRefundThenCancel(orderId, pi);
 
     // The refund goes through; the list that follows fails on the wire.
-    fake.injectFault({
+    fake().injectFault({
       method: 'GET',
       path: '/v1/refunds',
       kind: 'error',
@@ -248,7 +198,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       times: 1,
     });
     expect(await backstops.sweeper()).toEqual({ refunded: 0, failed: 1 });
-    expect(fake.faults()).toEqual([]);
+    expect(fake().faults()).toEqual([]);
     const refunds = await liveRefunds(pi);
     expect(refunds).toEqual([
       [dashboardId, DASHBOARD],
@@ -272,26 +222,19 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
     expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
     expect(await statusOf(orderId)).toBe('cancelled');
     expect(await backstops.sweeper()).toEqual({ refunded: 0, failed: 0 });
-    await expectInvariants([tenantId], { fake, settled: true, orderIds: [orderId] });
+    await expectInvariants([shop.tenantId], { fake: fake(), settled: true, orderIds: [orderId] });
   });
 
   it('the oracle accepts a payment refunded before our pending row only if Stripe refunded it in full', async () => {
     // Its own shop: the order is left with a pending refund and a forged payment, out of the others' way.
-    const shop = (await createTenant('Backstop books oracle shop')).id;
-    const buyer = await createUser(shop);
-    const item = await createProduct(shop, { stock: 10, priceCents: PRICE });
-    const { orderId, pi } = await confirmedOrder({
-      tenantId: shop,
-      userId: buyer.id,
-      productId: item.id,
-      unitPriceCents: PRICE,
-    });
+    const own = await openShop('Backstop books oracle shop', { stock: 10, priceCents: PRICE });
+    const { orderId, pi } = await confirmedOrder(own.buyer);
     // The cancel's refund strikes a saved 500 twice: its row stays pending, nothing refunded at Stripe.
-    fake.injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
+    fake().injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
     const cancelled = await invoke(cancelOrder, {
       method: 'POST',
       url: `http://localhost/api/orders/${orderId}/cancel`,
-      headers: await authHeaders(buyer),
+      headers: own.customerHeaders,
       params: { id: orderId },
     });
     expect(cancelled.status).toBe(200);
@@ -301,7 +244,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
 
     // Forged: the payment says refunded although Stripe still holds the money.
     await testPool().query(`update payments set status = 'refunded' where order_id = $1`, [orderId]);
-    await expect(expectInvariants([shop], { fake, orderIds: [orderId] })).rejects.toThrow(
+    await expect(expectInvariants([own.tenantId], { fake: fake(), orderIds: [orderId] })).rejects.toThrow(
       `order ${orderId}: payment is refunded with a refund pending, but Stripe refunded 0 of ${PRICE}`,
     );
   });

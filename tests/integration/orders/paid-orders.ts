@@ -6,23 +6,33 @@ import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { invoke, type InvokeResult } from '../../support/http.js';
-import { fillCart, insertOrder } from '../checkout/helpers.js';
+import { fillCart, insertOrder, type Buyer } from '../checkout/helpers.js';
+
+export type { Buyer };
 
 /**
  * Orders paid at a test file's fake Stripe, and that Stripe's side of them (refunds, webhooks), for the
- * refund, cancel and re-drive tests. The checkout's steps run in-process against the Stripe the settings
- * name, so the file must point STRIPE_API_BASE at its fake first.
+ * checkout, refund, cancel and re-drive tests. The checkout's steps run in-process against the Stripe the
+ * settings name, so the file must point the app at its fake first (tests/support/fake-stripe.ts).
  */
 
-/** Who buys what in a test file's shop: one product, bought at its price. */
-export interface Buyer {
-  tenantId: string;
-  userId: string;
-  productId: string;
-  unitPriceCents: number;
+const saga = new CheckoutSaga(silentLogger);
+
+/** A pending order of `quantity` with the same lines in the buyer's cart, as POST /checkout leaves it. */
+export async function newOrder(buyer: Buyer, pm = 'pm_card_visa', quantity = 1): Promise<CheckoutInput> {
+  const { tenantId, userId, productId, unitPriceCents } = buyer;
+  await fillCart(tenantId, userId, [{ productId, quantity }]);
+  const orderId = await insertOrder(tenantId, userId, [{ productId, quantity, unitPriceCents }], pm);
+  return { orderId, tenantId, paymentTimeoutSeconds: 900 };
 }
 
-const saga = new CheckoutSaga(silentLogger);
+/** Reserved and its PaymentIntent created; returns the intent's id. */
+export async function reserveAndCreate(input: CheckoutInput): Promise<string> {
+  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
+  const created = await saga.createIntent(input);
+  if (created.outcome !== 'created') throw new Error(`unexpected ${JSON.stringify(created)}`);
+  return created.paymentIntentId;
+}
 
 /** Reserved, PaymentIntent created and confirmed with `pm`; finalize is left to the caller. */
 export async function upToConfirm(
@@ -30,15 +40,10 @@ export async function upToConfirm(
   pm = 'pm_card_visa',
   quantity = 1,
 ): Promise<{ input: CheckoutInput; pi: string }> {
-  const { tenantId, userId, productId, unitPriceCents } = buyer;
-  await fillCart(tenantId, userId, [{ productId, quantity }]);
-  const orderId = await insertOrder(tenantId, userId, [{ productId, quantity, unitPriceCents }], pm);
-  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
-  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
-  const created = await saga.createIntent(input);
-  if (created.outcome !== 'created') throw new Error(JSON.stringify(created));
-  await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId });
-  return { input, pi: created.paymentIntentId };
+  const input = await newOrder(buyer, pm, quantity);
+  const pi = await reserveAndCreate(input);
+  await saga.confirm({ ...input, paymentIntentId: pi });
+  return { input, pi };
 }
 
 /** A confirmed order, paid by card. */
@@ -66,14 +71,22 @@ export function stripeEventsFor(fake: FakeStripe, pi: string, type: string): Str
 
 /** Delivers an event to our webhook endpoint in-process, signed as Stripe signs it. */
 export function deliverStripeEvent(event: StripeEvent): Promise<InvokeResult> {
-  const payload = JSON.stringify(event);
+  return deliverStripePayload(JSON.stringify(event));
+}
+
+/**
+ * Posts `payload` to our webhook endpoint in-process under `signature`: by default Stripe's signature
+ * of it with the app's secret, `null` for none (forged, stale and tampered deliveries pass their own).
+ */
+export function deliverStripePayload(payload: string, signature?: string | null): Promise<InvokeResult> {
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  const sig =
+    signature === undefined ? signStripePayload(payload, process.env.STRIPE_WEBHOOK_SECRET!) : signature;
+  if (sig !== null) headers['stripe-signature'] = sig;
   return invoke(stripeWebhook, {
     method: 'POST',
     url: 'http://localhost/api/webhooks/stripe',
-    headers: {
-      'content-type': 'application/json',
-      'stripe-signature': signStripePayload(payload, process.env.STRIPE_WEBHOOK_SECRET!),
-    },
+    headers,
     rawBody: Buffer.from(payload, 'utf8'),
   });
 }
