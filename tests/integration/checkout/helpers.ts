@@ -163,6 +163,14 @@ export async function paymentRow(orderId: string): Promise<
   return rows[0];
 }
 
+/** The order's reservations past their expiry, as if the payment window had long gone by. */
+export async function expireReservation(orderId: string): Promise<void> {
+  await testPool().query(
+    `update reservations set expires_at = now() - interval '1 second' where order_id = $1`,
+    [orderId],
+  );
+}
+
 export async function reservationStatuses(orderId: string): Promise<string[]> {
   const { rows } = await testPool().query<{ status: string }>(
     'select status from reservations where order_id = $1 order by product_id',

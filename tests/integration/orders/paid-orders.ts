@@ -6,7 +6,7 @@ import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { invoke, type InvokeResult } from '../../support/http.js';
-import { fillCart, insertOrder, type Buyer } from '../checkout/helpers.js';
+import { fillCart, insertOrder, orderRow, type Buyer } from '../checkout/helpers.js';
 
 export type { Buyer };
 
@@ -56,6 +56,33 @@ export async function confirmedOrder(buyer: Buyer, quantity = 1): Promise<{ orde
 /** The PaymentIntent's refunds as Stripe lists them (newest first), failed ones included. */
 export async function stripeRefunds(stripe: Stripe, pi: string): Promise<Stripe.Refund[]> {
   return (await stripe.refunds.list({ payment_intent: pi, limit: 100 })).data;
+}
+
+/**
+ * The money rule of issue #17 at a file's fake Stripe (`useFakeStripe`): for an order's PaymentIntent,
+ * captured − refunded is the order's total when the order is confirmed, else 0.
+ */
+export function moneyAt(at: { fake: () => FakeStripe; stripe: () => Stripe }): {
+  netCharged: (pi: string) => Promise<number>;
+  expectMoneyInvariant: (input: CheckoutInput, pi: string) => Promise<void>;
+} {
+  /** Money the customer has lost to the shop for this intent, per the fake Stripe. */
+  const netCharged = async (pi: string): Promise<number> => {
+    const intent = at
+      .fake()
+      .paymentIntents()
+      .find((p) => p.id === pi)!;
+    return (
+      intent.amount_received - (await stripeRefunds(at.stripe(), pi)).reduce((sum, r) => sum + r.amount, 0)
+    );
+  };
+  return {
+    netCharged,
+    expectMoneyInvariant: async (input, pi) => {
+      const { status, total_cents } = await orderRow(input.orderId);
+      expect(await netCharged(pi)).toBe(status === 'confirmed' ? Number(total_cents) : 0);
+    },
+  };
 }
 
 /** The fake's recorded events of `type` about the PaymentIntent (or its charge), oldest first. */

@@ -21,6 +21,7 @@ import { eventsOf, statusOf } from './helpers.js';
 import {
   confirmedOrder as paidOrder,
   deliverStripeEvent as deliver,
+  moneyAt,
   stripeEventsFor,
   stripeRefunds as stripeRefundsOf,
   upToConfirm as checkoutUpToConfirm,
@@ -34,7 +35,9 @@ import {
  */
 
 const PRICE = 8400;
-const { fake, stripe } = useFakeStripe({ apiKey: 'sk_test_refunds', eachTest: 'clearFaults' });
+const stripeAt = useFakeStripe({ apiKey: 'sk_test_refunds', eachTest: 'clearFaults' });
+const { fake, stripe } = stripeAt;
+const { netCharged } = moneyAt(stripeAt);
 const client = useStubOrchestration();
 let tenantId: string;
 let adminHeaders: Record<string, string>;
@@ -59,13 +62,6 @@ beforeAll(async () => {
 const upToConfirm = (pm?: string, quantity?: number) => checkoutUpToConfirm(buyer, pm, quantity);
 const confirmedOrder = (quantity?: number) => paidOrder(buyer, quantity);
 const stripeRefunds = (pi: string) => stripeRefundsOf(stripe(), pi);
-
-async function netCharged(pi: string): Promise<number> {
-  const intent = fake()
-    .paymentIntents()
-    .find((p) => p.id === pi)!;
-  return intent.amount_received - (await stripeRefunds(pi)).reduce((sum, r) => sum + r.amount, 0);
-}
 
 async function payment(
   orderId: string,
