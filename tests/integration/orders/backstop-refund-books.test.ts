@@ -1,5 +1,4 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { cancelOrder } from '../../../functions/order-cancel.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
@@ -7,10 +6,18 @@ import { redrivePendingRefunds } from '../../../shared/services/orders/refund-re
 import { idempotencyKey } from '../../../shared/services/payments/payment-gateway.js';
 import { testPool } from '../../fixtures/sample_data.js';
 import { useFakeStripe } from '../../support/fake-stripe.js';
-import { invoke, type InvokeResult } from '../../support/http.js';
+import type { InvokeResult } from '../../support/http.js';
 import { expectInvariants, openShop, useStubOrchestration, type TestShop } from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
-import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } from './paid-orders.js';
+import {
+  confirmedOrder,
+  customerCancel,
+  deliverStripeEvent,
+  paymentOf,
+  refundPosts,
+  stripeEventsFor,
+  stripeRefunds,
+} from './paid-orders.js';
 
 /**
  * Issue #17 ("every charge ends as a confirmed order or a refund", the books matching Stripe). A refund
@@ -33,13 +40,7 @@ beforeAll(async () => {
   shop = await openShop('Backstop books shop', { stock: 100, priceCents: PRICE });
 });
 
-const cancel = (orderId: string): Promise<InvokeResult> =>
-  invoke(cancelOrder, {
-    method: 'POST',
-    url: `http://localhost/api/orders/${orderId}/cancel`,
-    headers: shop.customerHeaders,
-    params: { id: orderId },
-  });
+const cancel = (orderId: string): Promise<InvokeResult> => customerCancel(orderId, shop.customerHeaders);
 
 /** One run of each backstop, scoped to this file's shop: refunds made, runs that failed. */
 const backstops = {
@@ -83,24 +84,6 @@ async function refundRows(orderId: string): Promise<RefundRow[]> {
   }));
 }
 
-async function paymentOf(orderId: string): Promise<{ status: string; refunded: number }> {
-  const { rows } = await testPool().query<{ status: string; refunded_cents: string }>(
-    'select status, refunded_cents from payments where order_id = $1',
-    [orderId],
-  );
-  return { status: rows[0]!.status, refunded: Number(rows[0]!.refunded_cents) };
-}
-
-/** POST /v1/refunds as the fake saw them for the intent. */
-function refundPosts(
-  pi: string,
-): { key: string | null; amount: unknown; status: number | null; replayed: boolean }[] {
-  return fake()
-    .requests()
-    .filter((r) => r.method === 'POST' && r.path === '/v1/refunds' && r.params.payment_intent === pi)
-    .map((r) => ({ key: r.idempotencyKey, amount: r.params.amount, status: r.status, replayed: r.replayed }));
-}
-
 /** Stripe's live refunds of the intent as [id, amount], oldest first. */
 async function liveRefunds(pi: string): Promise<[string, number][]> {
   return (await stripeRefunds(stripe(), pi))
@@ -116,12 +99,12 @@ async function liveRefunds(pi: string): Promise<[string, number][]> {
 async function dashboardRefundThenCancel(orderId: string, pi: string): Promise<string> {
   const dashboard = await fake().dashboardRefund(pi, DASHBOARD);
 
-  const posted = refundPosts(pi).length;
+  const posted = refundPosts(fake(), pi).length;
   const cancelled = await cancel(orderId);
   expect(cancelled.status).toBe(200);
   expect(cancelled.json).toMatchObject({ id: orderId, status: 'cancelled' });
   // The cancel's row asked for the whole payment; Stripe had only PRICE − DASHBOARD left.
-  expect(refundPosts(pi).slice(posted)).toMatchObject([{ amount: String(PRICE), status: 400 }]);
+  expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([{ amount: String(PRICE), status: 400 }]);
   expect(await refundRows(orderId)).toEqual([
     { status: 'succeeded', amount: DASHBOARD, source: 'stripe', stripeRefundId: dashboard.id },
     { status: 'failed', amount: PRICE, source: 'cancel', stripeRefundId: null },
@@ -139,9 +122,9 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       const dashboardId = await dashboardRefundThenCancel(orderId, pi);
 
       // The backstop refunds "the rest" under the checkout's key: exactly PRICE − DASHBOARD at Stripe.
-      const posted = refundPosts(pi).length;
+      const posted = refundPosts(fake(), pi).length;
       expect(await backstops[backstop]()).toEqual({ refunded: 1, failed: 0 });
-      expect(refundPosts(pi).slice(posted)).toMatchObject([
+      expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([
         { key: idempotencyKey(orderId, 'refund'), amount: undefined, status: 200 },
       ]);
       const refunds = await liveRefunds(pi);
@@ -208,9 +191,9 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
     expect(await paymentOf(orderId)).toEqual({ status: 'succeeded', refunded: DASHBOARD });
 
     // The next run: the refund's key replays Stripe's saved answer (no second refund), then the books.
-    const posted = refundPosts(pi).length;
+    const posted = refundPosts(fake(), pi).length;
     expect(await backstops.sweeper()).toEqual({ refunded: 1, failed: 0 });
-    expect(refundPosts(pi).slice(posted)).toMatchObject([
+    expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([
       { key: idempotencyKey(orderId, 'refund'), status: 200, replayed: true },
     ]);
     expect(await liveRefunds(pi)).toEqual(refunds);
@@ -231,12 +214,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
     const { orderId, pi } = await confirmedOrder(own.buyer);
     // The cancel's refund strikes a saved 500 twice: its row stays pending, nothing refunded at Stripe.
     fake().injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
-    const cancelled = await invoke(cancelOrder, {
-      method: 'POST',
-      url: `http://localhost/api/orders/${orderId}/cancel`,
-      headers: own.customerHeaders,
-      params: { id: orderId },
-    });
+    const cancelled = await customerCancel(orderId, own.customerHeaders);
     expect(cancelled.status).toBe(200);
     expect(await refundRows(orderId)).toMatchObject([{ status: 'pending', amount: PRICE, source: 'cancel' }]);
     expect(await paymentOf(orderId)).toEqual({ status: 'succeeded', refunded: PRICE });

@@ -1,6 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cancelManagedOrder } from '../../../functions/manage-orders.js';
-import { cancelOrder } from '../../../functions/order-cancel.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
@@ -19,7 +18,16 @@ import {
   type TestShop,
 } from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
-import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } from './paid-orders.js';
+import {
+  ageRefunds,
+  confirmedOrder,
+  customerCancel,
+  deliverStripeEvent,
+  paymentOf,
+  refundPosts,
+  stripeEventsFor,
+  stripeRefunds,
+} from './paid-orders.js';
 
 /**
  * Issue #17 ("every charge ends as a confirmed order or a refund"), one sequence end to end against the
@@ -45,13 +53,7 @@ beforeAll(async () => {
 });
 
 const cancels = {
-  customer: (orderId: string): Promise<InvokeResult> =>
-    invoke(cancelOrder, {
-      method: 'POST',
-      url: `http://localhost/api/orders/${orderId}/cancel`,
-      headers: shop.customerHeaders,
-      params: { id: orderId },
-    }),
+  customer: (orderId: string): Promise<InvokeResult> => customerCancel(orderId, shop.customerHeaders),
   admin: (orderId: string): Promise<InvokeResult> =>
     invoke(cancelManagedOrder, {
       method: 'POST',
@@ -105,31 +107,6 @@ async function refundRows(orderId: string): Promise<RefundRow[]> {
   }));
 }
 
-async function paymentOf(orderId: string): Promise<{ status: string; refunded: number }> {
-  const { rows } = await testPool().query<{ status: string; refunded_cents: string }>(
-    'select status, refunded_cents from payments where order_id = $1',
-    [orderId],
-  );
-  return { status: rows[0]!.status, refunded: Number(rows[0]!.refunded_cents) };
-}
-
-/** POST /v1/refunds as the fake saw them: key, amount asked, answer status, replayed or not. */
-function refundPosts(
-  pi: string,
-): { key: string | null; amount: unknown; status: number | null; replayed: boolean }[] {
-  return fake()
-    .requests()
-    .filter((r) => r.method === 'POST' && r.path === '/v1/refunds' && r.params.payment_intent === pi)
-    .map((r) => ({ key: r.idempotencyKey, amount: r.params.amount, status: r.status, replayed: r.replayed }));
-}
-
-/** Past the re-drive's "young rows belong to their request" window. */
-async function ageRefunds(orderId: string): Promise<void> {
-  await testPool().query(`update refunds set created_at = now() - interval '5 minutes' where order_id = $1`, [
-    orderId,
-  ]);
-}
-
 const redrive = () => redrivePendingRefunds(silentLogger, { tenantId: shop.tenantId });
 
 describe('a paid order cancelled while Stripe saves a 500 for its refund, refunded by a backstop, then re-driven', () => {
@@ -158,7 +135,7 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
         stripeRefundId: null,
       });
       const rowKey = refundKey(pending!.id);
-      expect(refundPosts(pi)).toMatchObject([
+      expect(refundPosts(fake(), pi)).toMatchObject([
         { key: rowKey, status: 500, replayed: false },
         { key: expect.stringMatching(new RegExp(`^${rowKey}:`)), status: 500 },
       ]);
@@ -167,9 +144,9 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
       expect((await stockOf(shop.product.id)).available - before.available).toBe(1);
 
       // 2. The backstop: a cancelled order whose payment succeeded is refunded under the checkout's key.
-      const beforeBackstop = refundPosts(pi).length;
+      const beforeBackstop = refundPosts(fake(), pi).length;
       expect(await backstops[backstop]()).toBe(1);
-      expect(refundPosts(pi).slice(beforeBackstop)).toMatchObject([
+      expect(refundPosts(fake(), pi).slice(beforeBackstop)).toMatchObject([
         { key: idempotencyKey(orderId, 'refund'), amount: undefined, status: 200 },
       ]);
       const [byBackstop, ...moreAtStripe] = await stripeRefunds(stripe(), pi);
@@ -191,9 +168,9 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
       // 3. The re-drive: the row's key replays the saved 500; Stripe's list holds no refund of ours; a
       //    fresh key is refused as already refunded; Stripe's list shows everything back: succeeded.
       await ageRefunds(orderId);
-      const posted = refundPosts(pi).length;
+      const posted = refundPosts(fake(), pi).length;
       expect(await redrive()).toEqual({ seen: 1, succeeded: 1, refused: 0, stillPending: 0 });
-      expect(refundPosts(pi).slice(posted)).toMatchObject([
+      expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([
         { key: rowKey, amount: String(PRICE), status: 500, replayed: true },
         { key: expect.stringMatching(new RegExp(`^${rowKey}:`)), amount: String(PRICE), status: 400 },
       ]);

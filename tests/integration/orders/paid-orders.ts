@@ -1,11 +1,13 @@
 import type Stripe from 'stripe';
 import { expect } from 'vitest';
+import { cancelOrder } from '../../../functions/order-cancel.js';
 import { stripeWebhook } from '../../../functions/stripe-webhook.js';
 import { signStripePayload, type FakeStripe, type StripeEvent } from '../../../infra/fake-stripe/server.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { invoke, type InvokeResult } from '../../support/http.js';
+import { testPool } from '../../fixtures/sample_data.js';
 import { fillCart, insertOrder, orderRow, type Buyer } from '../checkout/helpers.js';
 
 export type { Buyer };
@@ -51,6 +53,43 @@ export async function confirmedOrder(buyer: Buyer, quantity = 1): Promise<{ orde
   const { input, pi } = await upToConfirm(buyer, 'pm_card_visa', quantity);
   expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
   return { orderId: input.orderId, pi };
+}
+
+/** The customer's POST /orders/{id}/cancel, in-process. */
+export function customerCancel(orderId: string, headers: Record<string, string>): Promise<InvokeResult> {
+  return invoke(cancelOrder, {
+    method: 'POST',
+    url: `http://localhost/api/orders/${orderId}/cancel`,
+    headers,
+    params: { id: orderId },
+  });
+}
+
+/** Our payments row of the order: its status and what our refund rows promise back. */
+export async function paymentOf(orderId: string): Promise<{ status: string; refunded: number }> {
+  const { rows } = await testPool().query<{ status: string; refunded_cents: string }>(
+    'select status, refunded_cents from payments where order_id = $1',
+    [orderId],
+  );
+  return { status: rows[0]!.status, refunded: Number(rows[0]!.refunded_cents) };
+}
+
+/** POST /v1/refunds as the fake saw them for the intent: key, amount asked, answer, replayed or not. */
+export function refundPosts(
+  fake: FakeStripe,
+  pi: string,
+): { key: string | null; amount: unknown; status: number | null; replayed: boolean }[] {
+  return fake
+    .requests()
+    .filter((r) => r.method === 'POST' && r.path === '/v1/refunds' && r.params.payment_intent === pi)
+    .map((r) => ({ key: r.idempotencyKey, amount: r.params.amount, status: r.status, replayed: r.replayed }));
+}
+
+/** Past the re-drive's "young rows belong to their request" window. */
+export async function ageRefunds(orderId: string): Promise<void> {
+  await testPool().query(`update refunds set created_at = now() - interval '5 minutes' where order_id = $1`, [
+    orderId,
+  ]);
 }
 
 /** The PaymentIntent's refunds as Stripe lists them (newest first), failed ones included. */

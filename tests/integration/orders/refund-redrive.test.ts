@@ -1,7 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { createRefund } from '../../../functions/manage-orders.js';
-import { cancelOrder } from '../../../functions/order-cancel.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
 import { testPool } from '../../fixtures/sample_data.js';
@@ -10,7 +9,7 @@ import { useFakeStripe } from '../../support/fake-stripe.js';
 import { invoke } from '../../support/http.js';
 import { openShop, useStubOrchestration, type TestShop } from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
-import { confirmedOrder as paidOrder, stripeRefunds } from './paid-orders.js';
+import { ageRefunds, confirmedOrder as paidOrder, customerCancel, stripeRefunds } from './paid-orders.js';
 
 /**
  * Refunds a Stripe outage left pending are money promised to a customer: the reconciliation timer
@@ -47,12 +46,6 @@ async function refundRows(orderId: string): Promise<{ status: string; amount: nu
     [orderId],
   );
   return rows.map((r) => ({ status: r.status, amount: Number(r.amount_cents) }));
-}
-
-async function ageRefunds(orderId: string): Promise<void> {
-  await testPool().query(`update refunds set created_at = now() - interval '5 minutes' where order_id = $1`, [
-    orderId,
-  ]);
 }
 
 const redrive = (olderThanSeconds?: number) =>
@@ -95,12 +88,7 @@ describe('re-drive of refunds left pending by a Stripe outage', () => {
   it("finishes a customer's cancellation whose refund was left pending: the order ends cancelled, nothing charged", async () => {
     const { orderId, pi } = await confirmedOrder();
     stripeDown();
-    const res = await invoke(cancelOrder, {
-      method: 'POST',
-      url: `http://localhost/api/orders/${orderId}/cancel`,
-      headers: shop.customerHeaders,
-      params: { id: orderId },
-    });
+    const res = await customerCancel(orderId, shop.customerHeaders);
     expect(res.status).toBeLessThan(300);
     expect(await refundRows(orderId)).toEqual([{ status: 'pending', amount: PRICE }]);
     fake().clearFaults();

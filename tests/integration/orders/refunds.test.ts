@@ -6,7 +6,6 @@ import {
   createRefund,
   getManagedOrder,
 } from '../../../functions/manage-orders.js';
-import { cancelOrder } from '../../../functions/order-cancel.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import { stableEventId } from '../../../shared/services/orders/order-events.js';
@@ -20,6 +19,7 @@ import { openShop, stockOf, useStubOrchestration, type Buyer } from '../checkout
 import { eventsOf, statusOf } from './helpers.js';
 import {
   confirmedOrder as paidOrder,
+  customerCancel as cancelAsCustomer,
   deliverStripeEvent as deliver,
   moneyAt,
   stripeEventsFor,
@@ -105,13 +105,7 @@ const adminCancel = (orderId: string, body: unknown) =>
     body,
   });
 
-const customerCancel = (orderId: string, headers = customerHeaders) =>
-  invoke(cancelOrder, {
-    method: 'POST',
-    url: `http://localhost/api/orders/${orderId}/cancel`,
-    headers,
-    params: { id: orderId },
-  });
+const customerCancel = (orderId: string, headers = customerHeaders) => cancelAsCustomer(orderId, headers);
 
 const eventsFor = (pi: string, type: string) => stripeEventsFor(fake(), pi, type);
 
