@@ -1,7 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/logging/logger.js';
-import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
-import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
 import { idempotencyKey } from '../../../shared/services/payments/payment-gateway.js';
 import { testPool } from '../../fixtures/sample_data.js';
@@ -15,6 +13,7 @@ import {
   deliverStripeEvent,
   paymentOf,
   refundPosts,
+  runBackstop,
   stripeEventsFor,
   stripeRefunds,
 } from './paid-orders.js';
@@ -44,17 +43,8 @@ const cancel = (orderId: string): Promise<InvokeResult> => customerCancel(orderI
 
 /** One run of each backstop, scoped to this file's shop: refunds made, runs that failed. */
 const backstops = {
-  sweeper: async (): Promise<{ refunded: number; failed: number }> => {
-    const { refunded, failed } = await sweepExpiredReservations(silentLogger, { tenantId: shop.tenantId });
-    return { refunded, failed };
-  },
-  reconciliation: async (): Promise<{ refunded: number; failed: number }> => {
-    const { refunded, failed } = await reconcilePayments(silentLogger, {
-      tenantId: shop.tenantId,
-      graceSeconds: 0,
-    });
-    return { refunded, failed };
-  },
+  sweeper: () => runBackstop('sweeper', shop.tenantId),
+  reconciliation: () => runBackstop('reconciliation', shop.tenantId),
 };
 
 interface RefundRow {

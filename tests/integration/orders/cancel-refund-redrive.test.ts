@@ -1,8 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cancelManagedOrder } from '../../../functions/manage-orders.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
-import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
-import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
 import { idempotencyKey } from '../../../shared/services/payments/payment-gateway.js';
 import { refundKey } from '../../../shared/services/payments/refunds.js';
@@ -25,6 +23,7 @@ import {
   deliverStripeEvent,
   paymentOf,
   refundPosts,
+  runBackstop,
   stripeEventsFor,
   stripeRefunds,
 } from './paid-orders.js';
@@ -64,19 +63,12 @@ const cancels = {
     }),
 };
 
-/** The backstops that refund a closed order whose payment succeeded, each scoped to this file's shop. */
-const backstops = {
-  sweeper: async (): Promise<number> => {
-    const swept = await sweepExpiredReservations(silentLogger, { tenantId: shop.tenantId });
-    expect(swept.failed).toBe(0);
-    return swept.refunded;
-  },
-  reconciliation: async (): Promise<number> => {
-    const run = await reconcilePayments(silentLogger, { tenantId: shop.tenantId, graceSeconds: 0 });
-    expect(run.failed).toBe(0);
-    return run.refunded;
-  },
-};
+/** A backstop's run over this file's shop, which must not fail: the refunds it made. */
+async function refundedBy(backstop: 'sweeper' | 'reconciliation'): Promise<number> {
+  const run = await runBackstop(backstop, shop.tenantId);
+  expect(run.failed).toBe(0);
+  return run.refunded;
+}
 
 interface RefundRow {
   id: string;
@@ -145,7 +137,7 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
 
       // 2. The backstop: a cancelled order whose payment succeeded is refunded under the checkout's key.
       const beforeBackstop = refundPosts(fake(), pi).length;
-      expect(await backstops[backstop]()).toBe(1);
+      expect(await refundedBy(backstop)).toBe(1);
       expect(refundPosts(fake(), pi).slice(beforeBackstop)).toMatchObject([
         { key: idempotencyKey(orderId, 'refund'), amount: undefined, status: 200 },
       ]);
@@ -184,7 +176,7 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       // Nothing left for any later run, nor for the customer's repeat.
       expect(await redrive()).toMatchObject({ seen: 0 });
-      expect(await backstops[backstop]()).toBe(0);
+      expect(await refundedBy(backstop)).toBe(0);
       expect((await cancels[who](orderId)).status).toBe(200);
       expect(await stripeRefunds(stripe(), pi)).toHaveLength(1);
       expect(await refundRows(orderId)).toHaveLength(1);

@@ -5,6 +5,8 @@ import { stripeWebhook } from '../../../functions/stripe-webhook.js';
 import { signStripePayload, type FakeStripe, type StripeEvent } from '../../../infra/fake-stripe/server.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
+import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
+import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { invoke, type InvokeResult } from '../../support/http.js';
 import { testPool } from '../../fixtures/sample_data.js';
@@ -53,6 +55,21 @@ export async function confirmedOrder(buyer: Buyer, quantity = 1): Promise<{ orde
   const { input, pi } = await upToConfirm(buyer, 'pm_card_visa', quantity);
   expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
   return { orderId: input.orderId, pi };
+}
+
+/**
+ * One run of a backstop that refunds a closed order whose payment succeeded — the reservation sweeper or
+ * the reconciliation (no grace period) — scoped to one shop: refunds made, runs that failed.
+ */
+export async function runBackstop(
+  backstop: 'sweeper' | 'reconciliation',
+  tenantId: string,
+): Promise<{ refunded: number; failed: number }> {
+  const { refunded, failed } =
+    backstop === 'sweeper'
+      ? await sweepExpiredReservations(silentLogger, { tenantId })
+      : await reconcilePayments(silentLogger, { tenantId, graceSeconds: 0 });
+  return { refunded, failed };
 }
 
 /** The customer's POST /orders/{id}/cancel, in-process. */
