@@ -16,7 +16,7 @@ import {
   testPool,
   type CreatedProduct,
 } from '../fixtures/sample_data.js';
-import { checkInvariants, type InvariantReport } from '../support/invariants.js';
+import { checkSettled, type InvariantReport } from '../support/invariants.js';
 import { authHeaders, createUser, type TestUser } from '../fixtures/users.js';
 import { SAMPLE_ADDRESS } from '../fixtures/address.js';
 
@@ -523,14 +523,9 @@ describe("the shared invariants (tests/support/invariants.ts) over this file's t
   it('hold once everything settled: stock, payments, money at the fake, the relayed audit trail', async () => {
     let last = '';
     const report = await waitFor<InvariantReport>('the invariants', async () => {
-      const checked = await checkInvariants({
-        appUrl: db.url,
-        auditUrl: db.auditUrl,
+      const checked = await checkSettled({ appUrl: db.url, auditUrl: db.auditUrl }, fake, {
         initialStock: openingStockOf([tenantId]),
         tenantIds: [tenantId],
-        paymentIntents: () => fake.paymentIntents(),
-        stripeUrl: fake.url,
-        settled: true,
       });
       last = checked.summary();
       return checked.ok ? checked : undefined;

@@ -1,19 +1,19 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
+import type { FakeStripe } from '../../infra/fake-stripe/server.js';
 import { SAMPLE_ADDRESS } from '../fixtures/address.js';
-import { closeTestPool, createProduct, createTenant, openingStockOf } from '../fixtures/sample_data.js';
+import { createProduct, createTenant } from '../fixtures/sample_data.js';
 import { TEST_REDIS_URL } from '../setup/test-env.js';
 import { freePort } from '../support/azurite.js';
 import { waitUntil } from '../support/faults.js';
-import { spawnHost, type HostProcess } from '../support/host-process.js';
-import { checkInvariants } from '../support/invariants.js';
-import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
+import type { HostProcess } from '../support/host-process.js';
+import type { OwnDatabases } from './support/databases.js';
 import { burst } from './support/load.js';
-import { drainAudit, shopThrough, shopperWithCart, stockOf, type Shop } from './support/shop.js';
+import { expectSettledInvariants, spawnHostOn, startOwnStack, stopOwnStack } from './support/own-host.js';
+import { shopThrough, shopperWithCart, stockOf, type Shop } from './support/shop.js';
 
 /**
  * Issue 19, items 2–5, black-box through the compiled host (`npm run build` first): registration
@@ -88,41 +88,28 @@ async function startCacheRedis(): Promise<void> {
 }
 
 beforeAll(async () => {
-  dbs = await createOwnDatabases('abuse');
-  process.env.DATABASE_URL = dbs.appUrl;
-  process.env.AUDIT_DATABASE_URL = dbs.auditUrl;
-  pool = new pg.Pool({ connectionString: dbs.appUrl, max: 3 });
+  ({ dbs, pool, fake } = await startOwnStack('abuse', 3));
   await startCacheRedis();
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  host = await spawnHost({
-    env: {
-      DATABASE_URL: dbs.appUrl,
-      AUDIT_DATABASE_URL: dbs.auditUrl,
+  host = await spawnHostOn(
+    { dbs, fake },
+    {
       REDIS_URL: cacheUrl,
       RATE_LIMIT_REDIS_URL: TEST_REDIS_URL,
-      STRIPE_API_BASE: fake.url,
       CHECKOUT_PAYMENT_TIMEOUT_SECONDS: String(PAYMENT_TIMEOUT_SECONDS),
       // Far beyond the payment window: only the orchestration's own timer can end these reservations.
       RESERVATION_TTL_SECONDS: '3600',
       TRUSTED_PROXY_HOPS: '1',
       LOG_LEVEL: 'warn',
     },
-  });
-  fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+  );
   tenantId = (await createTenant('Abuse shop')).id;
   shop = shopThrough(tenantId, pool, () => host);
 }, 120_000);
 
-afterAll(async () => {
-  await tearDown([
-    () => host?.stop(),
-    () => fake?.close(),
-    async () => void cacheServer?.kill('SIGKILL'),
-    () => pool?.end(),
-    () => closeTestPool(),
-    () => dbs?.drop(),
-  ]);
-}, 60_000);
+afterAll(
+  () => stopOwnStack({ host, fake, pool, dbs }, async () => void cacheServer?.kill('SIGKILL')),
+  60_000,
+);
 
 describe('abuse: limits', () => {
   it('registration flood from one address: 5 accounts, then 429 + Retry-After', async () => {
@@ -282,16 +269,6 @@ describe('abuse: limits', () => {
 
     // The only orders of the file: abandoned, so nothing may be kept at Stripe and every unit is back;
     // the products of the earlier tests are in the stock check too.
-    await drainAudit(shop);
-    const report = await checkInvariants({
-      appUrl: dbs.appUrl,
-      auditUrl: dbs.auditUrl,
-      initialStock: openingStockOf([tenantId]),
-      tenantIds: [tenantId],
-      paymentIntents: () => fake.paymentIntents(),
-      stripeUrl: fake.url,
-      settled: true,
-    });
-    expect(report.ok, report.summary()).toBe(true);
+    await expectSettledInvariants(shop, { dbs, fake });
   }, 90_000);
 });

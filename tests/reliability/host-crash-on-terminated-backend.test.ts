@@ -1,20 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
-import { closeTestPool, createProduct, createTenant, openingStockOf } from '../fixtures/sample_data.js';
+import type { FakeStripe } from '../../infra/fake-stripe/server.js';
+import { createProduct, createTenant } from '../fixtures/sample_data.js';
 import { ADMIN_PG_URL } from '../setup/test-env.js';
 import { sleep, terminateBackends, withApplicationName } from '../support/faults.js';
-import { spawnHost, type HostProcess } from '../support/host-process.js';
-import { checkInvariants } from '../support/invariants.js';
-import { createOwnDatabases, type OwnDatabases } from './support/databases.js';
-import {
-  drainAudit,
-  placeOrder,
-  shopperWithCart,
-  shopThrough,
-  waitSettled,
-  type Shop,
-} from './support/shop.js';
+import type { HostProcess } from '../support/host-process.js';
+import type { OwnDatabases } from './support/databases.js';
+import { expectSettledInvariants, spawnHostOn, startOwnStack, stopOwnStack } from './support/own-host.js';
+import { placeOrder, shopperWithCart, shopThrough, waitSettled, type Shop } from './support/shop.js';
 
 /**
  * Regression for issue #10's finding: PostgreSQL terminating a durable-store connection
@@ -44,50 +37,22 @@ let tenantId: string;
 let productId: string;
 
 beforeAll(async () => {
-  dbs = await createOwnDatabases('crash');
-  // Fixture connections carry the observer's application_name, so the kills never hit them.
-  process.env.DATABASE_URL = withApplicationName(dbs.appUrl);
-  process.env.AUDIT_DATABASE_URL = dbs.auditUrl;
-  pool = new pg.Pool({ connectionString: withApplicationName(dbs.appUrl), max: 2 });
-  pool.on('error', () => undefined);
+  ({ dbs, pool, fake } = await startOwnStack('crash', 2));
   admin = new pg.Pool({ connectionString: withApplicationName(ADMIN_PG_URL), max: 1 });
   admin.on('error', () => undefined);
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  host = await spawnHost({
-    env: { DATABASE_URL: dbs.appUrl, AUDIT_DATABASE_URL: dbs.auditUrl, STRIPE_API_BASE: fake.url },
-  });
-  fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+  host = await spawnHostOn({ dbs, fake });
   tenantId = (await createTenant('Crash shop')).id;
   productId = (await createProduct(tenantId, { stock: 1_000 })).id;
   shop = shopThrough(tenantId, pool, () => host);
 }, 120_000);
 
-afterAll(async () => {
-  await host?.stop();
-  await fake?.close();
-  await pool?.end();
-  await admin?.end();
-  await closeTestPool();
-  await dbs?.drop();
-}, 60_000);
+afterAll(() => stopOwnStack({ host, fake, pool, dbs }, () => admin?.end()), 60_000);
 
 /**
  * The shared oracle once the orders settled and the audit relay drained: whatever the kills hit, every
  * confirmed order holds its money at the fake Stripe, every other order none, and the stock is conserved.
  */
-async function expectInvariantsHold(): Promise<void> {
-  await drainAudit(shop);
-  const report = await checkInvariants({
-    appUrl: dbs.appUrl,
-    auditUrl: dbs.auditUrl,
-    initialStock: openingStockOf([tenantId]),
-    tenantIds: [tenantId],
-    paymentIntents: () => fake.paymentIntents(),
-    stripeUrl: fake.url,
-    settled: true,
-  });
-  expect(report.ok, report.summary()).toBe(true);
-}
+const expectInvariantsHold = (): Promise<void> => expectSettledInvariants(shop, { dbs, fake });
 
 /** Places `count` checkouts while `kill` runs every `everyMs` for `rounds` rounds; returns the order ids. */
 async function checkoutsUnderFire(

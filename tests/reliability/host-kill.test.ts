@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
-import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
-import { sleep, waitUntil, withApplicationName } from '../support/faults.js';
-import { spawnHost, type HostProcess } from '../support/host-process.js';
-import { checkInvariants } from '../support/invariants.js';
-import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
+import type pg from 'pg';
+import type { FakeStripe } from '../../infra/fake-stripe/server.js';
+import { createProduct, createTenant } from '../fixtures/sample_data.js';
+import { sleep, waitUntil } from '../support/faults.js';
+import type { HostProcess } from '../support/host-process.js';
+import { checkSettled } from '../support/invariants.js';
+import type { OwnDatabases } from './support/databases.js';
+import { spawnHostOn, startOwnStack, stopOwnStack } from './support/own-host.js';
 import {
   drainAudit,
   FINAL_STATUSES,
@@ -31,29 +32,13 @@ let dbs: OwnDatabases;
 let fake: FakeStripe;
 let host: HostProcess;
 let pool: pg.Pool;
-let env: Record<string, string>;
 
 beforeAll(async () => {
-  dbs = await createOwnDatabases('kill');
-  process.env.DATABASE_URL = withApplicationName(dbs.appUrl);
-  process.env.AUDIT_DATABASE_URL = dbs.auditUrl;
-  pool = new pg.Pool({ connectionString: withApplicationName(dbs.appUrl), max: 3 });
-  pool.on('error', () => undefined);
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  env = { DATABASE_URL: dbs.appUrl, AUDIT_DATABASE_URL: dbs.auditUrl, STRIPE_API_BASE: fake.url };
-  host = await spawnHost({ env });
-  fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+  ({ dbs, pool, fake } = await startOwnStack('kill', 3));
+  host = await spawnHostOn({ dbs, fake });
 }, 120_000);
 
-afterAll(async () => {
-  await tearDown([
-    () => host?.stop(),
-    () => fake?.close(),
-    () => pool?.end(),
-    () => closeTestPool(),
-    () => dbs?.drop(),
-  ]);
-}, 60_000);
+afterAll(() => stopOwnStack({ host, fake, pool, dbs }), 60_000);
 
 describe('the host killed during checkouts and restarted', () => {
   it('resumes every orchestration and finishes it with the outcome it would have had', async () => {
@@ -125,8 +110,7 @@ describe('the host killed during checkouts and restarted', () => {
     expect(confirmsInFlight).toBeGreaterThan(0);
     fake.clearFaults();
     await sleep(300);
-    host = await spawnHost({ env });
-    fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+    host = await spawnHostOn({ dbs, fake });
 
     const placed = await placing;
     const ids = placed.map((p) => p.orderId);
@@ -155,15 +139,7 @@ describe('the host killed during checkouts and restarted', () => {
     expect((await orderStatuses(pool, ids)).size).toBe(ids.length);
 
     await drainAudit(shop, 30_000);
-    const report = await checkInvariants({
-      appUrl: dbs.appUrl,
-      auditUrl: dbs.auditUrl,
-      initialStock,
-      tenantIds: [tenantId],
-      paymentIntents: () => fake.paymentIntents(),
-      stripeUrl: fake.url,
-      settled: true,
-    });
+    const report = await checkSettled(dbs, fake, { initialStock, tenantIds: [tenantId] });
     console.log(`[host-kill] invariants:\n${report.summary()}\n${JSON.stringify(report.figures)}`);
     expect(report.ok, report.summary()).toBe(true);
   }, 180_000);

@@ -1,11 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import pg from 'pg';
-import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
-import { closeTestPool, createProduct, createTenant } from '../fixtures/sample_data.js';
-import { sleep, withApplicationName } from '../support/faults.js';
-import { spawnHost, type HostProcess } from '../support/host-process.js';
-import { checkInvariants, type FakeIntentView } from '../support/invariants.js';
-import { createOwnDatabases, tearDown, type OwnDatabases } from './support/databases.js';
+import type pg from 'pg';
+import type { FakeStripe } from '../../infra/fake-stripe/server.js';
+import { createProduct, createTenant } from '../fixtures/sample_data.js';
+import { sleep } from '../support/faults.js';
+import type { HostProcess } from '../support/host-process.js';
+import { checkSettled } from '../support/invariants.js';
+import type { OwnDatabases } from './support/databases.js';
+import { spawnHostOn, startOwnStack, stopOwnStack } from './support/own-host.js';
 import {
   CHANGED_ORCHESTRATOR,
   failedAsNonDeterministic,
@@ -73,35 +74,17 @@ let dbs: OwnDatabases;
 let pool: pg.Pool;
 let fake: FakeStripe;
 let host: HostProcess | undefined;
-let env: Record<string, string>;
+const env = {
+  CHECKOUT_PAYMENT_TIMEOUT_SECONDS: String(PAYMENT_TIMEOUT_SECONDS),
+  RESERVATION_TTL_SECONDS: String(RESERVATION_TTL_SECONDS),
+};
 
 beforeAll(async () => {
-  dbs = await createOwnDatabases('deploy');
-  process.env.DATABASE_URL = withApplicationName(dbs.appUrl);
-  process.env.AUDIT_DATABASE_URL = dbs.auditUrl;
-  pool = new pg.Pool({ connectionString: withApplicationName(dbs.appUrl), max: 4 });
-  pool.on('error', () => undefined);
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  env = {
-    DATABASE_URL: dbs.appUrl,
-    AUDIT_DATABASE_URL: dbs.auditUrl,
-    STRIPE_API_BASE: fake.url,
-    CHECKOUT_PAYMENT_TIMEOUT_SECONDS: String(PAYMENT_TIMEOUT_SECONDS),
-    RESERVATION_TTL_SECONDS: String(RESERVATION_TTL_SECONDS),
-  };
-  host = await spawnHost({ env });
-  fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+  ({ dbs, pool, fake } = await startOwnStack('deploy', 4));
+  host = await spawnHostOn({ dbs, fake }, env);
 }, 120_000);
 
-afterAll(async () => {
-  await tearDown([
-    () => host?.stop(),
-    () => fake?.close(),
-    () => pool?.end(),
-    () => closeTestPool(),
-    () => dbs?.drop(),
-  ]);
-});
+afterAll(() => stopOwnStack({ host, fake, pool, dbs }));
 
 describe('a changed checkout orchestrator deployed while checkouts are in flight', () => {
   it('fails the waiting instances as non-deterministic, runs new ones on the new code, and no money is lost', async () => {
@@ -147,8 +130,7 @@ describe('a changed checkout orchestrator deployed while checkouts are in flight
 
     // 2. The deploy: the host drains and stops; the new version starts on the same task hub.
     await current().stop();
-    host = await spawnHost({ env, replaceWith: [CHANGED_ORCHESTRATOR] });
-    fake.setWebhookUrl(`${current().baseUrl}/webhooks/stripe`);
+    host = await spawnHostOn({ dbs, fake }, env, { replaceWith: [CHANGED_ORCHESTRATOR] });
     expect(current().output()).toMatch(/Functions replaced by 1 test module/);
 
     // 3. The customers and Stripe carry on; new customers check out on the new code.
@@ -186,15 +168,7 @@ describe('a changed checkout orchestrator deployed while checkouts are in flight
     // 5. The sweeper and reconciliation settle what the failed instances left, until the invariant holds.
     const ids = [...kindOf.keys()];
     const check = () =>
-      checkInvariants({
-        appUrl: dbs.appUrl,
-        auditUrl: dbs.auditUrl,
-        initialStock: new Map([[productId, stock]]),
-        tenantIds: [tenantId],
-        paymentIntents: () => fake.paymentIntents() as unknown as FakeIntentView[],
-        stripeUrl: fake.url,
-        settled: true,
-      });
+      checkSettled(dbs, fake, { initialStock: new Map([[productId, stock]]), tenantIds: [tenantId] });
     let report = await check();
     for (const until = Date.now() + (RESERVATION_TTL_SECONDS + 90) * 1000; ;) {
       await runTimer(shop, 'reservationSweeper').catch(() => undefined);

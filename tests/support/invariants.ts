@@ -258,6 +258,26 @@ export async function checkInvariants(options: InvariantOptions): Promise<Invari
   }
 }
 
+/**
+ * The check once all work is done (`settled`), with the money at the fake Stripe: over `scope`'s tenants
+ * (default: the whole database) and the products of `scope.initialStock`.
+ */
+export function checkSettled(
+  db: { appUrl: string; auditUrl: string },
+  fake: { url: string; paymentIntents(): readonly FakeIntentView[] },
+  scope: { initialStock: ReadonlyMap<string, number>; tenantIds?: readonly string[] },
+): Promise<InvariantReport> {
+  return checkInvariants({
+    appUrl: db.appUrl,
+    auditUrl: db.auditUrl,
+    initialStock: scope.initialStock,
+    ...(scope.tenantIds ? { tenantIds: scope.tenantIds } : {}),
+    paymentIntents: () => fake.paymentIntents(),
+    stripeUrl: fake.url,
+    settled: true,
+  });
+}
+
 /** The audit database holds exactly the outbox rows, each once, each marked relayed. */
 function checkRelay(relayed: Check, outbox: (AuditRow & { relayed: boolean })[], logged: AuditRow[]): void {
   relayed.saw(outbox.length);

@@ -1,39 +1,25 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { PgAuditSink } from '../../../shared/services/audit/audit-sink.js';
 import { AuditRelay } from '../../../shared/services/audit/relay.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
-import { closeTestPool, createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
+import { createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
 import { createUser } from '../../fixtures/users.js';
 import { expectInvariants, insertOrder } from './helpers.js';
 
-let fake: FakeStripe;
+const { fake } = useFakeStripe();
 let audit: pg.Pool;
 let tenantId: string;
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  installRecordingBus();
   audit = new pg.Pool({ connectionString: process.env.AUDIT_DATABASE_URL, max: 2 });
   tenantId = (await createTenant('Audit shop')).id;
 });
 
 afterAll(async () => {
-  await fake.close();
   await audit.end();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
 });
 
 async function outboxRows(): Promise<{ total: number; pending: number }> {
@@ -106,6 +92,6 @@ describe('audit relay', () => {
 
     // The relay ran for real here, so the oracle reads the audit database, not the outbox: the trail
     // that arrived after the outage still replays every status, and the money matches it.
-    await expectInvariants([tenantId], { fake, relayed: true });
+    await expectInvariants([tenantId], { fake: fake(), relayed: true });
   });
 });

@@ -1,9 +1,52 @@
 import { randomUUID } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import { afterEach, beforeEach, expect } from 'vitest';
-import { openingStockOf, testPool } from '../../fixtures/sample_data.js';
+import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
+import {
+  createProduct,
+  createTenant,
+  openingStockOf,
+  testPool,
+  type CreatedProduct,
+} from '../../fixtures/sample_data.js';
+import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
 import { checkInvariants, type FakeIntentView, type InvariantReport } from '../../support/invariants.js';
 import type { OrchestrationClient } from '../../../shared/services/checkout/orchestration-client.js';
+
+/** Who buys what in a test file's shop: one product, bought at its price. */
+export interface Buyer {
+  tenantId: string;
+  userId: string;
+  productId: string;
+  unitPriceCents: number;
+}
+
+/** A test file's own shop: its tenant, a customer (and their request headers), one product. */
+export interface TestShop {
+  tenantId: string;
+  customer: TestUser;
+  customerHeaders: Record<string, string>;
+  product: CreatedProduct;
+  /** The customer buying the product at its price (the checkout's steps in ../orders/paid-orders.ts). */
+  buyer: Buyer;
+}
+
+export async function openShop(
+  name: string,
+  product: { stock: number; priceCents?: number },
+): Promise<TestShop> {
+  const tenantId = (await createTenant(name)).id;
+  const customer = await createUser(tenantId);
+  const customerHeaders = await authHeaders(customer);
+  const created = await createProduct(tenantId, product);
+  return {
+    tenantId,
+    customer,
+    customerHeaders,
+    product: created,
+    buyer: { tenantId, userId: customer.id, productId: created.id, unitPriceCents: created.priceCents },
+  };
+}
 
 export interface Stock {
   available: number;
@@ -120,6 +163,14 @@ export async function paymentRow(orderId: string): Promise<
   return rows[0];
 }
 
+/** The order's reservations past their expiry, as if the payment window had long gone by. */
+export async function expireReservation(orderId: string): Promise<void> {
+  await testPool().query(
+    `update reservations set expires_at = now() - interval '1 second' where order_id = $1`,
+    [orderId],
+  );
+}
+
 export async function reservationStatuses(orderId: string): Promise<string[]> {
   const { rows } = await testPool().query<{ status: string }>(
     'select status from reservations where order_id = $1 order by product_id',
@@ -162,6 +213,24 @@ export function stubClient(): StubClient {
     },
   };
   return stub;
+}
+
+/**
+ * Each test gets a fresh `stubClient()` as the handlers' durable client (no host fills the binding
+ * in-process); the getter returns the current test's.
+ */
+export function useStubOrchestration(): () => StubClient {
+  let client: StubClient | undefined;
+  beforeEach(() => {
+    const stub = stubClient();
+    client = stub;
+    setOrchestrationClientForTests(() => stub);
+  });
+  afterEach(() => setOrchestrationClientForTests(undefined));
+  return () => {
+    if (!client) throw new Error('useStubOrchestration: the stub is installed in beforeEach');
+    return client;
+  };
 }
 
 export type ClientFactory = (invocation: InvocationContext) => OrchestrationClient;

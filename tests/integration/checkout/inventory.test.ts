@@ -1,8 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { runUnitOfWork } from '../../../shared/db/unit-of-work.js';
 import { InsufficientInventoryException } from '../../../shared/errors/index.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
@@ -15,15 +12,16 @@ import { sweepExpiredReservations } from '../../../shared/services/checkout/rese
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { StockLedgerService } from '../../../shared/services/inventory/stock-ledger-service.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
-import { closeTestPool, createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
+import { createProduct, createTenant, testPool } from '../../fixtures/sample_data.js';
 import { countQueries } from '../../../shared/db/query-counter.js';
 import { createUser, type TestUser } from '../../fixtures/users.js';
 import { insertOrder, invariantsAfterEachTest, orderRow, reservationStatuses, stockOf } from './helpers.js';
 
-let fake: FakeStripe;
+const { fake } = useFakeStripe({
+  // More connections than the default 10, so more of the 200 attempts are in flight at once.
+  env: { DATABASE_POOL_MAX: '40' },
+});
 let tenantId: string;
 /** Tenants a test made besides the file's own (their products are checked too). */
 const otherTenants: string[] = [];
@@ -46,30 +44,13 @@ const reserve = (orderId: string, lines: ReservationLine[], ttl = 600): Promise<
 const checkoutOf = (orderId: string): CheckoutInput => ({ orderId, tenantId, paymentTimeoutSeconds: 900 });
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  // More connections than the default 10, so more of the 200 attempts are in flight at once.
-  process.env.DATABASE_POOL_MAX = '40';
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  installRecordingBus();
   tenantId = (await createTenant('Inventory shop')).id;
   user = await createUser(tenantId);
 });
 
 // The shared oracle after each test, over its orders and every product of the file's tenants so far:
 // stock conserved against the reservations and the stock_movements ledger, each sale paid at the fake.
-const invariants = invariantsAfterEachTest(
-  () => [tenantId, ...otherTenants],
-  () => fake,
-);
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
+const invariants = invariantsAfterEachTest(() => [tenantId, ...otherTenants], fake);
 
 describe('reservation under contention', () => {
   it('200 concurrent reservations for stock 50: exactly 50 succeed, stock never negative, conserved at every observation', async () => {

@@ -1,32 +1,20 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import Stripe from 'stripe';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { closeOrms } from '../../../shared/db/orm.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
-import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import { addTelemetrySink } from '../../../shared/telemetry/index.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
+import { testPool, type CreatedProduct } from '../../fixtures/sample_data.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
+import { moneyAt, newOrder as newOrderOf, upToConfirm as upToConfirmOf } from '../orders/paid-orders.js';
 import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { createUser, type TestUser } from '../../fixtures/users.js';
-import {
-  fillCart,
-  insertOrder,
+  expireReservation,
+  openShop,
   orderRow,
   paymentRow,
   reservationStatuses,
   stockOf,
   invariantsAfterEachTest,
+  type Buyer,
 } from './helpers.js';
 
 /**
@@ -35,88 +23,29 @@ import {
  * order's PaymentIntent, captured − refunded is the order total when the order is confirmed, else 0.
  */
 
-let fake: FakeStripe;
-let stripe: Stripe;
+const stripeAt = useFakeStripe({ apiKey: 'sk_test_money', eachTest: 'reset' });
+const { fake, stripe } = stripeAt;
+const { netCharged, expectMoneyInvariant } = moneyAt(stripeAt);
 let tenantId: string;
-let user: TestUser;
 let product: CreatedProduct;
+let buyer: Buyer;
 const events: { name: string; properties?: Record<string, string> }[] = [];
 const metrics: { name: string; properties?: Record<string, string> }[] = [];
 const saga = new CheckoutSaga(silentLogger);
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  stripe = new Stripe('sk_test_money', {
-    host: '127.0.0.1',
-    port: fake.port,
-    protocol: 'http',
-    telemetry: false,
-  });
-  installRecordingBus();
   addTelemetrySink({
     event: (name, properties) => events.push({ name, ...(properties ? { properties } : {}) }),
     metric: (name, _value, properties) => metrics.push({ name, ...(properties ? { properties } : {}) }),
   });
-  tenantId = (await createTenant('Money shop')).id;
-  user = await createUser(tenantId);
-  product = await createProduct(tenantId, { stock: 100, priceCents: 8400 });
+  ({ tenantId, product, buyer } = await openShop('Money shop', { stock: 100, priceCents: 8400 }));
 });
 
-beforeEach(() => fake.reset());
 // The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
-const invariants = invariantsAfterEachTest(
-  () => [tenantId],
-  () => fake,
-);
+const invariants = invariantsAfterEachTest(() => [tenantId], fake);
 
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
-
-async function newOrder(pm: string): Promise<CheckoutInput> {
-  await fillCart(tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
-  const orderId = await insertOrder(
-    tenantId,
-    user.id,
-    [{ productId: product.id, quantity: 1, unitPriceCents: 8400 }],
-    pm,
-  );
-  return { orderId, tenantId, paymentTimeoutSeconds: 900 };
-}
-
-async function upToConfirm(pm: string): Promise<{ input: CheckoutInput; pi: string }> {
-  const input = await newOrder(pm);
-  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
-  const created = await saga.createIntent(input);
-  if (created.outcome !== 'created') throw new Error(JSON.stringify(created));
-  await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId });
-  return { input, pi: created.paymentIntentId };
-}
-
-/** Money the customer has lost to the shop for this intent, per the fake Stripe. */
-async function netCharged(pi: string): Promise<number> {
-  const intent = fake.paymentIntents().find((p) => p.id === pi)!;
-  const refunds = await stripe.refunds.list({ payment_intent: pi, limit: 100 });
-  return intent.amount_received - refunds.data.reduce((sum, r) => sum + r.amount, 0);
-}
-
-async function expectMoneyInvariant(input: CheckoutInput, pi: string): Promise<void> {
-  const { status, total_cents } = await orderRow(input.orderId);
-  expect(await netCharged(pi)).toBe(status === 'confirmed' ? Number(total_cents) : 0);
-}
-
-async function expireReservation(orderId: string): Promise<void> {
-  await testPool().query(
-    `update reservations set expires_at = now() - interval '1 second' where order_id = $1`,
-    [orderId],
-  );
-}
+const newOrder = (pm: string) => newOrderOf(buyer, pm);
+const upToConfirm = (pm: string) => upToConfirmOf(buyer, pm);
 
 describe('money rules', () => {
   it('CheckoutDurationMs is emitted once per terminal state, with its outcome', async () => {
@@ -152,9 +81,11 @@ describe('money rules', () => {
     expect((await paymentRow(input.orderId))?.status).toBe('requires_action');
     expect(await reservationStatuses(input.orderId)).toEqual(['active']);
     // Stripe was asked, not the event.
-    expect(fake.requests().some((r) => r.method === 'GET' && r.path === `/v1/payment_intents/${pi}`)).toBe(
-      true,
-    );
+    expect(
+      fake()
+        .requests()
+        .some((r) => r.method === 'GET' && r.path === `/v1/payment_intents/${pi}`),
+    ).toBe(true);
     await expectMoneyInvariant(input, pi);
   });
 
@@ -162,7 +93,7 @@ describe('money rules', () => {
     const before = await stockOf(product.id);
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
     // Stripe's cancel keeps answering a saved 500 under the step's key.
-    fake.injectFault({
+    fake().injectFault({
       method: 'POST',
       path: '/v1/payment_intents/*/cancel',
       status: 500,
@@ -171,14 +102,20 @@ describe('money rules', () => {
     await expireReservation(input.orderId);
     const sweep = await sweepExpiredReservations(silentLogger, { tenantId });
     expect(sweep).toMatchObject({ orders: 1, released: 1, failed: 0 });
-    expect(fake.paymentIntents().find((p) => p.id === pi)?.status).toBe('canceled');
-    const cancels = fake.requests().filter((r) => r.path === `/v1/payment_intents/${pi}/cancel`);
+    expect(
+      fake()
+        .paymentIntents()
+        .find((p) => p.id === pi)?.status,
+    ).toBe('canceled');
+    const cancels = fake()
+      .requests()
+      .filter((r) => r.path === `/v1/payment_intents/${pi}/cancel`);
     expect(cancels.map((r) => r.idempotencyKey)).toEqual([
       `${input.orderId}:cancel`,
       expect.stringMatching(new RegExp(`^${input.orderId}:cancel:`)),
     ]);
     // The customer finishes 3-D Secure afterwards: Stripe refuses, nothing is taken.
-    await expect(fake.completeAuthentication(pi, 'succeed')).rejects.toThrow();
+    await expect(fake().completeAuthentication(pi, 'succeed')).rejects.toThrow();
     expect(await orderRow(input.orderId)).toMatchObject({
       status: 'expired',
       failure_reason: 'reservation_expired',
@@ -189,7 +126,7 @@ describe('money rules', () => {
 
   it('while Stripe cannot cancel at all, the sweeper keeps the stock held and the order open', async () => {
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
-    fake.injectFault({ method: 'POST', path: '/v1/payment_intents/*/cancel', status: 500, times: 2 });
+    fake().injectFault({ method: 'POST', path: '/v1/payment_intents/*/cancel', status: 500, times: 2 });
     await expireReservation(input.orderId);
     expect(await sweepExpiredReservations(silentLogger, { tenantId })).toMatchObject({
       failed: 1,
@@ -198,7 +135,7 @@ describe('money rules', () => {
     expect((await orderRow(input.orderId)).status).toBe('requires_action');
     expect(await reservationStatuses(input.orderId)).toEqual(['active']);
     // Customer completes 3-D Secure meanwhile: the next sweep keeps the sale.
-    await fake.completeAuthentication(pi, 'succeed');
+    await fake().completeAuthentication(pi, 'succeed');
     expect(await sweepExpiredReservations(silentLogger, { tenantId })).toMatchObject({ finalized: 1 });
     expect((await orderRow(input.orderId)).status).toBe('confirmed');
     await expectMoneyInvariant(input, pi);
@@ -208,7 +145,7 @@ describe('money rules', () => {
     invariants.forged(); // a success written by SQL without its audit row
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
     // The customer passes 3-D Secure and the webhook records it just before the sweeper closes the order.
-    await fake.completeAuthentication(pi, 'succeed');
+    await fake().completeAuthentication(pi, 'succeed');
     await testPool().query(`update payments set status = 'succeeded' where order_id = $1`, [input.orderId]);
     expect(await saga.release({ ...input, status: 'expired', reason: 'reservation_expired' })).toEqual({
       outcome: 'payment_succeeded',
@@ -239,12 +176,12 @@ describe('money rules', () => {
       await testPool().query(`update orders set status = 'expired' where id = $1`, [input.orderId]);
     }
     // saved-after: the refund happened, the key keeps a 500. saved-before: nothing happened.
-    fake.injectFault({ method: 'POST', path: '/v1/refunds', status: 500, when: 'saved-after' });
+    fake().injectFault({ method: 'POST', path: '/v1/refunds', status: 500, when: 'saved-after' });
     expect(await saga.finalize(lost.input)).toEqual({ outcome: 'refunded' });
-    fake.injectFault({ method: 'POST', path: '/v1/refunds', status: 500, when: 'saved-before' });
+    fake().injectFault({ method: 'POST', path: '/v1/refunds', status: 500, when: 'saved-before' });
     expect(await saga.finalize(saved.input)).toEqual({ outcome: 'refunded' });
     const refundPosts = (orderId: string) =>
-      fake
+      fake()
         .requests()
         .filter(
           (r) => r.method === 'POST' && r.path === '/v1/refunds' && r.idempotencyKey?.startsWith(orderId),
@@ -260,7 +197,7 @@ describe('money rules', () => {
     await saga.reserve(input);
     const created = await saga.createIntent(input);
     if (created.outcome !== 'created') throw new Error('no intent');
-    fake.injectFault({
+    fake().injectFault({
       method: 'POST',
       path: '/v1/payment_intents/*/confirm',
       status: 500,
@@ -270,22 +207,32 @@ describe('money rules', () => {
       outcome: 'succeeded',
     });
     expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
-    expect(fake.requests().filter((r) => r.path.endsWith('/confirm'))).toHaveLength(1);
+    expect(
+      fake()
+        .requests()
+        .filter((r) => r.path.endsWith('/confirm')),
+    ).toHaveLength(1);
     await expectMoneyInvariant(input, created.paymentIntentId);
   });
 
   it('a saved 500 on create: the replayed 500 burns the key, a fresh key creates the one intent', async () => {
     const input = await newOrder('pm_card_visa');
     await saga.reserve(input);
-    fake.injectFault({ method: 'POST', path: '/v1/payment_intents', status: 500, when: 'saved-before' });
+    fake().injectFault({ method: 'POST', path: '/v1/payment_intents', status: 500, when: 'saved-before' });
     // First answer: a 500 (not yet known to be saved) — the orchestration retries the activity.
     await expect(saga.createIntent(input)).rejects.toThrow(/transiently/);
     const created = await saga.createIntent(input);
     expect(created.outcome).toBe('created');
-    const creates = fake.requests().filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents');
+    const creates = fake()
+      .requests()
+      .filter((r) => r.method === 'POST' && r.path === '/v1/payment_intents');
     expect(creates.map((r) => r.replayed)).toEqual([false, true, false]);
     expect(creates[2]?.idempotencyKey).toMatch(new RegExp(`^${input.orderId}:create:`));
-    expect(fake.paymentIntents().filter((p) => p.metadata.orderId === input.orderId)).toHaveLength(1);
+    expect(
+      fake()
+        .paymentIntents()
+        .filter((p) => p.metadata.orderId === input.orderId),
+    ).toHaveLength(1);
   });
 
   it('processing keeps the order open with its stock until Stripe settles it, then it is finalized', async () => {
@@ -306,7 +253,7 @@ describe('money rules', () => {
       [input.orderId],
     );
     expect(rows[0]?.later).toBe(true);
-    await fake.settleProcessing(pi, 'succeed');
+    await fake().settleProcessing(pi, 'succeed');
     expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
     await expectMoneyInvariant(input, pi);
   });
@@ -314,7 +261,7 @@ describe('money rules', () => {
   it('payment_failed is not final: a later success through the client secret is recorded and confirmed', async () => {
     const { input, pi } = await upToConfirm('pm_card_chargeDeclined');
     expect((await paymentRow(input.orderId))?.status).toBe('failed');
-    await fake.customerConfirm(pi, 'pm_card_visa');
+    await fake().customerConfirm(pi, 'pm_card_visa');
     expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
     expect((await paymentRow(input.orderId))?.status).toBe('succeeded');
     await expectMoneyInvariant(input, pi);
@@ -325,7 +272,7 @@ describe('money rules', () => {
     await saga.reserve(input);
     const created = await saga.createIntent(input);
     if (created.outcome !== 'created') throw new Error('no intent');
-    await stripe.paymentIntents.update(created.paymentIntentId, { amount: 100 });
+    await stripe().paymentIntents.update(created.paymentIntentId, { amount: 100 });
     expect(await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId })).toEqual({
       outcome: 'succeeded',
     });

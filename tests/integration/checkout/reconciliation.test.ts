@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import Stripe from 'stripe';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { closeOrms } from '../../../shared/db/orm.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
-import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
 import {
   reconcilePayments,
   RECONCILIATION_METRIC,
@@ -18,26 +13,20 @@ import {
 } from '../../../shared/services/checkout/reconciliation.js';
 import { REDRIVE_OUTCOMES } from '../../../shared/services/orders/refund-redrive.js';
 import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
-import { getStripe, resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
+import { getStripe } from '../../../shared/services/payments/stripe-client.js';
 import { addTelemetrySink } from '../../../shared/telemetry/index.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
+import type { CreatedProduct } from '../../fixtures/sample_data.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
+import { moneyAt, upToConfirm as upToConfirmOf } from '../orders/paid-orders.js';
 import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { createUser, type TestUser } from '../../fixtures/users.js';
-import {
-  fillCart,
-  insertOrder,
+  expireReservation,
+  openShop,
   orderRow,
   paymentRow,
   reservationStatuses,
   stockOf,
   invariantsAfterEachTest,
+  type Buyer,
 } from './helpers.js';
 
 /**
@@ -47,94 +36,41 @@ import {
  * order total when the order is confirmed, else 0.
  */
 
-let fake: FakeStripe;
-let stripe: Stripe;
+const stripeAt = useFakeStripe({ apiKey: 'sk_test_recon', eachTest: 'reset' });
+const { fake, stripe } = stripeAt;
+const { netCharged, expectMoneyInvariant } = moneyAt(stripeAt);
 let tenantId: string;
-let user: TestUser;
 let product: CreatedProduct;
+let buyer: Buyer;
 const metrics: { name: string; value: number; properties?: Record<string, string> }[] = [];
 const saga = new CheckoutSaga(silentLogger);
 const PRICE = 8400;
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  stripe = new Stripe('sk_test_recon', {
-    host: '127.0.0.1',
-    port: fake.port,
-    protocol: 'http',
-    telemetry: false,
-  });
-  installRecordingBus();
   addTelemetrySink({
     event: () => undefined,
     metric: (name, value, properties) => metrics.push({ name, value, ...(properties ? { properties } : {}) }),
   });
-  tenantId = (await createTenant('Reconciliation shop')).id;
-  user = await createUser(tenantId);
-  product = await createProduct(tenantId, { stock: 100, priceCents: PRICE });
+  ({ tenantId, product, buyer } = await openShop('Reconciliation shop', { stock: 100, priceCents: PRICE }));
 });
 
-beforeEach(() => fake.reset());
 // The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
-const invariants = invariantsAfterEachTest(
-  () => [tenantId],
-  () => fake,
-);
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
+const invariants = invariantsAfterEachTest(() => [tenantId], fake);
 
 const reconcile = (options: ReconcileOptions = {}) =>
   reconcilePayments(silentLogger, { tenantId, graceSeconds: 0, ...options });
 
-async function upToConfirm(pm: string): Promise<{ input: CheckoutInput; pi: string }> {
-  await fillCart(tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
-  const orderId = await insertOrder(
-    tenantId,
-    user.id,
-    [{ productId: product.id, quantity: 1, unitPriceCents: PRICE }],
-    pm,
-  );
-  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
-  expect(await saga.reserve(input)).toEqual({ outcome: 'reserved' });
-  const created = await saga.createIntent(input);
-  if (created.outcome !== 'created') throw new Error(JSON.stringify(created));
-  await saga.confirm({ ...input, paymentIntentId: created.paymentIntentId });
-  return { input, pi: created.paymentIntentId };
-}
-
-async function netCharged(pi: string): Promise<number> {
-  const intent = fake.paymentIntents().find((p) => p.id === pi)!;
-  const refunds = await stripe.refunds.list({ payment_intent: pi, limit: 100 });
-  return intent.amount_received - refunds.data.reduce((sum, r) => sum + r.amount, 0);
-}
-
-async function expectMoneyInvariant(input: CheckoutInput, pi: string): Promise<void> {
-  const { status, total_cents } = await orderRow(input.orderId);
-  expect(await netCharged(pi)).toBe(status === 'confirmed' ? Number(total_cents) : 0);
-}
-
-async function expireReservation(orderId: string): Promise<void> {
-  await testPool().query(
-    `update reservations set expires_at = now() - interval '1 second' where order_id = $1`,
-    [orderId],
-  );
-}
+const upToConfirm = (pm: string) => upToConfirmOf(buyer, pm);
 
 const intentStatus = (pi: string): string | undefined =>
-  fake.paymentIntents().find((p) => p.id === pi)?.status;
+  fake()
+    .paymentIntents()
+    .find((p) => p.id === pi)?.status;
 
 describe('reconciliation', () => {
   it('a lost payment_intent.succeeded webhook with the orchestration dead: the order is confirmed', async () => {
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
-    await fake.completeAuthentication(pi, 'succeed');
+    await fake().completeAuthentication(pi, 'succeed');
     // Nobody told the app: the ledger still waits for 3-D Secure.
     expect((await paymentRow(input.orderId))?.status).toBe('requires_action');
 
@@ -152,7 +88,7 @@ describe('reconciliation', () => {
   it('a lost success for an order the orchestration already closed: the payment is refunded', async () => {
     const before = await stockOf(product.id);
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
-    await fake.completeAuthentication(pi, 'succeed');
+    await fake().completeAuthentication(pi, 'succeed');
     // The orchestration closed the order (ledger still requires_action), then died before its cancel ran.
     await saga.release({ ...input, status: 'expired', reason: 'reservation_expired' });
     expect((await orderRow(input.orderId)).status).toBe('expired');
@@ -182,7 +118,7 @@ describe('reconciliation', () => {
     });
     expect(await stockOf(product.id)).toEqual(before);
     // The customer finishes 3-D Secure afterwards: Stripe refuses, nothing is taken.
-    await expect(fake.completeAuthentication(pi, 'succeed')).rejects.toThrow();
+    await expect(fake().completeAuthentication(pi, 'succeed')).rejects.toThrow();
     await expectMoneyInvariant(input, pi);
   });
 
@@ -197,7 +133,7 @@ describe('reconciliation', () => {
 
   it('after a saved 5xx on cancel, reads Stripe and cancels under a fresh key', async () => {
     const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
-    fake.injectFault({
+    fake().injectFault({
       method: 'POST',
       path: '/v1/payment_intents/*/cancel',
       status: 500,
@@ -213,7 +149,7 @@ describe('reconciliation', () => {
     invariants.forged(); // another app's charge and a refund whose webhook never came: what reconciliation reports
     // Scoped to this file's tenant like every run here: a whole-database run would act on other test
     // files' orders in the shared run database. The foreign intent names this tenant but no order of it.
-    const foreign = await stripe.paymentIntents.create({
+    const foreign = await stripe().paymentIntents.create({
       amount: 1500,
       currency: 'usd',
       payment_method: 'pm_card_visa',
@@ -223,12 +159,12 @@ describe('reconciliation', () => {
     });
     const { input, pi } = await upToConfirm('pm_card_visa');
     expect(await saga.finalize(input)).toEqual({ outcome: 'confirmed' });
-    await fake.dashboardRefund(pi, 1000);
-    const refundsBefore = (await stripe.refunds.list({ limit: 100 })).data.length;
+    await fake().dashboardRefund(pi, 1000);
+    const refundsBefore = (await stripe().refunds.list({ limit: 100 })).data.length;
 
     const run = await reconcile();
     expect(run).toMatchObject({ foreign: 1, refundedOutside: 1, finalized: 0, refunded: 0, cancelled: 0 });
-    expect((await stripe.refunds.list({ limit: 100 })).data.length).toBe(refundsBefore);
+    expect((await stripe().refunds.list({ limit: 100 })).data.length).toBe(refundsBefore);
     expect(intentStatus(foreign.id)).toBe('succeeded');
     expect((await orderRow(input.orderId)).status).toBe('confirmed');
     expect((await paymentRow(input.orderId))?.status).toBe('succeeded');
@@ -238,9 +174,9 @@ describe('reconciliation', () => {
 
   it('twice at once and beside the sweeper: one confirmation or one refund, never both', async () => {
     const open = await upToConfirm('pm_card_authenticationRequired');
-    await fake.completeAuthentication(open.pi, 'succeed');
+    await fake().completeAuthentication(open.pi, 'succeed');
     const closed = await upToConfirm('pm_card_authenticationRequired');
-    await fake.completeAuthentication(closed.pi, 'succeed');
+    await fake().completeAuthentication(closed.pi, 'succeed');
     await saga.release({ ...closed.input, status: 'expired', reason: 'reservation_expired' });
     const stale = await upToConfirm('pm_card_authenticationRequired');
     await expireReservation(stale.input.orderId);
@@ -257,15 +193,15 @@ describe('reconciliation', () => {
     expect((await orderRow(stale.input.orderId)).status).toBe('expired');
     expect(intentStatus(stale.pi)).toBe('canceled');
     for (const { input, pi } of [open, closed, stale]) await expectMoneyInvariant(input, pi);
-    const refunds = await stripe.refunds.list({ payment_intent: closed.pi, limit: 100 });
+    const refunds = await stripe().refunds.list({ payment_intent: closed.pi, limit: 100 });
     expect(refunds.data).toHaveLength(1);
   });
 
   it('bounded: at most maxActions orders per run, the rest in the next', async () => {
     const a = await upToConfirm('pm_card_authenticationRequired');
     const b = await upToConfirm('pm_card_authenticationRequired');
-    await fake.completeAuthentication(a.pi, 'succeed');
-    await fake.completeAuthentication(b.pi, 'succeed');
+    await fake().completeAuthentication(a.pi, 'succeed');
+    await fake().completeAuthentication(b.pi, 'succeed');
     expect(await reconcile({ maxIntents: 1 })).toMatchObject({ listed: 1, finalized: 1, truncated: true });
     // Stripe's pages of one intent each: starting_after walks all of them.
     const source = new StripeIntentSource(getStripe, 1);
@@ -274,8 +210,8 @@ describe('reconciliation', () => {
     expect((await orderRow(b.input.orderId)).status).toBe('confirmed');
     const c = await upToConfirm('pm_card_authenticationRequired');
     const d = await upToConfirm('pm_card_authenticationRequired');
-    await fake.completeAuthentication(c.pi, 'succeed');
-    await fake.completeAuthentication(d.pi, 'succeed');
+    await fake().completeAuthentication(c.pi, 'succeed');
+    await fake().completeAuthentication(d.pi, 'succeed');
     expect(await reconcile({ maxActions: 1 })).toMatchObject({ finalized: 1, truncated: true });
     expect(await reconcile({ maxActions: 1 })).toMatchObject({ finalized: 1 });
     expect((await orderRow(c.input.orderId)).status).toBe('confirmed');

@@ -1,94 +1,57 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
 import { getOrder } from '../../../functions/orders.js';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeRedis, getRedis, whenReady } from '../../../shared/cache/redis.js';
+import { getRedis, whenReady } from '../../../shared/cache/redis.js';
 import { catalogKeys } from '../../../shared/services/catalog/catalog-cache.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput, ConfirmOutcome } from '../../../shared/services/checkout/checkout-types.js';
 import { TransientPaymentError } from '../../../shared/services/payments/payment-errors.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import { addTelemetrySink } from '../../../shared/telemetry/index.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
 import { invoke } from '../../support/http.js';
-import { installRecordingBus, type RecordingBus } from '../../support/recording-bus.js';
 import { OrderEventRelay, stableEventId } from '../../../shared/services/orders/order-events.js';
-import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
+import { createProduct, testPool, type CreatedProduct } from '../../fixtures/sample_data.js';
+import { authHeaders, type TestUser } from '../../fixtures/users.js';
+import { newOrder as newOrderOf, reserveAndCreate } from '../orders/paid-orders.js';
 import {
   cartLines,
-  fillCart,
   insertOrder,
+  openShop,
   orderRow,
   paymentRow,
   reservationStatuses,
   stockOf,
   invariantsAfterEachTest,
+  type Buyer,
 } from './helpers.js';
 
-let fake: FakeStripe;
-let bus: RecordingBus;
+const { fake, bus } = useFakeStripe({ eachTest: 'reset' });
 let tenantId: string;
 let user: TestUser;
 let product: CreatedProduct;
+let buyer: Buyer;
 const events: { name: string; properties?: Record<string, string> }[] = [];
 const metrics: { name: string; value: number }[] = [];
 const steps = new CheckoutSaga(silentLogger);
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  bus = installRecordingBus();
   addTelemetrySink({
     event: (name, properties) => events.push({ name, ...(properties ? { properties } : {}) }),
     metric: (name, value) => metrics.push({ name, value }),
   });
-  tenantId = (await createTenant('Steps shop')).id;
-  user = await createUser(tenantId);
-  product = await createProduct(tenantId, { stock: 50, priceCents: 1500 });
-});
-
-beforeEach(() => fake.reset());
-// The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
-const invariants = invariantsAfterEachTest(
-  () => [tenantId],
-  () => fake,
-);
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
-
-async function newOrder(quantity: number, pm = 'pm_card_visa'): Promise<CheckoutInput> {
-  await fillCart(tenantId, user.id, [{ productId: product.id, quantity }]);
-  const orderId = await insertOrder(
+  ({
     tenantId,
-    user.id,
-    [{ productId: product.id, quantity, unitPriceCents: 1500 }],
-    pm,
-  );
-  return { orderId, tenantId, paymentTimeoutSeconds: 900 };
-}
+    customer: user,
+    product,
+    buyer,
+  } = await openShop('Steps shop', { stock: 50, priceCents: 1500 }));
+});
 
-async function reserveAndCreate(input: CheckoutInput): Promise<string> {
-  expect(await steps.reserve(input)).toEqual({ outcome: 'reserved' });
-  const created = await steps.createIntent(input);
-  if (created.outcome !== 'created') throw new Error(`unexpected ${JSON.stringify(created)}`);
-  return created.paymentIntentId;
-}
+// The shared oracle (tests/support/invariants.ts) over each test's orders, before the fake forgets them.
+const invariants = invariantsAfterEachTest(() => [tenantId], fake);
+
+const newOrder = (quantity: number, pm?: string): Promise<CheckoutInput> => newOrderOf(buyer, pm, quantity);
 
 async function auditActions(orderId: string): Promise<string[]> {
   const { rows } = await testPool().query<{ action: string }>(
@@ -136,7 +99,7 @@ describe('checkout steps against the fake Stripe', () => {
       amount_cents: '3000',
     });
 
-    const intents = fake.paymentIntents();
+    const intents = fake().paymentIntents();
     expect(intents).toHaveLength(1);
     expect(intents[0]).toMatchObject({
       id: pi,
@@ -145,16 +108,18 @@ describe('checkout steps against the fake Stripe', () => {
       status: 'succeeded',
       metadata: { orderId: input.orderId, tenantId },
     });
-    const keys = fake
+    const keys = fake()
       .requests()
       .map((r) => r.idempotencyKey)
       .filter(Boolean);
     expect(new Set(keys)).toEqual(new Set([`${input.orderId}:create`, `${input.orderId}:confirm`]));
 
     // order.confirmed leaves through the order-events outbox (issue #18): written once, whatever re-ran.
-    await new OrderEventRelay(() => bus).drain();
+    await new OrderEventRelay(bus).drain();
     const eventId = stableEventId(input.orderId, 'order.confirmed');
-    const published = bus.on('order-events').filter((m) => m.messageId === eventId);
+    const published = bus()
+      .on('order-events')
+      .filter((m) => m.messageId === eventId);
     expect(published).toHaveLength(1);
     expect(published[0]!.body).toMatchObject({
       eventId,
@@ -200,7 +165,11 @@ describe('checkout steps against the fake Stripe', () => {
     });
     expect(await stockOf(product.id)).toEqual(before);
     expect(await reservationStatuses(input.orderId)).toEqual(['released']);
-    expect(fake.paymentIntents().find((p) => p.id === pi)?.status).toBe('canceled');
+    expect(
+      fake()
+        .paymentIntents()
+        .find((p) => p.id === pi)?.status,
+    ).toBe('canceled');
     expect(await paymentRow(input.orderId)).toMatchObject({
       status: 'failed',
       last_error: 'generic_decline',
@@ -228,7 +197,11 @@ describe('checkout steps against the fake Stripe', () => {
     });
     expect(res.status).toBe(200);
     expect(res.json.status).toBe('requires_action');
-    expect(res.json.clientSecret).toBe(fake.paymentIntents().find((p) => p.id === pi)?.client_secret);
+    expect(res.json.clientSecret).toBe(
+      fake()
+        .paymentIntents()
+        .find((p) => p.id === pi)?.client_secret,
+    );
     expect(res.json.payment).toEqual({
       status: 'requires_action',
       paymentIntentId: pi,
@@ -254,7 +227,7 @@ describe('checkout steps against the fake Stripe', () => {
     const input = await newOrder(1, 'pm_card_authenticationRequired');
     const pi = await reserveAndCreate(input);
     await steps.confirm({ ...input, paymentIntentId: pi });
-    await fake.completeAuthentication(pi, 'succeed');
+    await fake().completeAuthentication(pi, 'succeed');
     expect(await steps.compensate({ ...input, status: 'expired', reason: 'payment_timeout' })).toEqual({
       outcome: 'payment_succeeded',
     });
@@ -266,15 +239,15 @@ describe('checkout steps against the fake Stripe', () => {
   it('Stripe 500 on create: a transient error (retried by the orchestration), then one intent', async () => {
     const input = await newOrder(1);
     expect(await steps.reserve(input)).toEqual({ outcome: 'reserved' });
-    fake.injectFault({ method: 'POST', path: '/v1/payment_intents', kind: 'error', status: 500, times: 1 });
+    fake().injectFault({ method: 'POST', path: '/v1/payment_intents', kind: 'error', status: 500, times: 1 });
     await expect(steps.createIntent(input)).rejects.toBeInstanceOf(TransientPaymentError);
     const created = await steps.createIntent(input);
     expect(created.outcome).toBe('created');
-    expect(fake.paymentIntents()).toHaveLength(1);
+    expect(fake().paymentIntents()).toHaveLength(1);
     // A 500 *after* Stripe did the work: the retry replays the stored answer, still one intent.
     const other = await newOrder(1);
     await steps.reserve(other);
-    fake.injectFault({
+    fake().injectFault({
       method: 'POST',
       path: '/v1/payment_intents',
       kind: 'error',
@@ -283,7 +256,7 @@ describe('checkout steps against the fake Stripe', () => {
     });
     await expect(steps.createIntent(other)).rejects.toBeInstanceOf(TransientPaymentError);
     expect((await steps.createIntent(other)).outcome).toBe('created');
-    expect(fake.paymentIntents()).toHaveLength(2);
+    expect(fake().paymentIntents()).toHaveLength(2);
   });
 
   it('insufficient stock: the order fails with insufficient_inventory and holds nothing', async () => {
@@ -320,7 +293,9 @@ describe('checkout steps against the fake Stripe', () => {
     expect((await orderRow(input.orderId)).status).toBe('expired');
     expect(await paymentRow(input.orderId)).toMatchObject({ status: 'refunded' });
     expect(await stockOf(product.id)).toEqual(before);
-    const refunds = fake.requests().filter((r) => r.path === '/v1/refunds' && r.method === 'POST');
+    const refunds = fake()
+      .requests()
+      .filter((r) => r.path === '/v1/refunds' && r.method === 'POST');
     expect(refunds.length).toBeGreaterThanOrEqual(1);
     expect(new Set(refunds.map((r) => r.idempotencyKey))).toEqual(new Set([`${input.orderId}:refund`]));
   });

@@ -1,13 +1,8 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
-import { stripeWebhook } from '../../../functions/stripe-webhook.js';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import type { CheckoutInput } from '../../../shared/services/checkout/checkout-types.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import {
   signStripePayload,
   startFakeStripe,
@@ -15,17 +10,18 @@ import {
   type StripeEvent,
 } from '../../../infra/fake-stripe/server.js';
 import { countQueries } from '../../../shared/db/query-counter.js';
-import { invoke } from '../../support/http.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
+import { closeFakeStripeAndApp, pointAppAtFakeStripe } from '../../support/fake-stripe.js';
+import { testPool, type CreatedProduct } from '../../fixtures/sample_data.js';
+import type { TestUser } from '../../fixtures/users.js';
+import { deliverStripePayload, stripeEventsFor } from '../orders/paid-orders.js';
 import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { createUser, type TestUser } from '../../fixtures/users.js';
-import { insertOrder, paymentRow, stubClient, type StubClient, expectInvariants } from './helpers.js';
+  insertOrder,
+  openShop,
+  paymentRow,
+  stubClient,
+  type StubClient,
+  expectInvariants,
+} from './helpers.js';
 
 let fake: FakeStripe;
 let tenantId: string;
@@ -38,13 +34,8 @@ const steps = new CheckoutSaga(silentLogger);
 beforeAll(async () => {
   // Webhooks are captured from the fake's event log and delivered by the test, so it controls order.
   fake = await startFakeStripe({ webhookSecret: secret() });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  installRecordingBus();
-  tenantId = (await createTenant('Webhook shop')).id;
-  user = await createUser(tenantId);
-  product = await createProduct(tenantId, { stock: 100 });
+  pointAppAtFakeStripe(fake);
+  ({ tenantId, customer: user, product } = await openShop('Webhook shop', { stock: 100 }));
 });
 
 beforeEach(() => {
@@ -54,12 +45,7 @@ beforeEach(() => {
 
 afterEach(() => setOrchestrationClientForTests(undefined));
 
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
+afterAll(() => closeFakeStripeAndApp(fake));
 
 /** An order waiting for 3-D Secure, as the orchestration leaves it. */
 async function awaitingAuthentication(): Promise<{ input: CheckoutInput; pi: string }> {
@@ -79,28 +65,20 @@ async function awaitingAuthentication(): Promise<{ input: CheckoutInput; pi: str
   return { input, pi: created.paymentIntentId };
 }
 
-function eventsFor(pi: string, type?: string): StripeEvent[] {
-  return fake
-    .events()
-    .filter(
-      (e) =>
-        (e.data.object as { id?: string; payment_intent?: string }).id === pi ||
-        (e.data.object as { payment_intent?: string }).payment_intent === pi,
-    )
-    .filter((e) => !type || e.type === type);
-}
+const eventsFor = (pi: string, type: string): StripeEvent[] => stripeEventsFor(fake, pi, type);
 
-function deliver(event: StripeEvent | string, signature?: string | null) {
-  const payload = typeof event === 'string' ? event : JSON.stringify(event, null, 2);
-  const headers: Record<string, string> = { 'content-type': 'application/json' };
-  const sig = signature === undefined ? signStripePayload(payload, secret()) : signature;
-  if (sig !== null) headers['stripe-signature'] = sig;
-  return invoke(stripeWebhook, {
-    method: 'POST',
-    url: 'http://localhost/api/webhooks/stripe',
-    headers,
-    rawBody: Buffer.from(payload, 'utf8'),
-  });
+const deliver = (event: StripeEvent | string, signature?: string | null) =>
+  deliverStripePayload(typeof event === 'string' ? event : JSON.stringify(event, null, 2), signature);
+
+/** An order whose payment the confirm answer already recorded as succeeded (no webhook delivered yet). */
+async function paidBeforeAnyWebhook(): Promise<{ orderId: string; pi: string }> {
+  const orderId = await insertOrder(tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
+  const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
+  await steps.reserve(input);
+  const created = await steps.createIntent(input);
+  if (created.outcome !== 'created') throw new Error('no intent');
+  await steps.confirm({ ...input, paymentIntentId: created.paymentIntentId });
+  return { orderId, pi: created.paymentIntentId };
 }
 
 async function count(sql: string, params: unknown[]): Promise<number> {
@@ -143,14 +121,9 @@ describe('POST /webhooks/stripe', () => {
   });
 
   it('payment_intent.succeeded after the confirm answer was recorded writes only its event id', async () => {
-    const orderId = await insertOrder(tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
-    const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
-    await steps.reserve(input);
-    const created = await steps.createIntent(input);
-    if (created.outcome !== 'created') throw new Error('no intent');
-    await steps.confirm({ ...input, paymentIntentId: created.paymentIntentId });
+    const { orderId, pi } = await paidBeforeAnyWebhook();
     expect(await paymentRow(orderId)).toMatchObject({ status: 'succeeded' });
-    const succeeded = eventsFor(created.paymentIntentId, 'payment_intent.succeeded')[0]!;
+    const succeeded = eventsFor(pi, 'payment_intent.succeeded')[0]!;
     const audits = await auditCount(orderId);
 
     // The row the webhook finds by intent id already says succeeded for the order's amount: the ledger
@@ -226,16 +199,11 @@ describe('POST /webhooks/stripe', () => {
   });
 
   it('charge.refunded marks a succeeded payment refunded; events for unknown intents are acknowledged and ignored', async () => {
-    const orderId = await insertOrder(tenantId, user.id, [{ productId: product.id, quantity: 1 }]);
-    const input = { orderId, tenantId, paymentTimeoutSeconds: 900 };
-    await steps.reserve(input);
-    const created = await steps.createIntent(input);
-    if (created.outcome !== 'created') throw new Error('no intent');
-    await steps.confirm({ ...input, paymentIntentId: created.paymentIntentId });
+    const { orderId, pi } = await paidBeforeAnyWebhook();
     const stripe = (await import('stripe')).default;
     const sdk = new stripe('sk_test_x', { host: '127.0.0.1', port: fake.port, protocol: 'http' });
-    await sdk.refunds.create({ payment_intent: created.paymentIntentId });
-    const refunded = eventsFor(created.paymentIntentId, 'charge.refunded')[0]!;
+    await sdk.refunds.create({ payment_intent: pi });
+    const refunded = eventsFor(pi, 'charge.refunded')[0]!;
     expect((await deliver(refunded)).status).toBe(200);
     expect((await paymentRow(orderId))?.status).toBe('refunded');
     expect(client.raised).toEqual([]);

@@ -1,30 +1,22 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import Stripe from 'stripe';
-import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
-import { cancelOrder } from '../../../functions/order-cancel.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeOrms } from '../../../shared/db/orm.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../../shared/logging/logger.js';
-import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
-import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
 import { idempotencyKey } from '../../../shared/services/payments/payment-gateway.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
-import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
-import { invoke, type InvokeResult } from '../../support/http.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
-import { expectInvariants, stubClient } from '../checkout/helpers.js';
+import { testPool } from '../../fixtures/sample_data.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
+import type { InvokeResult } from '../../support/http.js';
+import { expectInvariants, openShop, useStubOrchestration, type TestShop } from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
-import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } from './paid-orders.js';
+import {
+  confirmedOrder,
+  customerCancel,
+  deliverStripeEvent,
+  paymentOf,
+  refundPosts,
+  runBackstop,
+  stripeEventsFor,
+  stripeRefunds,
+} from './paid-orders.js';
 
 /**
  * Issue #17 ("every charge ends as a confirmed order or a refund", the books matching Stripe). A refund
@@ -39,63 +31,20 @@ import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } fr
 
 const PRICE = 5300;
 const DASHBOARD = 1000;
-let fake: FakeStripe;
-let stripe: Stripe;
-let tenantId: string;
-let customer: TestUser;
-let customerHeaders: Record<string, string>;
-let product: CreatedProduct;
+const { fake, stripe } = useFakeStripe({ apiKey: 'sk_test_backstop_books', eachTest: 'clearFaults' });
+useStubOrchestration();
+let shop: TestShop;
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  stripe = new Stripe('sk_test_backstop_books', {
-    host: '127.0.0.1',
-    port: fake.port,
-    protocol: 'http',
-    telemetry: false,
-  });
-  installRecordingBus();
-  tenantId = (await createTenant('Backstop books shop')).id;
-  customer = await createUser(tenantId);
-  customerHeaders = await authHeaders(customer);
-  product = await createProduct(tenantId, { stock: 100, priceCents: PRICE });
+  shop = await openShop('Backstop books shop', { stock: 100, priceCents: PRICE });
 });
 
-beforeEach(() => {
-  fake.clearFaults();
-  setOrchestrationClientForTests(() => stubClient());
-});
-
-afterEach(() => setOrchestrationClientForTests(undefined));
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
-
-const cancel = (orderId: string): Promise<InvokeResult> =>
-  invoke(cancelOrder, {
-    method: 'POST',
-    url: `http://localhost/api/orders/${orderId}/cancel`,
-    headers: customerHeaders,
-    params: { id: orderId },
-  });
+const cancel = (orderId: string): Promise<InvokeResult> => customerCancel(orderId, shop.customerHeaders);
 
 /** One run of each backstop, scoped to this file's shop: refunds made, runs that failed. */
 const backstops = {
-  sweeper: async (): Promise<{ refunded: number; failed: number }> => {
-    const { refunded, failed } = await sweepExpiredReservations(silentLogger, { tenantId });
-    return { refunded, failed };
-  },
-  reconciliation: async (): Promise<{ refunded: number; failed: number }> => {
-    const { refunded, failed } = await reconcilePayments(silentLogger, { tenantId, graceSeconds: 0 });
-    return { refunded, failed };
-  },
+  sweeper: () => runBackstop('sweeper', shop.tenantId),
+  reconciliation: () => runBackstop('reconciliation', shop.tenantId),
 };
 
 interface RefundRow {
@@ -125,27 +74,9 @@ async function refundRows(orderId: string): Promise<RefundRow[]> {
   }));
 }
 
-async function paymentOf(orderId: string): Promise<{ status: string; refunded: number }> {
-  const { rows } = await testPool().query<{ status: string; refunded_cents: string }>(
-    'select status, refunded_cents from payments where order_id = $1',
-    [orderId],
-  );
-  return { status: rows[0]!.status, refunded: Number(rows[0]!.refunded_cents) };
-}
-
-/** POST /v1/refunds as the fake saw them for the intent. */
-function refundPosts(
-  pi: string,
-): { key: string | null; amount: unknown; status: number | null; replayed: boolean }[] {
-  return fake
-    .requests()
-    .filter((r) => r.method === 'POST' && r.path === '/v1/refunds' && r.params.payment_intent === pi)
-    .map((r) => ({ key: r.idempotencyKey, amount: r.params.amount, status: r.status, replayed: r.replayed }));
-}
-
 /** Stripe's live refunds of the intent as [id, amount], oldest first. */
 async function liveRefunds(pi: string): Promise<[string, number][]> {
-  return (await stripeRefunds(stripe, pi))
+  return (await stripeRefunds(stripe(), pi))
     .filter((r) => r.status === 'succeeded')
     .reverse()
     .map((r) => [r.id, r.amount]);
@@ -156,14 +87,14 @@ async function liveRefunds(pi: string): Promise<[string, number][]> {
  * whose refund row Stripe refuses. Returns the dashboard refund's Stripe id.
  */
 async function dashboardRefundThenCancel(orderId: string, pi: string): Promise<string> {
-  const dashboard = await fake.dashboardRefund(pi, DASHBOARD);
+  const dashboard = await fake().dashboardRefund(pi, DASHBOARD);
 
-  const posted = refundPosts(pi).length;
+  const posted = refundPosts(fake(), pi).length;
   const cancelled = await cancel(orderId);
   expect(cancelled.status).toBe(200);
   expect(cancelled.json).toMatchObject({ id: orderId, status: 'cancelled' });
   // The cancel's row asked for the whole payment; Stripe had only PRICE − DASHBOARD left.
-  expect(refundPosts(pi).slice(posted)).toMatchObject([{ amount: String(PRICE), status: 400 }]);
+  expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([{ amount: String(PRICE), status: 400 }]);
   expect(await refundRows(orderId)).toEqual([
     { status: 'succeeded', amount: DASHBOARD, source: 'stripe', stripeRefundId: dashboard.id },
     { status: 'failed', amount: PRICE, source: 'cancel', stripeRefundId: null },
@@ -177,18 +108,13 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
   it.each(['sweeper', 'reconciliation'] as const)(
     '%s: the books equal Stripe’s refund list with no webhook, and a late webhook changes nothing',
     async (backstop) => {
-      const { orderId, pi } = await confirmedOrder({
-        tenantId,
-        userId: customer.id,
-        productId: product.id,
-        unitPriceCents: PRICE,
-      });
+      const { orderId, pi } = await confirmedOrder(shop.buyer);
       const dashboardId = await dashboardRefundThenCancel(orderId, pi);
 
       // The backstop refunds "the rest" under the checkout's key: exactly PRICE − DASHBOARD at Stripe.
-      const posted = refundPosts(pi).length;
+      const posted = refundPosts(fake(), pi).length;
       expect(await backstops[backstop]()).toEqual({ refunded: 1, failed: 0 });
-      expect(refundPosts(pi).slice(posted)).toMatchObject([
+      expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([
         { key: idempotencyKey(orderId, 'refund'), amount: undefined, status: 200 },
       ]);
       const refunds = await liveRefunds(pi);
@@ -199,7 +125,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       const backstopId = refunds[1]![0];
 
       // Our books, with no webhook delivered: every refund at Stripe counted once, the payment refunded.
-      expect(fake.deliveries()).toEqual([]);
+      expect(fake().deliveries()).toEqual([]);
       const rows = [
         { status: 'succeeded', amount: DASHBOARD, source: 'stripe', stripeRefundId: dashboardId },
         { status: 'succeeded', amount: PRICE - DASHBOARD, source: 'stripe', stripeRefundId: backstopId },
@@ -208,38 +134,35 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       expect(await refundRows(orderId)).toEqual(rows);
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       expect(await statusOf(orderId)).toBe('cancelled');
-      await expectInvariants([tenantId], { fake, settled: true, orderIds: [orderId] });
+      await expectInvariants([shop.tenantId], { fake: fake(), settled: true, orderIds: [orderId] });
 
       // Nothing left for any later run.
       expect(await backstops.sweeper()).toEqual({ refunded: 0, failed: 0 });
       expect(await backstops.reconciliation()).toEqual({ refunded: 0, failed: 0 });
-      expect(await redrivePendingRefunds(silentLogger, { tenantId, olderThanSeconds: 0 })).toMatchObject({
+      expect(
+        await redrivePendingRefunds(silentLogger, { tenantId: shop.tenantId, olderThanSeconds: 0 }),
+      ).toMatchObject({
         seen: 0,
       });
 
       // The lost webhooks arrive after all (Stripe retries for 3 days): they change nothing.
-      const hooks = stripeEventsFor(fake, pi, 'charge.refunded');
+      const hooks = stripeEventsFor(fake(), pi, 'charge.refunded');
       expect(hooks).toHaveLength(2);
       for (const hook of hooks) expect((await deliverStripeEvent(hook)).status).toBe(200);
       expect(await refundRows(orderId)).toEqual(rows);
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       expect(await statusOf(orderId)).toBe('cancelled');
       expect(await liveRefunds(pi)).toEqual(refunds);
-      await expectInvariants([tenantId], { fake, settled: true, orderIds: [orderId] });
+      await expectInvariants([shop.tenantId], { fake: fake(), settled: true, orderIds: [orderId] });
     },
   );
 
   it('Stripe fails the refund list after the backstop refunded: the payment stays to be finished, the next run levels the books without refunding again', async () => {
-    const { orderId, pi } = await confirmedOrder({
-      tenantId,
-      userId: customer.id,
-      productId: product.id,
-      unitPriceCents: PRICE,
-    });
+    const { orderId, pi } = await confirmedOrder(shop.buyer);
     const dashboardId = await dashboardRefundThenCancel(orderId, pi);
 
     // The refund goes through; the list that follows fails on the wire.
-    fake.injectFault({
+    fake().injectFault({
       method: 'GET',
       path: '/v1/refunds',
       kind: 'error',
@@ -248,7 +171,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       times: 1,
     });
     expect(await backstops.sweeper()).toEqual({ refunded: 0, failed: 1 });
-    expect(fake.faults()).toEqual([]);
+    expect(fake().faults()).toEqual([]);
     const refunds = await liveRefunds(pi);
     expect(refunds).toEqual([
       [dashboardId, DASHBOARD],
@@ -258,9 +181,9 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
     expect(await paymentOf(orderId)).toEqual({ status: 'succeeded', refunded: DASHBOARD });
 
     // The next run: the refund's key replays Stripe's saved answer (no second refund), then the books.
-    const posted = refundPosts(pi).length;
+    const posted = refundPosts(fake(), pi).length;
     expect(await backstops.sweeper()).toEqual({ refunded: 1, failed: 0 });
-    expect(refundPosts(pi).slice(posted)).toMatchObject([
+    expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([
       { key: idempotencyKey(orderId, 'refund'), status: 200, replayed: true },
     ]);
     expect(await liveRefunds(pi)).toEqual(refunds);
@@ -272,28 +195,16 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
     expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
     expect(await statusOf(orderId)).toBe('cancelled');
     expect(await backstops.sweeper()).toEqual({ refunded: 0, failed: 0 });
-    await expectInvariants([tenantId], { fake, settled: true, orderIds: [orderId] });
+    await expectInvariants([shop.tenantId], { fake: fake(), settled: true, orderIds: [orderId] });
   });
 
   it('the oracle accepts a payment refunded before our pending row only if Stripe refunded it in full', async () => {
     // Its own shop: the order is left with a pending refund and a forged payment, out of the others' way.
-    const shop = (await createTenant('Backstop books oracle shop')).id;
-    const buyer = await createUser(shop);
-    const item = await createProduct(shop, { stock: 10, priceCents: PRICE });
-    const { orderId, pi } = await confirmedOrder({
-      tenantId: shop,
-      userId: buyer.id,
-      productId: item.id,
-      unitPriceCents: PRICE,
-    });
+    const own = await openShop('Backstop books oracle shop', { stock: 10, priceCents: PRICE });
+    const { orderId, pi } = await confirmedOrder(own.buyer);
     // The cancel's refund strikes a saved 500 twice: its row stays pending, nothing refunded at Stripe.
-    fake.injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
-    const cancelled = await invoke(cancelOrder, {
-      method: 'POST',
-      url: `http://localhost/api/orders/${orderId}/cancel`,
-      headers: await authHeaders(buyer),
-      params: { id: orderId },
-    });
+    fake().injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
+    const cancelled = await customerCancel(orderId, own.customerHeaders);
     expect(cancelled.status).toBe(200);
     expect(await refundRows(orderId)).toMatchObject([{ status: 'pending', amount: PRICE, source: 'cancel' }]);
     expect(await paymentOf(orderId)).toEqual({ status: 'succeeded', refunded: PRICE });
@@ -301,7 +212,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
 
     // Forged: the payment says refunded although Stripe still holds the money.
     await testPool().query(`update payments set status = 'refunded' where order_id = $1`, [orderId]);
-    await expect(expectInvariants([shop], { fake, orderIds: [orderId] })).rejects.toThrow(
+    await expect(expectInvariants([own.tenantId], { fake: fake(), orderIds: [orderId] })).rejects.toThrow(
       `order ${orderId}: payment is refunded with a refund pending, but Stripe refunded 0 of ${PRICE}`,
     );
   });

@@ -1,32 +1,32 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import Stripe from 'stripe';
-import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { cancelManagedOrder } from '../../../functions/manage-orders.js';
-import { cancelOrder } from '../../../functions/order-cancel.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
-import { reconcilePayments } from '../../../shared/services/checkout/reconciliation.js';
-import { sweepExpiredReservations } from '../../../shared/services/checkout/reservation-sweeper.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
 import { idempotencyKey } from '../../../shared/services/payments/payment-gateway.js';
 import { refundKey } from '../../../shared/services/payments/refunds.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
-import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
+import { testPool } from '../../fixtures/sample_data.js';
+import { authHeaders, createUser } from '../../fixtures/users.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
 import { invoke, type InvokeResult } from '../../support/http.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
-import { expectInvariants, stockOf, stubClient } from '../checkout/helpers.js';
+import {
+  expectInvariants,
+  openShop,
+  stockOf,
+  useStubOrchestration,
+  type TestShop,
+} from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
-import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } from './paid-orders.js';
+import {
+  ageRefunds,
+  confirmedOrder,
+  customerCancel,
+  deliverStripeEvent,
+  paymentOf,
+  refundPosts,
+  runBackstop,
+  stripeEventsFor,
+  stripeRefunds,
+} from './paid-orders.js';
 
 /**
  * Issue #17 ("every charge ends as a confirmed order or a refund"), one sequence end to end against the
@@ -41,55 +41,18 @@ import { confirmedOrder, deliverStripeEvent, stripeEventsFor, stripeRefunds } fr
  */
 
 const PRICE = 5300;
-let fake: FakeStripe;
-let stripe: Stripe;
-let tenantId: string;
-let customer: TestUser;
+const { fake, stripe } = useFakeStripe({ apiKey: 'sk_test_cancel_redrive', eachTest: 'clearFaults' });
+useStubOrchestration();
+let shop: TestShop;
 let adminHeaders: Record<string, string>;
-let customerHeaders: Record<string, string>;
-let product: CreatedProduct;
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  stripe = new Stripe('sk_test_cancel_redrive', {
-    host: '127.0.0.1',
-    port: fake.port,
-    protocol: 'http',
-    telemetry: false,
-  });
-  installRecordingBus();
-  tenantId = (await createTenant('Cancel re-drive shop')).id;
-  customer = await createUser(tenantId);
-  adminHeaders = await authHeaders(await createUser(tenantId, { roles: ['admin'] }));
-  customerHeaders = await authHeaders(customer);
-  product = await createProduct(tenantId, { stock: 100, priceCents: PRICE });
-});
-
-beforeEach(() => {
-  fake.clearFaults();
-  setOrchestrationClientForTests(() => stubClient());
-});
-
-afterEach(() => setOrchestrationClientForTests(undefined));
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
+  shop = await openShop('Cancel re-drive shop', { stock: 100, priceCents: PRICE });
+  adminHeaders = await authHeaders(await createUser(shop.tenantId, { roles: ['admin'] }));
 });
 
 const cancels = {
-  customer: (orderId: string): Promise<InvokeResult> =>
-    invoke(cancelOrder, {
-      method: 'POST',
-      url: `http://localhost/api/orders/${orderId}/cancel`,
-      headers: customerHeaders,
-      params: { id: orderId },
-    }),
+  customer: (orderId: string): Promise<InvokeResult> => customerCancel(orderId, shop.customerHeaders),
   admin: (orderId: string): Promise<InvokeResult> =>
     invoke(cancelManagedOrder, {
       method: 'POST',
@@ -100,19 +63,12 @@ const cancels = {
     }),
 };
 
-/** The backstops that refund a closed order whose payment succeeded, each scoped to this file's shop. */
-const backstops = {
-  sweeper: async (): Promise<number> => {
-    const swept = await sweepExpiredReservations(silentLogger, { tenantId });
-    expect(swept.failed).toBe(0);
-    return swept.refunded;
-  },
-  reconciliation: async (): Promise<number> => {
-    const run = await reconcilePayments(silentLogger, { tenantId, graceSeconds: 0 });
-    expect(run.failed).toBe(0);
-    return run.refunded;
-  },
-};
+/** A backstop's run over this file's shop, which must not fail: the refunds it made. */
+async function refundedBy(backstop: 'sweeper' | 'reconciliation'): Promise<number> {
+  const run = await runBackstop(backstop, shop.tenantId);
+  expect(run.failed).toBe(0);
+  return run.refunded;
+}
 
 interface RefundRow {
   id: string;
@@ -143,32 +99,7 @@ async function refundRows(orderId: string): Promise<RefundRow[]> {
   }));
 }
 
-async function paymentOf(orderId: string): Promise<{ status: string; refunded: number }> {
-  const { rows } = await testPool().query<{ status: string; refunded_cents: string }>(
-    'select status, refunded_cents from payments where order_id = $1',
-    [orderId],
-  );
-  return { status: rows[0]!.status, refunded: Number(rows[0]!.refunded_cents) };
-}
-
-/** POST /v1/refunds as the fake saw them: key, amount asked, answer status, replayed or not. */
-function refundPosts(
-  pi: string,
-): { key: string | null; amount: unknown; status: number | null; replayed: boolean }[] {
-  return fake
-    .requests()
-    .filter((r) => r.method === 'POST' && r.path === '/v1/refunds' && r.params.payment_intent === pi)
-    .map((r) => ({ key: r.idempotencyKey, amount: r.params.amount, status: r.status, replayed: r.replayed }));
-}
-
-/** Past the re-drive's "young rows belong to their request" window. */
-async function ageRefunds(orderId: string): Promise<void> {
-  await testPool().query(`update refunds set created_at = now() - interval '5 minutes' where order_id = $1`, [
-    orderId,
-  ]);
-}
-
-const redrive = () => redrivePendingRefunds(silentLogger, { tenantId });
+const redrive = () => redrivePendingRefunds(silentLogger, { tenantId: shop.tenantId });
 
 describe('a paid order cancelled while Stripe saves a 500 for its refund, refunded by a backstop, then re-driven', () => {
   it.each([
@@ -177,21 +108,16 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
   ] as const)(
     '%s cancel, %s refund: Stripe refunds once, the row settles succeeded, the order stays cancelled',
     async (who, backstop) => {
-      const { orderId, pi } = await confirmedOrder({
-        tenantId,
-        userId: customer.id,
-        productId: product.id,
-        unitPriceCents: PRICE,
-      });
-      const before = await stockOf(product.id);
+      const { orderId, pi } = await confirmedOrder(shop.buyer);
+      const before = await stockOf(shop.product.id);
 
       // 1. The cancel: both refund attempts (the row's key, then a fresh key after listing) strike a 500
       //    inside Stripe's endpoint; the first one stays saved under the row's key.
-      fake.injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
+      fake().injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 2 });
       const cancelled = await cancels[who](orderId);
       expect(cancelled.status).toBe(200);
       expect(cancelled.json).toMatchObject({ id: orderId, status: 'cancelled' });
-      expect(fake.faults()).toEqual([]);
+      expect(fake().faults()).toEqual([]);
       const [pending, ...others] = await refundRows(orderId);
       expect(others).toEqual([]);
       expect(pending).toMatchObject({
@@ -201,62 +127,62 @@ describe('a paid order cancelled while Stripe saves a 500 for its refund, refund
         stripeRefundId: null,
       });
       const rowKey = refundKey(pending!.id);
-      expect(refundPosts(pi)).toMatchObject([
+      expect(refundPosts(fake(), pi)).toMatchObject([
         { key: rowKey, status: 500, replayed: false },
         { key: expect.stringMatching(new RegExp(`^${rowKey}:`)), status: 500 },
       ]);
-      expect(await stripeRefunds(stripe, pi)).toEqual([]);
+      expect(await stripeRefunds(stripe(), pi)).toEqual([]);
       expect(await paymentOf(orderId)).toEqual({ status: 'succeeded', refunded: PRICE });
-      expect((await stockOf(product.id)).available - before.available).toBe(1);
+      expect((await stockOf(shop.product.id)).available - before.available).toBe(1);
 
       // 2. The backstop: a cancelled order whose payment succeeded is refunded under the checkout's key.
-      const beforeBackstop = refundPosts(pi).length;
-      expect(await backstops[backstop]()).toBe(1);
-      expect(refundPosts(pi).slice(beforeBackstop)).toMatchObject([
+      const beforeBackstop = refundPosts(fake(), pi).length;
+      expect(await refundedBy(backstop)).toBe(1);
+      expect(refundPosts(fake(), pi).slice(beforeBackstop)).toMatchObject([
         { key: idempotencyKey(orderId, 'refund'), amount: undefined, status: 200 },
       ]);
-      const [byBackstop, ...moreAtStripe] = await stripeRefunds(stripe, pi);
+      const [byBackstop, ...moreAtStripe] = await stripeRefunds(stripe(), pi);
       expect(moreAtStripe).toEqual([]);
       expect(byBackstop).toMatchObject({ amount: PRICE, status: 'succeeded' });
       expect(byBackstop!.metadata?.refundId).toBeUndefined();
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       // Mid-way, the payment is `refunded` (Stripe gave everything back) while our row is still pending:
       // the oracle allows it because every cent is promised and Stripe's charge is refunded in full.
-      await expectInvariants([tenantId], { fake });
+      await expectInvariants([shop.tenantId], { fake: fake() });
       // Its charge.refunded: the money is already promised by our row, so it is not counted again.
-      const hooks = stripeEventsFor(fake, pi, 'charge.refunded');
+      const hooks = stripeEventsFor(fake(), pi, 'charge.refunded');
       expect(hooks).toHaveLength(1);
       expect((await deliverStripeEvent(hooks[0]!)).status).toBe(200);
       expect(await refundRows(orderId)).toEqual([pending]);
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
-      await expectInvariants([tenantId], { fake });
+      await expectInvariants([shop.tenantId], { fake: fake() });
 
       // 3. The re-drive: the row's key replays the saved 500; Stripe's list holds no refund of ours; a
       //    fresh key is refused as already refunded; Stripe's list shows everything back: succeeded.
       await ageRefunds(orderId);
-      const posted = refundPosts(pi).length;
+      const posted = refundPosts(fake(), pi).length;
       expect(await redrive()).toEqual({ seen: 1, succeeded: 1, refused: 0, stillPending: 0 });
-      expect(refundPosts(pi).slice(posted)).toMatchObject([
+      expect(refundPosts(fake(), pi).slice(posted)).toMatchObject([
         { key: rowKey, amount: String(PRICE), status: 500, replayed: true },
         { key: expect.stringMatching(new RegExp(`^${rowKey}:`)), amount: String(PRICE), status: 400 },
       ]);
       expect(await refundRows(orderId)).toEqual([{ ...pending, status: 'succeeded', stripeRefundId: null }]);
 
       // The end: one refund at Stripe, of the whole payment; the order cancelled, its payment refunded.
-      expect((await stripeRefunds(stripe, pi)).map((r) => [r.id, r.amount])).toEqual([
+      expect((await stripeRefunds(stripe(), pi)).map((r) => [r.id, r.amount])).toEqual([
         [byBackstop!.id, PRICE],
       ]);
       expect(await statusOf(orderId)).toBe('cancelled');
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       // Nothing left for any later run, nor for the customer's repeat.
       expect(await redrive()).toMatchObject({ seen: 0 });
-      expect(await backstops[backstop]()).toBe(0);
+      expect(await refundedBy(backstop)).toBe(0);
       expect((await cancels[who](orderId)).status).toBe(200);
-      expect(await stripeRefunds(stripe, pi)).toHaveLength(1);
+      expect(await stripeRefunds(stripe(), pi)).toHaveLength(1);
       expect(await refundRows(orderId)).toHaveLength(1);
-      expect((await stockOf(product.id)).available - before.available).toBe(1);
+      expect((await stockOf(shop.product.id)).available - before.available).toBe(1);
 
-      await expectInvariants([tenantId], { fake, settled: true });
+      await expectInvariants([shop.tenantId], { fake: fake(), settled: true });
     },
   );
 });

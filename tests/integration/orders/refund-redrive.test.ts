@@ -1,29 +1,15 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import Stripe from 'stripe';
-import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
 import { createRefund } from '../../../functions/manage-orders.js';
-import { cancelOrder } from '../../../functions/order-cancel.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { redrivePendingRefunds } from '../../../shared/services/orders/refund-redrive.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
-import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
+import { testPool } from '../../fixtures/sample_data.js';
+import { authHeaders, createUser } from '../../fixtures/users.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
 import { invoke } from '../../support/http.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
-import { stubClient } from '../checkout/helpers.js';
+import { openShop, useStubOrchestration, type TestShop } from '../checkout/helpers.js';
 import { statusOf } from './helpers.js';
-import { confirmedOrder as paidOrder, stripeRefunds } from './paid-orders.js';
+import { ageRefunds, confirmedOrder as paidOrder, customerCancel, stripeRefunds } from './paid-orders.js';
 
 /**
  * Refunds a Stripe outage left pending are money promised to a customer: the reconciliation timer
@@ -32,56 +18,24 @@ import { confirmedOrder as paidOrder, stripeRefunds } from './paid-orders.js';
  */
 
 const PRICE = 6100;
-let fake: FakeStripe;
-let stripe: Stripe;
-let tenantId: string;
-let customer: TestUser;
+const { fake, stripe } = useFakeStripe({ apiKey: 'sk_test_redrive', eachTest: 'clearFaults' });
+useStubOrchestration();
+let shop: TestShop;
 let adminHeaders: Record<string, string>;
-let customerHeaders: Record<string, string>;
-let product: CreatedProduct;
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  stripe = new Stripe('sk_test_redrive', {
-    host: '127.0.0.1',
-    port: fake.port,
-    protocol: 'http',
-    telemetry: false,
-  });
-  installRecordingBus();
-  tenantId = (await createTenant('Refund re-drive shop')).id;
-  customer = await createUser(tenantId);
-  adminHeaders = await authHeaders(await createUser(tenantId, { roles: ['admin'] }));
-  customerHeaders = await authHeaders(customer);
-  product = await createProduct(tenantId, { stock: 100, priceCents: PRICE });
+  shop = await openShop('Refund re-drive shop', { stock: 100, priceCents: PRICE });
+  adminHeaders = await authHeaders(await createUser(shop.tenantId, { roles: ['admin'] }));
 });
 
-beforeEach(() => {
-  fake.clearFaults();
-  setOrchestrationClientForTests(() => stubClient());
-});
-
-afterEach(() => setOrchestrationClientForTests(undefined));
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
-
-const confirmedOrder = () =>
-  paidOrder({ tenantId, userId: customer.id, productId: product.id, unitPriceCents: PRICE });
+const confirmedOrder = () => paidOrder(shop.buyer);
 
 /** Stripe's refunds endpoint (create and list) answering 500 until cleared. */
 const stripeDown = (): unknown =>
-  fake.injectFault({ path: '/v1/refunds', kind: 'error', status: 500, times: 1_000, when: 'before' });
+  fake().injectFault({ path: '/v1/refunds', kind: 'error', status: 500, times: 1_000, when: 'before' });
 
 async function refundedAtStripe(pi: string): Promise<number> {
-  return (await stripeRefunds(stripe, pi))
+  return (await stripeRefunds(stripe(), pi))
     .filter((r) => r.status !== 'failed')
     .reduce((sum, r) => sum + r.amount, 0);
 }
@@ -94,15 +48,9 @@ async function refundRows(orderId: string): Promise<{ status: string; amount: nu
   return rows.map((r) => ({ status: r.status, amount: Number(r.amount_cents) }));
 }
 
-async function ageRefunds(orderId: string): Promise<void> {
-  await testPool().query(`update refunds set created_at = now() - interval '5 minutes' where order_id = $1`, [
-    orderId,
-  ]);
-}
-
 const redrive = (olderThanSeconds?: number) =>
   redrivePendingRefunds(silentLogger, {
-    tenantId,
+    tenantId: shop.tenantId,
     ...(olderThanSeconds === undefined ? {} : { olderThanSeconds }),
   });
 
@@ -127,7 +75,7 @@ describe('re-drive of refunds left pending by a Stripe outage', () => {
     expect(await redrive()).toEqual({ seen: 1, succeeded: 0, refused: 0, stillPending: 1 });
     expect(await refundRows(orderId)).toEqual([{ status: 'pending', amount: 2500 }]);
 
-    fake.clearFaults();
+    fake().clearFaults();
     expect(await redrive()).toEqual({ seen: 1, succeeded: 1, refused: 0, stillPending: 0 });
     expect(await refundRows(orderId)).toEqual([{ status: 'succeeded', amount: 2500 }]);
     expect(await refundedAtStripe(pi)).toBe(2500);
@@ -140,15 +88,10 @@ describe('re-drive of refunds left pending by a Stripe outage', () => {
   it("finishes a customer's cancellation whose refund was left pending: the order ends cancelled, nothing charged", async () => {
     const { orderId, pi } = await confirmedOrder();
     stripeDown();
-    const res = await invoke(cancelOrder, {
-      method: 'POST',
-      url: `http://localhost/api/orders/${orderId}/cancel`,
-      headers: customerHeaders,
-      params: { id: orderId },
-    });
+    const res = await customerCancel(orderId, shop.customerHeaders);
     expect(res.status).toBeLessThan(300);
     expect(await refundRows(orderId)).toEqual([{ status: 'pending', amount: PRICE }]);
-    fake.clearFaults();
+    fake().clearFaults();
     await ageRefunds(orderId);
     expect(await redrive(0)).toMatchObject({ succeeded: 1, stillPending: 0 });
     expect(await statusOf(orderId)).toBe('cancelled');
@@ -165,7 +108,7 @@ describe('re-drive of refunds left pending by a Stripe outage', () => {
       params: { id: orderId },
       body: { amountCents: PRICE, reason: 'outage' },
     });
-    fake.clearFaults();
+    fake().clearFaults();
     const both = await Promise.all([redrive(0), redrive(0)]);
     expect(both.reduce((n, r) => n + r.succeeded, 0)).toBeGreaterThanOrEqual(1);
     expect(await refundRows(orderId)).toEqual([{ status: 'succeeded', amount: PRICE }]);

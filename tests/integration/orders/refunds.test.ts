@@ -1,43 +1,30 @@
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { randomUUID } from 'node:crypto';
-import Stripe from 'stripe';
-import { setOrchestrationClientForTests } from '../../../functions/checkout/durable-client.js';
 import {
   cancelManagedOrder,
   createFulfilment,
   createRefund,
   getManagedOrder,
 } from '../../../functions/manage-orders.js';
-import { cancelOrder } from '../../../functions/order-cancel.js';
-import { resetSettingsForTests } from '../../../shared/config/index.js';
-import { closeRedis } from '../../../shared/cache/redis.js';
-import { closeOrms } from '../../../shared/db/orm.js';
 import { silentLogger } from '../../../shared/logging/logger.js';
 import { CheckoutSaga } from '../../../shared/services/checkout/checkout-saga.js';
 import { stableEventId } from '../../../shared/services/orders/order-events.js';
-import { resetStripeClientForTests } from '../../../shared/services/payments/stripe-client.js';
 import { addTelemetrySink } from '../../../shared/telemetry/index.js';
-import { startFakeStripe, type FakeStripe } from '../../../infra/fake-stripe/server.js';
+import { useFakeStripe } from '../../support/fake-stripe.js';
 import { invoke } from '../../support/http.js';
 import { checkInvariants } from '../../support/invariants.js';
-import { installRecordingBus } from '../../support/recording-bus.js';
-import {
-  closeTestPool,
-  createProduct,
-  createTenant,
-  testPool,
-  type CreatedProduct,
-} from '../../fixtures/sample_data.js';
-import { authHeaders, createUser, type TestUser } from '../../fixtures/users.js';
-import { stockOf, stubClient, type StubClient } from '../checkout/helpers.js';
+import { testPool, type CreatedProduct } from '../../fixtures/sample_data.js';
+import { authHeaders, createUser } from '../../fixtures/users.js';
+import { openShop, stockOf, useStubOrchestration, type Buyer } from '../checkout/helpers.js';
 import { eventsOf, statusOf } from './helpers.js';
 import {
   confirmedOrder as paidOrder,
+  customerCancel as cancelAsCustomer,
   deliverStripeEvent as deliver,
+  moneyAt,
   stripeEventsFor,
   stripeRefunds as stripeRefundsOf,
   upToConfirm as checkoutUpToConfirm,
-  type Buyer,
 } from './paid-orders.js';
 
 /**
@@ -48,71 +35,33 @@ import {
  */
 
 const PRICE = 8400;
-let fake: FakeStripe;
-let stripe: Stripe;
+const stripeAt = useFakeStripe({ apiKey: 'sk_test_refunds', eachTest: 'clearFaults' });
+const { fake, stripe } = stripeAt;
+const { netCharged } = moneyAt(stripeAt);
+const client = useStubOrchestration();
 let tenantId: string;
-let customer: TestUser;
-let admin: TestUser;
 let adminHeaders: Record<string, string>;
 let customerHeaders: Record<string, string>;
 let product: CreatedProduct;
-let client: StubClient;
+let buyer: Buyer;
 const saga = new CheckoutSaga(silentLogger);
 const telemetry: { name: string; properties?: Record<string, string> }[] = [];
 
 beforeAll(async () => {
-  fake = await startFakeStripe({ webhookSecret: process.env.STRIPE_WEBHOOK_SECRET! });
-  process.env.STRIPE_API_BASE = fake.url;
-  resetSettingsForTests();
-  resetStripeClientForTests();
-  stripe = new Stripe('sk_test_refunds', {
-    host: '127.0.0.1',
-    port: fake.port,
-    protocol: 'http',
-    telemetry: false,
-  });
-  installRecordingBus();
   addTelemetrySink({
     event: (name, properties) => telemetry.push({ name, ...(properties ? { properties } : {}) }),
     metric: () => undefined,
   });
-  tenantId = (await createTenant('Refund shop')).id;
-  customer = await createUser(tenantId);
-  admin = await createUser(tenantId, { roles: ['admin'] });
-  adminHeaders = await authHeaders(admin);
-  customerHeaders = await authHeaders(customer);
-  product = await createProduct(tenantId, { stock: 1000, priceCents: PRICE });
+  ({ tenantId, customerHeaders, product, buyer } = await openShop('Refund shop', {
+    stock: 1000,
+    priceCents: PRICE,
+  }));
+  adminHeaders = await authHeaders(await createUser(tenantId, { roles: ['admin'] }));
 });
 
-beforeEach(() => {
-  fake.clearFaults();
-  client = stubClient();
-  setOrchestrationClientForTests(() => client);
-});
-
-afterEach(() => setOrchestrationClientForTests(undefined));
-
-afterAll(async () => {
-  await fake.close();
-  await closeRedis();
-  await closeOrms();
-  await closeTestPool();
-});
-
-const buyer = (): Buyer => ({
-  tenantId,
-  userId: customer.id,
-  productId: product.id,
-  unitPriceCents: PRICE,
-});
-const upToConfirm = (pm?: string, quantity?: number) => checkoutUpToConfirm(buyer(), pm, quantity);
-const confirmedOrder = (quantity?: number) => paidOrder(buyer(), quantity);
-const stripeRefunds = (pi: string) => stripeRefundsOf(stripe, pi);
-
-async function netCharged(pi: string): Promise<number> {
-  const intent = fake.paymentIntents().find((p) => p.id === pi)!;
-  return intent.amount_received - (await stripeRefunds(pi)).reduce((sum, r) => sum + r.amount, 0);
-}
+const upToConfirm = (pm?: string, quantity?: number) => checkoutUpToConfirm(buyer, pm, quantity);
+const confirmedOrder = (quantity?: number) => paidOrder(buyer, quantity);
+const stripeRefunds = (pi: string) => stripeRefundsOf(stripe(), pi);
 
 async function payment(
   orderId: string,
@@ -156,15 +105,9 @@ const adminCancel = (orderId: string, body: unknown) =>
     body,
   });
 
-const customerCancel = (orderId: string, headers = customerHeaders) =>
-  invoke(cancelOrder, {
-    method: 'POST',
-    url: `http://localhost/api/orders/${orderId}/cancel`,
-    headers,
-    params: { id: orderId },
-  });
+const customerCancel = (orderId: string, headers = customerHeaders) => cancelAsCustomer(orderId, headers);
 
-const eventsFor = (pi: string, type: string) => stripeEventsFor(fake, pi, type);
+const eventsFor = (pi: string, type: string) => stripeEventsFor(fake(), pi, type);
 
 describe('POST /manage/orders/{id}/refunds', () => {
   it('refunds in part, then the rest: Stripe keyed by our refund id, refundedCents, status, events, desk', async () => {
@@ -175,7 +118,9 @@ describe('POST /manage/orders/{id}/refunds', () => {
     expect(first.json).toMatchObject({ amountCents: 3000, reason: 'scratched', status: 'succeeded' });
     const atStripe = await stripeRefunds(pi);
     expect(atStripe.map((r) => [r.amount, r.metadata?.refundId])).toEqual([[3000, first.json.id]]);
-    const sent = fake.requests().filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    const sent = fake()
+      .requests()
+      .filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
     expect(sent.map((r) => r.idempotencyKey)).toEqual([`refund:${first.json.id}`]);
     expect(await statusOf(orderId)).toBe('confirmed');
     expect(await payment(orderId)).toMatchObject({ status: 'succeeded', refunded: 3000 });
@@ -254,7 +199,7 @@ describe('POST /manage/orders/{id}/refunds', () => {
   it('after a saved 5xx, reads the intent’s refunds and refunds once under a fresh key', async () => {
     for (const when of ['saved-before', 'saved-after'] as const) {
       const { orderId, pi } = await confirmedOrder();
-      fake.injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 1, when });
+      fake().injectFault({ method: 'POST', path: '/v1/refunds', kind: 'error', status: 500, times: 1, when });
       const res = await refund(orderId, { amountCents: 2000, reason: `fault ${when}` });
       expect(res.status).toBe(201);
       expect(res.json.status).toBe('succeeded');
@@ -265,13 +210,13 @@ describe('POST /manage/orders/{id}/refunds', () => {
 
   it('Stripe down: the refund stays pending, holds its amount, and the same request finishes it', async () => {
     const { orderId, pi } = await confirmedOrder();
-    fake.injectFault({ path: '/v1/refunds', kind: 'error', status: 500, times: 3, when: 'before' });
+    fake().injectFault({ path: '/v1/refunds', kind: 'error', status: 500, times: 3, when: 'before' });
     const key = randomUUID();
     const res = await refund(orderId, { amountCents: 2500, reason: 'outage' }, key);
     expect(res.status).toBe(201);
     expect(res.json.status).toBe('pending');
     expect(await payment(orderId)).toMatchObject({ refunded: 2500 });
-    fake.clearFaults();
+    fake().clearFaults();
     const again = await refund(orderId, { amountCents: 2500, reason: 'outage' }, key);
     expect(again.json).toMatchObject({ id: res.json.id, status: 'succeeded' });
     expect((await stripeRefunds(pi)).map((r) => r.amount)).toEqual([2500]);
@@ -288,7 +233,7 @@ describe('POST /manage/orders/{id}/refunds', () => {
 describe('dashboard refunds and disputes (webhooks)', () => {
   it('records a dashboard refund once (by Stripe refund id); a full one makes the order refunded', async () => {
     const { orderId, pi } = await confirmedOrder();
-    await fake.dashboardRefund(pi, 1000);
+    await fake().dashboardRefund(pi, 1000);
     const [event] = eventsFor(pi, 'charge.refunded');
     expect((await deliver(event!)).status).toBe(200);
     expect(await payment(orderId)).toMatchObject({ refunded: 1000 });
@@ -302,13 +247,13 @@ describe('dashboard refunds and disputes (webhooks)', () => {
     await expectMoneyAddsUp(orderId, pi);
 
     // A second partial refund: its event lists both refunds; the first is not counted again.
-    await fake.dashboardRefund(pi, 2000);
+    await fake().dashboardRefund(pi, 2000);
     for (const e of eventsFor(pi, 'charge.refunded')) expect((await deliver(e)).status).toBe(200);
     expect(await payment(orderId)).toMatchObject({ refunded: 3000, status: 'succeeded' });
     expect(await statusOf(orderId)).toBe('confirmed');
     await expectMoneyAddsUp(orderId, pi);
 
-    await fake.dashboardRefund(pi);
+    await fake().dashboardRefund(pi);
     for (const e of eventsFor(pi, 'charge.refunded')) expect((await deliver(e)).status).toBe(200);
     expect(await statusOf(orderId)).toBe('refunded');
     expect(await payment(orderId)).toMatchObject({ refunded: PRICE, status: 'refunded' });
@@ -320,7 +265,7 @@ describe('dashboard refunds and disputes (webhooks)', () => {
     for (let round = 0; round < 8; round++) {
       const { orderId, pi } = await confirmedOrder();
       // Together more than was paid: Stripe took the dashboard's first, so the admin's cannot happen.
-      await fake.dashboardRefund(pi, 5000);
+      await fake().dashboardRefund(pi, 5000);
       const [event] = eventsFor(pi, 'charge.refunded');
       const [hook, mine] = await Promise.all([
         deliver(event!),
@@ -341,7 +286,7 @@ describe('dashboard refunds and disputes (webhooks)', () => {
 
   it('a dispute marks the payment disputed and raises PaymentDisputed', async () => {
     const { orderId, pi } = await confirmedOrder();
-    const dispute = await fake.openDispute(pi);
+    const dispute = await fake().openDispute(pi);
     const [created] = eventsFor(pi, 'charge.dispute.created');
     expect((await deliver(created!)).status).toBe(200);
     expect(await payment(orderId)).toMatchObject({ disputed: true });
@@ -356,7 +301,7 @@ describe('dashboard refunds and disputes (webhooks)', () => {
     expect(
       telemetry.filter((t) => t.name === 'PaymentDisputed' && t.properties?.orderId === orderId),
     ).toHaveLength(1);
-    await fake.closeDispute(dispute.id, 'won');
+    await fake().closeDispute(dispute.id, 'won');
     const [closed] = eventsFor(pi, 'charge.dispute.closed');
     expect((await deliver(closed!)).status).toBe(200);
     expect(await payment(orderId)).toMatchObject({ disputed: true });
@@ -397,9 +342,13 @@ describe('cancellation', () => {
     const res = await adminCancel(input.orderId, { reason: 'customer phoned', restock: true });
     expect(res.status).toBe(200);
     expect(res.json.status).toBe('cancelled');
-    expect(fake.paymentIntents().find((p) => p.id === pi)!.status).toBe('canceled');
+    expect(
+      fake()
+        .paymentIntents()
+        .find((p) => p.id === pi)!.status,
+    ).toBe('canceled');
     expect((await stockOf(product.id)).available - before.available).toBe(1);
-    expect(client.raised).toEqual([
+    expect(client().raised).toEqual([
       { instanceId: input.orderId, eventName: 'PaymentUpdated', eventData: { status: 'canceled' } },
     ]);
     // The checkout, told, runs its steps: they find the order closed and change nothing.
@@ -459,7 +408,7 @@ describe('cancel racing 3-D Secure completion, its webhook and finalize', () => 
       const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
       const paid = (async () => {
         try {
-          await fake.completeAuthentication(pi, 'succeed');
+          await fake().completeAuthentication(pi, 'succeed');
         } catch {
           return; // the cancel came first: the intent is cancelled and cannot be authenticated
         }
@@ -485,8 +434,8 @@ describe('the invariants of tests/support/invariants.ts, over every order above'
       auditUrl: process.env.AUDIT_DATABASE_URL!,
       initialStock: new Map([[product.id, 1000]]),
       tenantIds: [tenantId],
-      paymentIntents: () => fake.paymentIntents(),
-      stripeUrl: fake.url,
+      paymentIntents: () => fake().paymentIntents(),
+      stripeUrl: fake().url,
       // Handlers are called in-process: no audit relay runs, so the outbox is what is replayed.
       relayed: false,
       // One order is left waiting for 3-D Secure on purpose (the 409 above).
