@@ -228,7 +228,8 @@ describe('the admin console in a real browser', () => {
     const refundsRegion = page.getByRole('region', { name: 'Refunds' });
     await expect(refundsRegion.locator('tbody tr').count()).resolves.toBe(1);
     await expect(refundsRegion.locator('tbody').innerText()).resolves.toContain('Chipped enamel');
-    await expect(page.getByRole('status').filter({ hasText: 'Refund of $10.00' }).count()).resolves.toBe(1);
+    // The live region fills 30 ms after the action (ui.tsx), possibly after the data reloaded.
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Refund of $10.00' }).count()).toBe(1);
     await expect(refundsAtStripe(intent)).resolves.toEqual([1000]);
     await refundForm.getByLabel('Amount (USD)').fill(((totalCents - 1000 + 100) / 100).toFixed(2));
     await refundForm.getByLabel('Reason').fill('Too much');
@@ -247,7 +248,7 @@ describe('the admin console in a real browser', () => {
     const fulfilment = page.getByRole('region', { name: 'Fulfilment' });
     await expect.poll(() => fulfilment.innerText()).toContain('JD014600003828');
     await expect(page.locator('.facts .badge').first().innerText()).resolves.toBe('shipped');
-    await expect(page.getByRole('status').filter({ hasText: 'Order shipped' }).count()).resolves.toBe(1);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Order shipped' }).count()).toBe(1);
     mkdirSync(ARTIFACTS, { recursive: true });
     await page.screenshot({ path: path.join(ARTIFACTS, 'console.png'), fullPage: false });
     if (process.env.UPDATE_CONSOLE_SCREENSHOT === '1')
@@ -300,7 +301,7 @@ describe('the admin console in a real browser', () => {
     await cancelForm.getByLabel('Reason').fill('Customer asked by phone');
     await cancelForm.getByRole('button', { name: 'Cancel the order' }).click();
     await expect.poll(() => page.locator('.facts .badge').first().innerText()).toBe('cancelled');
-    await expect(page.getByRole('status').filter({ hasText: 'Order cancelled' }).count()).resolves.toBe(1);
+    await expect.poll(() => page.getByRole('status').filter({ hasText: 'Order cancelled' }).count()).toBe(1);
     await expect(page.getByRole('region', { name: 'Cancel' }).count()).resolves.toBe(0);
     await expect(refundsAtStripe(otherPlaced.data!.payment.paymentIntentId!)).resolves.toEqual([
       otherPlaced.data!.totalCents,
