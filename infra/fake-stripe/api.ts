@@ -173,10 +173,13 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
     return fail(invalidApiKey(apiKey));
   }
 
-  const fault = deps.faults.take(method, path);
-  record.fault = fault?.kind ?? null;
-  if (fault?.when === 'before') {
-    const ended = await applyFault(fault, req, res, fail, dropped);
+  // A failure in front of (or behind) the API can strike any request, a replay too. One inside the
+  // endpoint strikes only a request the endpoint runs: Stripe answers a replay from the saved result
+  // without running anything (docs.stripe.com/idempotency), so a replay must not use such a fault up.
+  const outer = deps.faults.take(method, path, (f) => f.when === 'before' || f.when === 'after');
+  record.fault = outer?.kind ?? null;
+  if (outer?.when === 'before') {
+    const ended = await applyFault(outer, req, res, fail, dropped);
     if (ended) return;
   }
 
@@ -185,15 +188,17 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
 
   const ctx: RequestContext = { requestId, idempotencyKey, baseUrl: deps.baseUrl() };
   const input: RouteInput = { params: new Params(params), path: match.path, ctx };
-  const savedFault = (): ExecutionResult => ({
-    status: fault!.status,
-    body: errorJson(apiError(fault!.status), requestId),
+  const savedFault = (status: number): ExecutionResult => ({
+    status,
+    body: errorJson(apiError(status), requestId),
     requestId,
     store: true,
   });
   const execute = async (): Promise<ExecutionResult> => {
+    const fault = outer ? null : deps.faults.take(method, path, (f) => f.when.startsWith('saved-'));
+    if (fault) record.fault = fault.kind;
     if (fault?.when === 'saved-before') {
-      if (fault.kind === 'error') return savedFault();
+      if (fault.kind === 'error') return savedFault(fault.status);
       await sleep(fault.ms);
     }
     let result: ExecutionResult;
@@ -210,7 +215,9 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
       }
     }
     // The operation ran (or was refused on its merits); the answer the key keeps is the 5xx regardless.
-    return fault?.when === 'saved-after' && fault.kind === 'error' && result.store ? savedFault() : result;
+    return fault?.when === 'saved-after' && fault.kind === 'error' && result.store
+      ? savedFault(fault.status)
+      : result;
   };
 
   let answer: StoredAnswer;
@@ -234,8 +241,8 @@ export async function handleApi(req: IncomingMessage, res: ServerResponse, deps:
     throw e;
   }
 
-  if (fault?.when === 'after') {
-    const ended = await applyFault(fault, req, res, fail, dropped);
+  if (outer?.when === 'after') {
+    const ended = await applyFault(outer, req, res, fail, dropped);
     if (ended) return;
   }
   finish(

@@ -69,13 +69,17 @@ export class FaultInjector {
     return { ...fault };
   }
 
-  /** Consumes one use of the first fault matching this request, if any. */
-  take(method: string, path: string): ActiveFault | null {
+  /**
+   * Consumes one use of the first fault matching this request, if any — and, with `only`, only when
+   * that first fault passes it (otherwise nothing is consumed).
+   */
+  take(method: string, path: string, only?: (fault: ActiveFault) => boolean): ActiveFault | null {
     const idx = this.entries.findIndex(
       (e) => (e.fault.method === null || e.fault.method === method) && e.regexp.test(path),
     );
     if (idx < 0) return null;
     const entry = this.entries[idx]!;
+    if (only && !only(entry.fault)) return null;
     entry.fault.remaining--;
     if (entry.fault.remaining <= 0) this.entries.splice(idx, 1);
     return { ...entry.fault };

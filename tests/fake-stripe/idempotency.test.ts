@@ -168,6 +168,29 @@ describe('injected faults', () => {
     expect(fake.paymentIntents()).toHaveLength(0);
   });
 
+  it('a replay of a saved 500 does not use up an injected fault: only requests the endpoint runs do', async () => {
+    fake.injectFault({ path: '/v1/payment_intents', times: 2 });
+    const plain = sdk(fake);
+    const attempt = (key: string) =>
+      plain.paymentIntents.create(params, { idempotencyKey: key }).then(
+        () => 200,
+        (e: { statusCode?: number }) => e.statusCode,
+      );
+    // The first key's 500 is saved and replayed; Stripe answers a replay without running anything,
+    // so the second injected 500 is still there for the next key the endpoint runs.
+    expect(await attempt('fault-a')).toBe(500);
+    expect(await attempt('fault-a')).toBe(500);
+    expect(await attempt('fault-b')).toBe(500);
+    expect(await attempt('fault-c')).toBe(200);
+    expect(posts('/v1/payment_intents').map((r) => [r.status, r.replayed])).toEqual([
+      [500, false],
+      [500, true],
+      [500, false],
+      [200, false],
+    ]);
+    expect(fake.paymentIntents()).toHaveLength(1);
+  });
+
   it('a 500 in front of the API (when: before): an SDK with maxNetworkRetries: 2 gets through, re-sending the same key', async () => {
     const retrying = sdk(fake, { maxNetworkRetries: 2 });
     fake.injectFault({ path: '/v1/payment_intents', times: 1, when: 'before' });
