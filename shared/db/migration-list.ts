@@ -7,6 +7,7 @@ import { Migration0006OrderLifecycle } from './migrations/0006-order-lifecycle.j
 import { Migration0007RetentionAndFairStock } from './migrations/0007-retention-and-fair-stock.js';
 import { Migration0008Refunds } from './migrations/0008-refunds.js';
 import { Migration0009ProductVersion } from './migrations/0009-product-version.js';
+import { Migration0010RefundSourceBackstop } from './migrations/0010-refund-source-backstop.js';
 import { AuditMigration0001Log } from './audit-migrations/0001-audit-log.js';
 import { AuditMigration0002AppendOnly } from './audit-migrations/0002-audit-log-append-only.js';
 
@@ -21,6 +22,7 @@ export const appMigrations: MigrationObject[] = [
   { name: '0007-retention-and-fair-stock', class: Migration0007RetentionAndFairStock },
   { name: '0008-refunds', class: Migration0008Refunds },
   { name: '0009-product-version', class: Migration0009ProductVersion },
+  { name: '0010-refund-source-backstop', class: Migration0010RefundSourceBackstop },
 ];
 export const auditMigrations: MigrationObject[] = [
   { name: '0001-audit-log', class: AuditMigration0001Log },

@@ -1,7 +1,11 @@
 import type { DomainContext } from '../services/context.js';
 
 export type RefundStatus = 'pending' | 'succeeded' | 'failed';
-export type RefundSource = 'admin' | 'cancel' | 'stripe';
+/**
+ * Who refunded: an admin, a cancellation, the checkout's backstop (a payment no order keeps, refunded by
+ * compensation, the sweeper or the reconciliation), or someone at Stripe (the dashboard).
+ */
+export type RefundSource = 'admin' | 'cancel' | 'backstop' | 'stripe';
 
 export interface RefundRecord {
   id: string;

@@ -571,7 +571,7 @@ async function runChecks(
               coalesce(sum(amount_cents) filter (where status = 'succeeded'), 0)::text as succeeded,
               coalesce(sum(amount_cents) filter (where status = 'pending'), 0)::text as pending,
               count(*) filter (where status = 'pending')::int as pending_rows,
-              count(*) filter (where source <> 'stripe')::int as ours,
+              count(*) filter (where source in ('admin', 'cancel'))::int as ours,
               count(*)::int as rows
          from refunds where ($1::uuid[] is null or tenant_id = any($1))
         group by order_id`,
@@ -653,7 +653,8 @@ async function runChecks(
         refundLedger.fail(
           `order ${p.order_id}: refunded_cents ${p.refunded_cents} ≠ refunds succeeded ${back.succeeded} + pending ${back.pending}`,
         );
-      // Admins and cancellations refund sales; Stripe's dashboard may refund any charge (source stripe).
+      // Admins and cancellations refund sales; the checkout's backstop and Stripe's dashboard may
+      // refund any charge (sources backstop and stripe).
       if (order && !wasSold(order) && back.ours > 0)
         refundLedger.fail(
           `order ${p.order_id} (${order.status}) was never sold but has ${back.ours} refund(s) of ours`,

@@ -261,7 +261,8 @@ export async function settleRefund(
 /**
  * A `charge.refunded` webhook: Stripe's list of the intent's refunds, reconciled with ours in the
  * webhook's transaction (order row locked). Ours (named by metadata) are settled if still pending;
- * unknown ones — made in the dashboard — are recorded once (the unique Stripe refund id) and counted,
+ * the others — the checkout backstop's (`metadata.origin`) or made in the dashboard — are recorded once
+ * (the unique Stripe refund id) under their source and counted,
  * unless our ledger already promises that money back (the checkout's own remainder refund of a closed
  * order, or a cancellation's refund that Stripe reports without our id).
  */
@@ -293,9 +294,10 @@ export async function recordStripeRefunds(
       id: newId(),
       orderId,
       amountCents: seen.amount,
-      reason: 'refunded in the Stripe dashboard',
+      ...(seen.backstop
+        ? { reason: 'refunded automatically: the payment was not kept for this order', source: 'backstop' }
+        : { reason: 'refunded in the Stripe dashboard', source: 'stripe' }),
       status: 'succeeded',
-      source: 'stripe',
       stripeRefundId: seen.id,
     });
     if (!row) {

@@ -34,7 +34,12 @@ export interface RefundView {
   status: string;
   /** `metadata.refundId`: our refunds row; absent for refunds made in the dashboard. */
   refundId: string | null;
+  /** True for the checkout backstop's refunds (`metadata.origin`), which have no row of ours. */
+  backstop: boolean;
 }
+
+/** `metadata.origin` of the refunds the checkout's backstop makes (`refundIntent`). */
+export const BACKSTOP_REFUND_ORIGIN = 'backstop';
 
 export type RefundResult =
   | { kind: 'created'; refund: RefundView }
@@ -104,6 +109,7 @@ function refundView(refund: Stripe.Refund): RefundView {
     amount: refund.amount,
     status: refund.status ?? 'pending',
     refundId: refundId ?? null,
+    backstop: refund.metadata?.origin === BACKSTOP_REFUND_ORIGIN,
   };
 }
 
@@ -260,7 +266,14 @@ export class StripePaymentGateway implements PaymentGateway {
     const stripe = await this.client();
     try {
       await stripe.refunds.create(
-        { payment_intent: intentId, ...(options.amount !== undefined ? { amount: options.amount } : {}) },
+        {
+          payment_intent: intentId,
+          ...(options.amount !== undefined ? { amount: options.amount } : {}),
+          // Marks it as ours for whoever books Stripe's refund list (recordStripeRefunds). A request
+          // under a key first used without it (a deploy mid-retry) is a 400 idempotency_error, which
+          // is transient here: the caller lists the refunds and uses a fresh key only if still needed.
+          metadata: { origin: BACKSTOP_REFUND_ORIGIN, orderId },
+        },
         { idempotencyKey: options.key ?? idempotencyKey(orderId, 'refund') },
       );
     } catch (error) {

@@ -74,6 +74,15 @@ async function refundRows(orderId: string): Promise<RefundRow[]> {
   }));
 }
 
+/** The reasons of the order's refund rows that Stripe reported, by Stripe refund id. */
+async function refundReasons(orderId: string): Promise<Record<string, string>> {
+  const { rows } = await testPool().query<{ stripe_refund_id: string; reason: string }>(
+    `select stripe_refund_id, reason from refunds where order_id = $1 and stripe_refund_id is not null`,
+    [orderId],
+  );
+  return Object.fromEntries(rows.map((r) => [r.stripe_refund_id, r.reason]));
+}
+
 /** Stripe's live refunds of the intent as [id, amount], oldest first. */
 async function liveRefunds(pi: string): Promise<[string, number][]> {
   return (await stripeRefunds(stripe(), pi))
@@ -128,10 +137,15 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
       expect(fake().deliveries()).toEqual([]);
       const rows = [
         { status: 'succeeded', amount: DASHBOARD, source: 'stripe', stripeRefundId: dashboardId },
-        { status: 'succeeded', amount: PRICE - DASHBOARD, source: 'stripe', stripeRefundId: backstopId },
+        { status: 'succeeded', amount: PRICE - DASHBOARD, source: 'backstop', stripeRefundId: backstopId },
         { status: 'failed', amount: PRICE, source: 'cancel', stripeRefundId: null },
       ];
       expect(await refundRows(orderId)).toEqual(rows);
+      // The order desk tells the two apart: the dashboard's refund, and the one the backstop made.
+      expect(await refundReasons(orderId)).toEqual({
+        [dashboardId]: 'refunded in the Stripe dashboard',
+        [backstopId]: 'refunded automatically: the payment was not kept for this order',
+      });
       expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
       expect(await statusOf(orderId)).toBe('cancelled');
       await expectInvariants([shop.tenantId], { fake: fake(), settled: true, orderIds: [orderId] });
@@ -189,7 +203,7 @@ describe('a backstop refund of the rest of a partly refunded, cancelled order, i
     expect(await liveRefunds(pi)).toEqual(refunds);
     expect(await refundRows(orderId)).toEqual([
       { status: 'succeeded', amount: DASHBOARD, source: 'stripe', stripeRefundId: dashboardId },
-      { status: 'succeeded', amount: PRICE - DASHBOARD, source: 'stripe', stripeRefundId: refunds[1]![0] },
+      { status: 'succeeded', amount: PRICE - DASHBOARD, source: 'backstop', stripeRefundId: refunds[1]![0] },
       { status: 'failed', amount: PRICE, source: 'cancel', stripeRefundId: null },
     ]);
     expect(await paymentOf(orderId)).toEqual({ status: 'refunded', refunded: PRICE });
