@@ -8,6 +8,7 @@ import type { OrderStatus } from '../../models/order.js';
 import type { PaymentStatus } from '../../models/payment.js';
 import { trackMetric } from '../../telemetry/index.js';
 import { TERMINAL_ORDER_STATUSES } from '../orders/order-status.js';
+import { cancelOrRefund, refundRemainder } from '../payments/money-rules.js';
 import { classifyStripeError, transient } from '../payments/payment-errors.js';
 import { getStripe } from '../payments/stripe-client.js';
 import { CheckoutSaga } from './checkout-saga.js';
@@ -333,19 +334,28 @@ export async function reconcilePayments(
       if (!settled) continue;
       if (OPEN_INTENT.has(intent.status)) {
         await act(order.orderId, `cancelling stray intent ${intent.id}`, async () => {
-          // Its own key: the order's `{orderId}:cancel` key belongs to the order's own intent.
-          await steps.deps
-            .gateway()
-            .cancelIntent(order.orderId, intent.id, `${order.orderId}:cancel:${intent.id}`);
-          result.cancelled++;
+          // Its own key: the order's `{orderId}:cancel` key belongs to the order's own intent. After a
+          // 5xx (saved by Stripe for that key), Stripe's state decides, and a fresh key if still needed.
+          const undone = await cancelOrRefund(steps.deps.gateway(), order.orderId, intent.id, {
+            refund: false,
+            key: `${order.orderId}:cancel:${intent.id}`,
+          });
+          // Paid or settling meanwhile: a later run sees it succeeded and refunds it.
+          if (undone.kind === 'undone') result.cancelled++;
         });
       } else if (intent.status === 'succeeded') {
+        // A stray intent refunded in full stays `succeeded` in the list: it is no work, and must not take
+        // the order's one action of this run from its other intents.
+        const refunded = intent.amountRefunded ?? (await refundedAmountOf(steps, intent.id, log));
+        if (refunded === undefined) result.failed++;
+        if (refunded === undefined || refunded >= intent.amountReceived) continue;
         await act(order.orderId, `refunding stray intent ${intent.id}`, async () => {
           const remaining = intent.amountReceived - (await steps.deps.gateway().refundedAmount(intent.id));
           if (remaining <= 0) return;
-          // Keyed by what is left: two runs share one refund; after a refund, the key changes.
+          // Keyed by what is left: two runs share one refund; after a refund, the key changes. After a
+          // 5xx (saved for that key), the refunds are listed and what is left goes under a fresh key.
           const key = `${order.orderId}:refund:${intent.id}:${remaining}`;
-          await steps.deps.gateway().refundIntent(order.orderId, intent.id, { amount: remaining, key });
+          await refundRemainder(steps.deps.gateway(), order.orderId, intent, { amount: remaining, key });
           result.refunded++;
         });
       }
@@ -390,6 +400,23 @@ export async function reconcilePayments(
 
   report(log, result);
   return result;
+}
+
+/** What Stripe refunded of an intent, or undefined (logged) when Stripe cannot say now. */
+async function refundedAmountOf(
+  steps: CheckoutSaga,
+  intentId: string,
+  log: Logger,
+): Promise<number | undefined> {
+  try {
+    return await steps.deps.gateway().refundedAmount(intentId);
+  } catch (error) {
+    log.warn(
+      `reconciliation: refunds of intent ${intentId} could not be read; the next run retries`,
+      errorSummary(error),
+    );
+    return undefined;
+  }
 }
 
 function report(log: Logger, result: ReconcileResult): void {

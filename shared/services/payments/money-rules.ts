@@ -91,11 +91,11 @@ export async function cancelOrRefund(
   gateway: PaymentGateway,
   orderId: string,
   intentId: string,
-  options: { refund: boolean },
+  options: { refund: boolean; key?: string },
 ): Promise<UndoResult> {
   let intent: IntentView;
   try {
-    intent = await gateway.cancelIntent(orderId, intentId);
+    intent = await gateway.cancelIntent(orderId, intentId, options.key);
   } catch (error) {
     if (!isTransient(error)) throw error;
     intent = await gateway.retrieveIntent(intentId);
@@ -123,16 +123,17 @@ export async function cancelOrRefund(
 
 /**
  * Refunds whatever of a succeeded intent is not refunded yet. The first attempt asks for "the rest" under
- * the step's fixed key; after a 5xx, the intent's refunds are listed and only a remainder is refunded,
- * under a fresh key.
+ * the step's fixed key (or `first`'s amount and key); after a 5xx, the intent's refunds are listed and
+ * only a remainder is refunded, under a fresh key.
  */
 export async function refundRemainder(
   gateway: PaymentGateway,
   orderId: string,
-  intent: IntentView,
+  intent: Pick<IntentView, 'id' | 'amountReceived'>,
+  first: { amount?: number; key?: string } = {},
 ): Promise<void> {
   try {
-    await gateway.refundIntent(orderId, intent.id);
+    await gateway.refundIntent(orderId, intent.id, first);
   } catch (error) {
     if (!isTransient(error)) throw error;
     const remaining = intent.amountReceived - (await gateway.refundedAmount(intent.id));

@@ -145,6 +145,50 @@ describe('reconciliation', () => {
     expect((await orderRow(input.orderId)).status).toBe('expired');
   });
 
+  it('stray intents of a closed order (create answers lost): cancelled or refunded, through a saved 5xx each', async () => {
+    const { input, pi } = await upToConfirm('pm_card_authenticationRequired');
+    await saga.release({ ...input, status: 'expired', reason: 'reservation_expired' });
+    // Two intents Stripe made for this order whose answers never reached us: one open, one that took
+    // money (a card confirmed on it elsewhere).
+    const meta = { orderId: input.orderId, tenantId };
+    const strayOpen = await stripe().paymentIntents.create({
+      amount: PRICE,
+      currency: 'eur',
+      metadata: meta,
+    });
+    const strayPaid = await stripe().paymentIntents.create({
+      amount: PRICE,
+      currency: 'eur',
+      payment_method: 'pm_card_visa',
+      confirm: true,
+      automatic_payment_methods: { enabled: true, allow_redirects: 'never' },
+      metadata: meta,
+    });
+    // Stripe saves a 500 under the first key of each (docs.stripe.com/idempotency): that key never works.
+    fake().injectFault({
+      method: 'POST',
+      path: `/v1/payment_intents/${strayOpen.id}/cancel`,
+      status: 500,
+      when: 'saved-before',
+    });
+    fake().injectFault({ method: 'POST', path: '/v1/refunds', status: 500, when: 'saved-before' });
+
+    // One action per order per run: three runs, none failing (the saved 500s are read past, not retried).
+    const runs = [await reconcile(), await reconcile(), await reconcile()];
+    expect(runs.map((r) => r.failed)).toEqual([0, 0, 0]);
+    const total = (k: 'cancelled' | 'refunded'): number => runs.reduce((n, r) => n + r[k], 0);
+    expect({ cancelled: total('cancelled'), refunded: total('refunded') }).toEqual({
+      cancelled: 2,
+      refunded: 1,
+    });
+    expect(fake().faults()).toEqual([]);
+    expect([intentStatus(pi), intentStatus(strayOpen.id)]).toEqual(['canceled', 'canceled']);
+    expect(await netCharged(strayPaid.id)).toBe(0);
+    const refunds = await stripe().refunds.list({ payment_intent: strayPaid.id, limit: 100 });
+    expect(refunds.data.filter((r) => r.status === 'succeeded').map((r) => r.amount)).toEqual([PRICE]);
+    expect(await reconcile()).toMatchObject({ cancelled: 0, refunded: 0, failed: 0 });
+  });
+
   it('others’ intents and refunds made outside the app are counted, never touched', async () => {
     invariants.forged(); // another app's charge and a refund whose webhook never came: what reconciliation reports
     // Scoped to this file's tenant like every run here: a whole-database run would act on other test
