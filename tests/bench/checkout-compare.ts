@@ -94,6 +94,8 @@ export function p95RatioInterval(before: number[], after: number[], resamples = 
 interface Work {
   checkouts: number;
   hostCpuSeconds: number;
+  postgresCpuSeconds: number;
+  machineCpuSeconds: number;
   commits: number;
   stripe: Map<string, number>;
 }
@@ -108,28 +110,38 @@ function addWork(
   const w = into.get(key) ?? {
     checkouts: 0,
     hostCpuSeconds: 0,
+    postgresCpuSeconds: 0,
+    machineCpuSeconds: 0,
     commits: 0,
     stripe: new Map<string, number>(),
   };
   w.checkouts += checkouts;
   w.hostCpuSeconds += end.hostCpuSeconds - start.hostCpuSeconds;
+  w.postgresCpuSeconds += end.postgresCpuSeconds - start.postgresCpuSeconds;
+  w.machineCpuSeconds += end.machineCpuSeconds - start.machineCpuSeconds;
   w.commits += end.commits - start.commits;
   for (const [call, n] of end.stripe)
     w.stripe.set(call, (w.stripe.get(call) ?? 0) + n - (start.stripe.get(call) ?? 0));
   into.set(key, w);
 }
 
-/** e.g. `      after  per checkout: host CPU 41 ms, 9.00 DB commits; Stripe calls: POST /v1/payment_intents 1.00, …`. */
+/**
+ * e.g. `      after  per checkout: host CPU 41 ms, PostgreSQL CPU 12 ms, machine CPU 70 ms, 9.00 DB commits;
+ * Stripe calls: POST /v1/payment_intents 1.00, …`. At a level that saturates the cores, throughput (and so
+ * latency) follows the machine CPU per checkout.
+ */
 function describeWork(name: string, w: Work | undefined): string {
   if (!w || w.checkouts === 0) return `      ${name}: no work counted`;
   const per = (n: number): string => (n / w.checkouts).toFixed(2);
+  const ms = (seconds: number): string => ((1000 * seconds) / w.checkouts).toFixed(0);
   const calls = [...w.stripe]
     .filter(([, n]) => n > 0)
     .sort(([a], [b]) => a.localeCompare(b))
     .map(([call, n]) => `${call} ${per(n)}`)
     .join(', ');
   return (
-    `      ${name.padEnd(6)} per checkout: host CPU ${((1000 * w.hostCpuSeconds) / w.checkouts).toFixed(0)} ms, ` +
+    `      ${name.padEnd(6)} per checkout: host CPU ${ms(w.hostCpuSeconds)} ms, PostgreSQL CPU ` +
+    `${ms(w.postgresCpuSeconds)} ms, machine CPU ${ms(w.machineCpuSeconds)} ms, ` +
     `${per(w.commits)} DB commits; Stripe calls: ${calls || 'none'}`
   );
 }
@@ -213,9 +225,12 @@ export async function runCompare(options: CompareOptions): Promise<void> {
           `  ${concurrency} client${concurrency === 1 ? '' : 's'}, round ${round + 1}/${options.rounds}, ${side.name.padEnd(6)}`,
         ),
       );
+      const levelEnd = await side.target.counters();
       settleWaits.push(await side.target.pause());
       // The level's trailing work (done before the host went quiet) counts: it is part of a checkout.
+      // It is also kept apart: work a version defers past the level competes less with its checkouts.
       addWork(work, `${side.name} ${concurrency}`, start, await side.target.counters(), perRound);
+      addWork(work, `${side.name} ${concurrency} during`, start, levelEnd, perRound);
     };
 
     const verdicts: string[] = [];
@@ -242,7 +257,18 @@ export async function runCompare(options: CompareOptions): Promise<void> {
             `${s.failed ? `   ${s.failed} not confirmed` : ''}${s.polled ? `   ${s.polled} timed by the fallback poll` : ''}`,
         );
       }
-      for (const side of sides) console.log(describeWork(side.name, work.get(`${side.name} ${concurrency}`)));
+      for (const side of sides) {
+        const all = work.get(`${side.name} ${concurrency}`);
+        const during = work.get(`${side.name} ${concurrency} during`);
+        console.log(describeWork(side.name, all));
+        if (all && during && all.checkouts > 0) {
+          const ms = (seconds: number): string => ((1000 * seconds) / all.checkouts).toFixed(0);
+          console.log(
+            `             of which after the level (deferred work): host CPU ${ms(all.hostCpuSeconds - during.hostCpuSeconds)} ms, ` +
+              `PostgreSQL CPU ${ms(all.postgresCpuSeconds - during.postgresCpuSeconds)} ms, machine CPU ${ms(all.machineCpuSeconds - during.machineCpuSeconds)} ms`,
+          );
+        }
+      }
       const roundRatios = samples.after.map(
         (a, i) => summariseClosed(a).p95 / summariseClosed(samples.before[i]!).p95,
       );

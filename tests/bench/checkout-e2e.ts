@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { startFakeStripe, type FakeStripe } from '../../infra/fake-stripe/server.js';
@@ -95,6 +95,9 @@ function openLoopFractions(): number[] {
   return fractions;
 }
 
+/** Webhook deliveries in flight at once, at least: Stripe does not serialize them (see the target). */
+const WEBHOOK_CONCURRENCY = 8;
+
 /** Clients kept for open-loop levels: enough that a client is nearly always idle at an arrival. */
 const OPEN_LOOP_CLIENTS = 48;
 
@@ -169,6 +172,44 @@ async function cpuSeconds(pid: number): Promise<number> {
 
 /** USER_HZ: 100 on every Linux the project runs on (sysconf(_SC_CLK_TCK)). */
 const CLOCK_TICKS = 100;
+
+/**
+ * CPU seconds the whole machine has been busy (user, nice, system, irq, softirq, steal over all cores),
+ * from /proc/stat; NaN without it. While one version runs the other is frozen, so a difference around a
+ * level is that version's work plus the bench's own (clients, fake Stripe), which both versions share.
+ */
+async function machineCpuSeconds(): Promise<number> {
+  const stat = await readFile('/proc/stat', 'utf8').catch(() => '');
+  const cpu = stat.split('\n')[0]?.trim().split(/\s+/);
+  if (cpu?.[0] !== 'cpu') return NaN;
+  const [user, nice, system, , , irq, softirq, steal] = cpu.slice(1).map(Number);
+  return (
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) / CLOCK_TICKS
+  );
+}
+
+/**
+ * CPU seconds used by PostgreSQL's processes: the live ones (`comm` postgres) plus what the postmaster
+ * collected from the backends that exited (its cutime and cstime), so the sum only grows; NaN without
+ * /proc. Both versions' databases live on the one server, and the frozen version's backends are idle.
+ */
+async function postgresCpuSeconds(): Promise<number> {
+  const pids = (await readdir('/proc').catch(() => [] as string[])).filter((d) => /^\d+$/.test(d));
+  if (pids.length === 0) return NaN;
+  let ticks = 0;
+  for (const pid of pids) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
+    const open = stat.indexOf('(');
+    const close = stat.lastIndexOf(')');
+    if (open < 0 || stat.slice(open + 1, close) !== 'postgres') continue;
+    const fields = stat.slice(close + 2).split(' ');
+    ticks += Number(fields[11]) + Number(fields[12]);
+    // The postmaster (its parent is not postgres) holds the exited backends' CPU as cutime + cstime.
+    const parent = await readFile(`/proc/${fields[1]}/comm`, 'utf8').catch(() => '');
+    if (parent.trim() !== 'postgres') ticks += Number(fields[13]) + Number(fields[14]);
+  }
+  return ticks / CLOCK_TICKS;
+}
 
 /**
  * Waits until the host has finished the work a level left behind (orchestrations completing after the
@@ -247,6 +288,10 @@ export interface ClosedSamples {
 export interface E2eCounters {
   /** CPU seconds of the host process (all threads), from /proc. */
   hostCpuSeconds: number;
+  /** CPU seconds of PostgreSQL (every database: the other version's is idle while frozen). */
+  postgresCpuSeconds: number;
+  /** Busy CPU seconds of the whole machine, bench and fake Stripe included. */
+  machineCpuSeconds: number;
   /** Transactions committed in the version's app database (pg_stat_database). */
   commits: number;
   /** Requests the fake Stripe received, by `METHOD /path` with ids replaced by `{id}`. */
@@ -339,6 +384,11 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
     );
     const liveHost = host;
     fake.setWebhookUrl(`${host.baseUrl}/webhooks/stripe`);
+    // Stripe sends each event as it happens, without waiting for the endpoint's answer to an earlier one
+    // (no ordering guarantee, and bursts the endpoint must absorb: docs.stripe.com/webhooks, "Event
+    // ordering", "Handle events asynchronously"). The fake's default (one delivery at a time) would
+    // throttle an endpoint's webhook work to a queue that drains after the level, out of the measurement.
+    fake.setWebhookOptions({ concurrency: Math.max(WEBHOOK_CONCURRENCY, options.clients) });
 
     const tenantId = randomUUID();
     await pool.query(`insert into tenants (id, slug, name) values ($1, $2, 'Bench e2e')`, [
@@ -593,6 +643,8 @@ export async function openE2eTarget(options: E2eTargetOptions): Promise<E2eTarge
       }
       return {
         hostCpuSeconds: await cpuSeconds(liveHost.pid),
+        postgresCpuSeconds: await postgresCpuSeconds(),
+        machineCpuSeconds: await machineCpuSeconds(),
         commits: Number(rows[0]?.commits ?? 0),
         stripe,
       };
