@@ -170,7 +170,15 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
   try {
     fake = await startFakeStripe({
       webhookSecret: process.env.STRIPE_WEBHOOK_SECRET!,
-      webhooks: { duplicate: 2, order: 'shuffle', batchWindowMs: 100, delayMs: 300, drop: 0.05 },
+      // Concurrent deliveries too: Stripe does not wait for one answer before the next (docs.stripe.com/webhooks).
+      webhooks: {
+        duplicate: 2,
+        order: 'shuffle',
+        batchWindowMs: 100,
+        delayMs: 300,
+        drop: 0.05,
+        concurrency: 4,
+      },
     });
     const stripe = fake;
     const env = {
