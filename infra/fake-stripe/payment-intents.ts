@@ -386,7 +386,12 @@ export class PaymentStore {
     let items = [...this.intents.values()].reverse(); // newest first, like Stripe
     const customer = p.string('customer');
     if (customer !== undefined) items = items.filter((pi) => pi.customer === customer);
-    return paginate(items, p, '/v1/payment_intents', (pi) => this.render(pi, p));
+    // A list expands its items' fields under `data.` (docs.stripe.com/expand, "Expanding responses in
+    // lists"): `expand[]=data.latest_charge`.
+    const expand = (p.stringList('expand') ?? [])
+      .filter((e) => e.startsWith('data.'))
+      .map((e) => e.slice('data.'.length));
+    return paginate(items, p, '/v1/payment_intents', (pi) => this.expanded(pi, expand));
   }
 
   // ---- Charges and refunds --------------------------------------------------------------------------------
@@ -535,8 +540,11 @@ export class PaymentStore {
 
   /** A response copy, honoring `expand[]=latest_charge`. */
   private render(pi: PaymentIntent, p: Params): PaymentIntent {
+    return this.expanded(pi, p.stringList('expand') ?? []);
+  }
+
+  private expanded(pi: PaymentIntent, expand: readonly string[]): PaymentIntent {
     const out = clone(pi);
-    const expand = p.stringList('expand') ?? [];
     if (expand.includes('latest_charge') && typeof pi.latest_charge === 'string') {
       const ch = this.charges.get(pi.latest_charge);
       // The subset Charge is what the fake has; callers reading only common fields will not notice.

@@ -197,18 +197,21 @@ async function postgresCpuSeconds(): Promise<number> {
   const pids = (await readdir('/proc').catch(() => [] as string[])).filter((d) => /^\d+$/.test(d));
   if (pids.length === 0) return NaN;
   let ticks = 0;
+  let found = false;
   for (const pid of pids) {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
     const open = stat.indexOf('(');
     const close = stat.lastIndexOf(')');
     if (open < 0 || stat.slice(open + 1, close) !== 'postgres') continue;
+    found = true;
     const fields = stat.slice(close + 2).split(' ');
     ticks += Number(fields[11]) + Number(fields[12]);
     // The postmaster (its parent is not postgres) holds the exited backends' CPU as cutime + cstime.
     const parent = await readFile(`/proc/${fields[1]}/comm`, 'utf8').catch(() => '');
     if (parent.trim() !== 'postgres') ticks += Number(fields[13]) + Number(fields[14]);
   }
-  return ticks / CLOCK_TICKS;
+  // No PostgreSQL process here (a server in another container or host): unknown, not zero.
+  return found ? ticks / CLOCK_TICKS : NaN;
 }
 
 /**

@@ -297,6 +297,19 @@ describe('cancel, update, capture, list, refunds', () => {
     expect(expanded.latest_charge).toMatchObject({ object: 'charge', payment_intent: pi.id, amount: 2599 });
   });
 
+  it('expands a list item’s latest_charge under data. (what reconciliation reads refunds from)', async () => {
+    const pi = await stripe.paymentIntents.create({
+      ...order,
+      payment_method: 'pm_card_visa',
+      confirm: true,
+    });
+    await stripe.refunds.create({ payment_intent: pi.id, amount: 599 });
+    const page = await stripe.paymentIntents.list({ limit: 1, expand: ['data.latest_charge'] });
+    expect(page.data[0]?.latest_charge).toMatchObject({ object: 'charge', amount_refunded: 599 });
+    const plain = await stripe.paymentIntents.list({ limit: 1 });
+    expect(typeof plain.data[0]?.latest_charge).toBe('string');
+  });
+
   it('lists newest first with cursor pagination the SDK can auto-page', async () => {
     const ids: string[] = [];
     for (let i = 0; i < 5; i++) ids.push((await stripe.paymentIntents.create(order)).id);

@@ -142,16 +142,19 @@ describe('the host killed during checkouts and restarted', () => {
       return Object.fromEntries(rows.map((r) => [r.status, r.n]));
     };
     const settledAt = Date.now();
+    let lastSeen: Record<string, number> = {};
     const instances = await waitUntil(
       'every orchestration instance to finish',
       async () => {
-        const byStatus = await instanceStatuses();
-        return Object.keys(byStatus).every((s) => ['Completed', 'Failed', 'Terminated'].includes(s))
-          ? byStatus
+        lastSeen = await instanceStatuses();
+        return Object.keys(lastSeen).every((s) => ['Completed', 'Failed', 'Terminated'].includes(s))
+          ? lastSeen
           : undefined;
       },
       { timeoutMs: 90_000, intervalMs: 250 },
-    );
+    ).catch((error: unknown) => {
+      throw new Error(`${(error as Error).message}; instances by status: ${JSON.stringify(lastSeen)}`);
+    });
     console.log(`[host-kill] instances finished ${Date.now() - settledAt} ms after the orders were final`);
     expect(instances).toEqual({ Completed: ids.length });
     expect((await orderStatuses(pool, ids)).size).toBe(ids.length);
@@ -160,5 +163,5 @@ describe('the host killed during checkouts and restarted', () => {
     const report = await checkSettled(dbs, fake, { initialStock, tenantIds: [tenantId] });
     console.log(`[host-kill] invariants:\n${report.summary()}\n${JSON.stringify(report.figures)}`);
     expect(report.ok, report.summary()).toBe(true);
-  }, 300_000);
+  }, 360_000);
 });

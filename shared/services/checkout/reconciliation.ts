@@ -345,18 +345,19 @@ export async function reconcilePayments(
         });
       } else if (intent.status === 'succeeded') {
         // A stray intent refunded in full stays `succeeded` in the list: it is no work, and must not take
-        // the order's one action of this run from its other intents.
-        const refunded = intent.amountRefunded ?? (await refundedAmountOf(steps, intent.id, log));
-        if (refunded === undefined) result.failed++;
-        if (refunded === undefined || refunded >= intent.amountReceived) continue;
+        // the order's one action of this run from its other intents (the list expands the latest charge).
+        if (intent.amountRefunded !== undefined && intent.amountRefunded >= intent.amountReceived) continue;
         await act(order.orderId, `refunding stray intent ${intent.id}`, async () => {
           const remaining = intent.amountReceived - (await steps.deps.gateway().refundedAmount(intent.id));
           if (remaining <= 0) return;
           // Keyed by what is left: two runs share one refund; after a refund, the key changes. After a
           // 5xx (saved for that key), the refunds are listed and what is left goes under a fresh key.
           const key = `${order.orderId}:refund:${intent.id}:${remaining}`;
-          await refundRemainder(steps.deps.gateway(), order.orderId, intent, { amount: remaining, key });
-          result.refunded++;
+          const refunded = await refundRemainder(steps.deps.gateway(), order.orderId, intent, {
+            amount: remaining,
+            key,
+          });
+          if (refunded) result.refunded++;
         });
       }
       continue;
@@ -400,23 +401,6 @@ export async function reconcilePayments(
 
   report(log, result);
   return result;
-}
-
-/** What Stripe refunded of an intent, or undefined (logged) when Stripe cannot say now. */
-async function refundedAmountOf(
-  steps: CheckoutSaga,
-  intentId: string,
-  log: Logger,
-): Promise<number | undefined> {
-  try {
-    return await steps.deps.gateway().refundedAmount(intentId);
-  } catch (error) {
-    log.warn(
-      `reconciliation: refunds of intent ${intentId} could not be read; the next run retries`,
-      errorSummary(error),
-    );
-    return undefined;
-  }
 }
 
 function report(log: Logger, result: ReconcileResult): void {

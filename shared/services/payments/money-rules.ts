@@ -91,6 +91,7 @@ export async function cancelOrRefund(
   gateway: PaymentGateway,
   orderId: string,
   intentId: string,
+  /** `key`: the cancel's first idempotency key (a refund, if any, goes under the order's own). */
   options: { refund: boolean; key?: string },
 ): Promise<UndoResult> {
   let intent: IntentView;
@@ -123,22 +124,23 @@ export async function cancelOrRefund(
 
 /**
  * Refunds whatever of a succeeded intent is not refunded yet. The first attempt asks for "the rest" under
- * the step's fixed key (or `first`'s amount and key); after a 5xx, the intent's refunds are listed and
- * only a remainder is refunded, under a fresh key.
+ * the step's fixed key (or `first`'s amount under `first`'s key); after a 5xx, the intent's refunds are
+ * listed and only a remainder is refunded, under a fresh key. A key still in use by another request
+ * (409) is not such a failure: that request's refund may not be listed yet, so it is left to finish
+ * and the caller tries again later. Returns false when Stripe says nothing was left to refund.
  */
 export async function refundRemainder(
   gateway: PaymentGateway,
   orderId: string,
   intent: Pick<IntentView, 'id' | 'amountReceived'>,
-  first: { amount?: number; key?: string } = {},
-): Promise<void> {
+  first?: { amount: number; key: string },
+): Promise<boolean> {
   try {
-    await gateway.refundIntent(orderId, intent.id, first);
+    return await gateway.refundIntent(orderId, intent.id, first);
   } catch (error) {
-    if (!isTransient(error)) throw error;
+    if (!isTransient(error) || error.code === 'idempotency_key_in_use') throw error;
     const remaining = intent.amountReceived - (await gateway.refundedAmount(intent.id));
-    if (remaining > 0) {
-      await gateway.refundIntent(orderId, intent.id, { amount: remaining, key: freshKey(orderId, 'refund') });
-    }
+    if (remaining <= 0) return false;
+    return gateway.refundIntent(orderId, intent.id, { amount: remaining, key: freshKey(orderId, 'refund') });
   }
 }

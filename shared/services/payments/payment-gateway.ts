@@ -71,7 +71,12 @@ export interface PaymentGateway {
   cancelIntent(orderId: string, intentId: string, key?: string): Promise<IntentView>;
   retrieveIntent(intentId: string): Promise<IntentView>;
   /** Refunds a succeeded intent: what is left of it, or `amount`. */
-  refundIntent(orderId: string, intentId: string, options?: { amount?: number; key?: string }): Promise<void>;
+  /** False when Stripe answered that the charge was already refunded in full. */
+  refundIntent(
+    orderId: string,
+    intentId: string,
+    options?: { amount?: number; key?: string },
+  ): Promise<boolean>;
   /** The sum of the intent's refunds that are not failed or canceled (Stripe's list of refunds). */
   refundedAmount(intentId: string): Promise<number>;
   /** One refund of `amount`, tagged with our refund id; `key` is derived from that id by the caller. */
@@ -262,7 +267,7 @@ export class StripePaymentGateway implements PaymentGateway {
     orderId: string,
     intentId: string,
     options: { amount?: number; key?: string } = {},
-  ): Promise<void> {
+  ): Promise<boolean> {
     const stripe = await this.client();
     try {
       await stripe.refunds.create(
@@ -276,10 +281,11 @@ export class StripePaymentGateway implements PaymentGateway {
         },
         { idempotencyKey: options.key ?? idempotencyKey(orderId, 'refund') },
       );
+      return true;
     } catch (error) {
       const failure = classifyStripeError(error);
       // charge_already_refunded: the earlier attempt went through.
-      if (failure.kind === 'rejected' && failure.code === 'charge_already_refunded') return;
+      if (failure.kind === 'rejected' && failure.code === 'charge_already_refunded') return false;
       throw transient(failure, 'refund');
     }
   }

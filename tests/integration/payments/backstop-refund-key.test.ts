@@ -73,12 +73,33 @@ describe('the backstop refund under a key an earlier version used without metada
 
     await refundRemainder(gateway, ORDER, intentViewOf(pi));
 
+    // The earlier version's saved 500, our same-key request refused for its other parameters, then the
+    // fresh key after Stripe's list showed the money still there.
+    const posts = fake.requests().filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    expect(posts.map((r) => r.status)).toEqual([500, 400, 200]);
     const refunds = await refundsOf(pi.id);
     expect(refunds.map((r) => [r.amount, r.metadata])).toEqual([
       [AMOUNT, { origin: 'backstop', orderId: ORDER }],
     ]);
     const listed = await gateway.listRefunds(pi.id);
     expect(listed.map((r) => r.backstop)).toEqual([true]);
+  });
+
+  it('a key still in use by a running request (409) waits for it: no refund under a fresh key', async () => {
+    const pi = await succeededIntent();
+    const key = `${ORDER}:refund:${pi.id}:${AMOUNT}`;
+    // Another reconciliation run's request with the same key, held inside the endpoint for 300 ms.
+    fake.injectFault({ method: 'POST', path: '/v1/refunds', kind: 'delay', ms: 300, when: 'saved-before' });
+    const running = refundRemainder(gateway, ORDER, intentViewOf(pi), { amount: AMOUNT, key });
+    await new Promise((r) => setTimeout(r, 50));
+    await expect(
+      refundRemainder(gateway, ORDER, intentViewOf(pi), { amount: AMOUNT, key }),
+    ).rejects.toMatchObject({ code: 'idempotency_key_in_use' });
+    expect(await running).toBe(true);
+
+    const posts = fake.requests().filter((r) => r.method === 'POST' && r.path === '/v1/refunds');
+    expect(posts.map((r) => r.status)).toEqual([200, 409]);
+    expect((await refundsOf(pi.id)).map((r) => r.amount)).toEqual([AMOUNT]);
   });
 
   it('a dashboard refund is not the backstop’s', async () => {
