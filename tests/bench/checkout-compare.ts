@@ -130,10 +130,23 @@ function addWork(
  * Stripe calls: POST /v1/payment_intents 1.00, …`. At a level that saturates the cores, throughput (and so
  * latency) follows the machine CPU per checkout.
  */
+/** CPU seconds over a version's checkouts, as whole ms per checkout. */
+const msPer = (seconds: number, w: Work): string => ((1000 * seconds) / w.checkouts).toFixed(0);
+
+/** The part of a level's CPU spent after its last checkout, until the host went quiet. */
+function describeDeferred(all: Work, during: Work): string {
+  const ms = (field: 'hostCpuSeconds' | 'postgresCpuSeconds' | 'machineCpuSeconds'): string =>
+    msPer(all[field] - during[field], all);
+  return (
+    `             of which after the level (deferred work): host CPU ${ms('hostCpuSeconds')} ms, ` +
+    `PostgreSQL CPU ${ms('postgresCpuSeconds')} ms, machine CPU ${ms('machineCpuSeconds')} ms`
+  );
+}
+
 function describeWork(name: string, w: Work | undefined): string {
   if (!w || w.checkouts === 0) return `      ${name}: no work counted`;
   const per = (n: number): string => (n / w.checkouts).toFixed(2);
-  const ms = (seconds: number): string => ((1000 * seconds) / w.checkouts).toFixed(0);
+  const ms = (seconds: number): string => msPer(seconds, w);
   const calls = [...w.stripe]
     .filter(([, n]) => n > 0)
     .sort(([a], [b]) => a.localeCompare(b))
@@ -261,13 +274,7 @@ export async function runCompare(options: CompareOptions): Promise<void> {
         const all = work.get(`${side.name} ${concurrency}`);
         const during = work.get(`${side.name} ${concurrency} during`);
         console.log(describeWork(side.name, all));
-        if (all && during && all.checkouts > 0) {
-          const ms = (seconds: number): string => ((1000 * seconds) / all.checkouts).toFixed(0);
-          console.log(
-            `             of which after the level (deferred work): host CPU ${ms(all.hostCpuSeconds - during.hostCpuSeconds)} ms, ` +
-              `PostgreSQL CPU ${ms(all.postgresCpuSeconds - during.postgresCpuSeconds)} ms, machine CPU ${ms(all.machineCpuSeconds - during.machineCpuSeconds)} ms`,
-          );
-        }
+        if (all && during && all.checkouts > 0) console.log(describeDeferred(all, during));
       }
       const roundRatios = samples.after.map(
         (a, i) => summariseClosed(a).p95 / summariseClosed(samples.before[i]!).p95,

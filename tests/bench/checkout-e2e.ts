@@ -162,12 +162,28 @@ async function spawnHost(root: string, env: NodeJS.ProcessEnv, migrate: boolean)
   return { baseUrl: ready.baseUrl, pid: child.pid!, stop, output: () => output };
 }
 
+/** A process's /proc/PID/stat: its command name and the fields after it (index 0 = field 3, state). */
+interface ProcStat {
+  comm: string;
+  fields: string[];
+}
+
+function parseProcStat(stat: string): ProcStat | undefined {
+  // The command name is parenthesised and may hold spaces or parentheses: split after the last ')'.
+  const open = stat.indexOf('(');
+  const close = stat.lastIndexOf(')');
+  if (open < 0 || close < open) return undefined;
+  return { comm: stat.slice(open + 1, close), fields: stat.slice(close + 2).split(' ') };
+}
+
+/** utime + stime (fields 14 and 15) in clock ticks. */
+const ownTicks = (s: ProcStat): number => Number(s.fields[11]) + Number(s.fields[12]);
+
 /** CPU seconds (user + system, all threads) a process has used so far, from /proc (Linux). */
 async function cpuSeconds(pid: number): Promise<number> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
-  // Fields after the parenthesised command name (which may hold spaces): utime and stime are 14 and 15.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+  const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8'));
+  if (!stat) throw new Error(`unreadable /proc/${pid}/stat`);
+  return ownTicks(stat) / CLOCK_TICKS;
 }
 
 /** USER_HZ: 100 on every Linux the project runs on (sysconf(_SC_CLK_TCK)). */
@@ -199,16 +215,13 @@ async function postgresCpuSeconds(): Promise<number> {
   let ticks = 0;
   let found = false;
   for (const pid of pids) {
-    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '');
-    const open = stat.indexOf('(');
-    const close = stat.lastIndexOf(')');
-    if (open < 0 || stat.slice(open + 1, close) !== 'postgres') continue;
+    const stat = parseProcStat(await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => ''));
+    if (stat?.comm !== 'postgres') continue;
     found = true;
-    const fields = stat.slice(close + 2).split(' ');
-    ticks += Number(fields[11]) + Number(fields[12]);
+    ticks += ownTicks(stat);
     // The postmaster (its parent is not postgres) holds the exited backends' CPU as cutime + cstime.
-    const parent = await readFile(`/proc/${fields[1]}/comm`, 'utf8').catch(() => '');
-    if (parent.trim() !== 'postgres') ticks += Number(fields[13]) + Number(fields[14]);
+    const parent = await readFile(`/proc/${stat.fields[1]}/comm`, 'utf8').catch(() => '');
+    if (parent.trim() !== 'postgres') ticks += Number(stat.fields[13]) + Number(stat.fields[14]);
   }
   // No PostgreSQL process here (a server in another container or host): unknown, not zero.
   return found ? ticks / CLOCK_TICKS : NaN;

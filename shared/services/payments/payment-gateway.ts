@@ -70,8 +70,10 @@ export interface PaymentGateway {
   /** Cancels unless it already succeeded or was cancelled; returns the intent as it ends up. */
   cancelIntent(orderId: string, intentId: string, key?: string): Promise<IntentView>;
   retrieveIntent(intentId: string): Promise<IntentView>;
-  /** Refunds a succeeded intent: what is left of it, or `amount`. */
-  /** False when Stripe answered that the charge was already refunded in full. */
+  /**
+   * Refunds a succeeded intent: what is left of it, or `amount`. False when Stripe answered that the
+   * charge was already refunded in full.
+   */
   refundIntent(
     orderId: string,
     intentId: string,
