@@ -399,10 +399,18 @@ export async function runMoneyChaos(options: ChaosOptions): Promise<ChaosReport>
         case 'processingSucceeds':
         case 'processingFails': {
           const pi = await intentOf(orderId);
-          if (pi && (await untilStatus(pi, ['processing']))) {
+          // Stripe settles every `processing` payment in the end, so the bank's answer must come here too.
+          // The confirm that makes it `processing` can be late: a host kill leaves its activity leased for
+          // 60 s. So wait past that, and stop early if the intent ended another way.
+          const ended = pi ? await untilStatus(pi, ['processing', 'canceled', 'succeeded'], 120_000) : false;
+          if (pi && ended && statusOf(pi) === 'processing') {
             await sleep(step.delayMs);
             const outcome = step.scenario === 'processingSucceeds' ? 'succeed' : 'fail';
-            await stripe.settleProcessing(pi, outcome).catch(() => undefined);
+            await stripe
+              .settleProcessing(pi, outcome)
+              .catch((error: unknown) => log(`${orderId}: settling ${pi} failed: ${String(error)}`));
+          } else if (pi && !ended) {
+            log(`${orderId}: ${pi} never reached processing (${statusOf(pi) ?? 'unknown'})`);
           }
           break;
         }
