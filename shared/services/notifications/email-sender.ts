@@ -1,4 +1,5 @@
-import { mkdir, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { link, mkdir, unlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ConfigurationError, getSettings } from '../../config/index.js';
 import type { Logger } from '../../logging/logger.js';
@@ -62,7 +63,15 @@ export class EmlFileSender implements EmailSender {
         throw error;
       });
       await this.ready;
-      await writeFile(file, toEml(email, new Date()), { flag: 'wx' });
+      // Written whole under a temporary name, then linked into place: a reader (or a crash) never sees
+      // a half-written email under its final name, and the link fails with EEXIST if it was sent already.
+      const partial = path.join(this.directory, `.${email.id}.${randomUUID()}.partial`);
+      try {
+        await writeFile(partial, toEml(email, new Date()), { flag: 'wx' });
+        await link(partial, file);
+      } finally {
+        await unlink(partial).catch(() => undefined);
+      }
     };
     try {
       await write().catch(async (error: unknown) => {
